@@ -1,0 +1,19 @@
+"""kernel_model: where the time of an LLM token goes on several GPUs.
+
+    import kernel_model as km
+    res = km.simulate(km.Scenario(model="llama-2-70b", gpu="h100-sxm",
+                                  interconnect="nvlink4", tp=8))
+    res.tpot_s, res.breakdown, res.bottleneck, res.timeline
+
+numpy / pandas / traitlets only: importing it never imports ipywidgets or bqplot.
+"""
+from .hardware import GPU, Interconnect, GPUS, INTERCONNECTS, get_gpu, get_interconnect, list_gpus, list_interconnects
+from .models import ModelSpec, MODELS, get_model, list_models, register_model
+from .calibration import Calibration, DEFAULT as DEFAULT_CALIBRATION
+from .scenario import Scenario
+from .simulate import simulate, Result
+
+__all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_interconnect",
+           "list_gpus", "list_interconnects", "ModelSpec", "MODELS", "get_model", "list_models",
+           "register_model", "Calibration", "DEFAULT_CALIBRATION", "Scenario", "simulate", "Result"]
+__version__ = "0.1.0"

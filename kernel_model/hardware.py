@@ -1,0 +1,154 @@
+"""GPU and interconnect presets.
+
+Every number carries its unit in its name (``_tflops`` = 1e12 FLOP/s dense tensor-core peak,
+``_gbps`` = 1e9 bytes/s, ``_gb`` = 1e9 bytes, ``_s`` = seconds, ``_w`` = watts) and a source.
+Interconnect bandwidths are the achieved one-direction bus bandwidth per GPU that a ring
+all-reduce sees (see ``shared/REFERENCE.md``); latency is per hop.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field, asdict
+
+REF = "shared/REFERENCE.md (vendor datasheets)"
+
+
+@dataclass(frozen=True)
+class GPU:
+    name: str
+    bf16_tflops: float          # dense BF16/FP16 tensor-core peak, 1e12 FLOP/s
+    fp8_tflops: float | None    # dense FP8 peak, None where the hardware has none
+    hbm_gbps: float             # peak memory bandwidth, 1e9 bytes/s
+    memory_gb: float            # capacity, 1e9 bytes
+    tdp_w: float                # board power at full load, W
+    idle_w: float               # static power when idle, W
+    family: str                 # ampere | hopper | blackwell | ada | cdna3
+    native_link: str            # interconnect preset GPUs of this kind usually have
+    source: str = REF
+    notes: str = ""
+
+    def peak_flops(self, weight_bits: int) -> float:
+        """Dense peak in FLOP/s used for GEMMs with ``weight_bits`` weights.
+
+        8-bit weights run as FP8 where the GPU has FP8 tensor cores; otherwise (and for
+        4-bit weight-only quantisation) the math runs at the 16-bit peak.
+        """
+        if weight_bits == 8 and self.fp8_tflops:
+            return self.fp8_tflops * 1e12
+        return self.bf16_tflops * 1e12
+
+
+@dataclass(frozen=True)
+class Interconnect:
+    name: str
+    bw_gbps: float              # achieved one-direction bandwidth per GPU, 1e9 bytes/s
+    latency_s: float            # per hop, seconds
+    paired_hbm_gbps: float      # HBM bandwidth the old CLI paired with this preset, 1e9 B/s
+    kind: str                   # pcie | nvlink | fabric | network
+    in_switch: bool = False     # supports in-switch (NVLS / SHARP-style) reduction
+    p2p: bool = True            # GPUs can write each other's memory (one/two-shot collectives)
+    description: str = ""
+    source: str = "shared/REFERENCE.md (old CLI preset values, kept exactly)"
+
+
+GPUS: dict[str, GPU] = {g.name: g for g in [
+    GPU("a100-sxm-40gb", 312, None, 1555, 40, 400, 60, "ampere", "nvlink"),
+    GPU("a100-sxm-80gb", 312, None, 2039, 80, 400, 60, "ampere", "nvlink"),
+    GPU("a100-pcie-80gb", 312, None, 1935, 80, 300, 50, "ampere", "pcie4_good",
+        notes="no NVLink unless bridged"),
+    GPU("h100-sxm", 989, 1979, 3350, 80, 700, 90, "hopper", "nvlink4"),
+    GPU("h100-pcie", 756, 1513, 2000, 80, 350, 60, "hopper", "pcie5_good"),
+    GPU("h200-sxm", 989, 1979, 4800, 141, 700, 90, "hopper", "nvlink4"),
+    GPU("b200", 2250, 4500, 8000, 192, 1000, 120, "blackwell", "nvlink5",
+        notes="sources give 7700-8000 GB/s and 180-192 GB; 8000 GB/s and 192 GB chosen"),
+    GPU("mi300x", 1307, 2615, 5300, 192, 750, 100, "cdna3", "infinity_fabric"),
+    GPU("l40s", 362, 733, 864, 48, 350, 40, "ada", "pcie4_good", notes="PCIe only"),
+    GPU("a10g", 125, None, 600, 24, 300, 30, "ampere", "pcie4_good",
+        notes="PCIe only; 125 TFLOPS peak (often quoted 70 sustained)"),
+    GPU("rtx-4090", 165, 330, 1008, 24, 450, 30, "ada", "pcie4_bad",
+        notes="PCIe only; FP16 with FP32 accumulate 82.6 TFLOPS"),
+    GPU("rtx-3090", 71, None, 936, 24, 350, 30, "ampere", "pcie4_bad",
+        notes="NVLink bridge optional"),
+    GPU("rtx-pro-6000", 470, 940, 1792, 96, 600, 40, "blackwell", "pcie5_good",
+        notes="Blackwell workstation card, PCIe 5"),
+]}
+
+INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
+    Interconnect("pcie4_good", 18, 25e-6, 900, "pcie", description="PCIe 4.0, direct GPU-to-GPU P2P"),
+    Interconnect("pcie4_bad", 12, 45e-6, 900, "pcie", p2p=False, description="PCIe 4.0 through CPU / switch"),
+    Interconnect("pcie5_good", 28, 18e-6, 1000, "pcie", description="PCIe 5.0, good topology"),
+    Interconnect("pcie5_bad", 18, 35e-6, 1000, "pcie", p2p=False, description="PCIe 5.0, suboptimal routing"),
+    Interconnect("nvlink", 150, 3e-6, 2039, "nvlink", description="NVLink 3.0 (A100)"),
+    Interconnect("nvlink4", 225, 2e-6, 3350, "nvlink", True, description="NVLink 4.0 (H100)"),
+    Interconnect("nvlink5", 450, 1.5e-6, 8000, "nvlink", True, description="NVLink 5.0 (B200)"),
+    Interconnect("infinity_fabric", 200, 3e-6, 5300, "fabric", description="AMD Infinity Fabric (MI300)"),
+    Interconnect("ib_hdr", 25, 1.5e-6, 2039, "network", p2p=False, description="InfiniBand HDR, multi-node"),
+    Interconnect("ib_ndr", 50, 1e-6, 3350, "network", p2p=False, description="InfiniBand NDR, multi-node"),
+]}
+
+INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric"}
+GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
+               "4090": "rtx-4090", "3090": "rtx-3090"}
+
+# The typical GPU of each preset (the old CLI's --preset picked one GPU per preset).
+TYPICAL_GPU = {
+    "pcie4_good": "rtx-4090", "pcie4_bad": "rtx-4090", "pcie5_good": "rtx-4090",
+    "pcie5_bad": "rtx-4090", "nvlink": "a100-sxm-80gb", "nvlink4": "h100-sxm",
+    "nvlink5": "b200", "infinity_fabric": "mi300x", "ib_hdr": "a100-sxm-80gb",
+    "ib_ndr": "h100-sxm",
+}
+
+
+def closest(name: str, valid) -> list[str]:
+    """Up to three valid names closest to ``name`` (for error messages)."""
+    valid = list(valid)
+    hits = difflib.get_close_matches(str(name).lower(), valid, n=3, cutoff=0.4)
+    if not hits:
+        hits = [v for v in valid if str(name).lower()[:3] in v][:3]
+    return hits
+
+
+def unknown(field_name: str, value, valid) -> ValueError:
+    near = closest(value, valid)
+    hint = f"; closest: {', '.join(near)}" if near else ""
+    return ValueError(f"{field_name}={value!r} is not a known {field_name}{hint} "
+                      f"(valid: {', '.join(sorted(valid))})")
+
+
+def get_gpu(name: str) -> GPU:
+    key = str(name).lower()
+    key = GPU_ALIASES.get(key, key)
+    if key not in GPUS:
+        raise unknown("gpu", name, list(GPUS) + list(GPU_ALIASES))
+    return GPUS[key]
+
+
+def get_interconnect(name: str) -> Interconnect:
+    key = str(name).lower()
+    key = INTERCONNECT_ALIASES.get(key, key)
+    if key not in INTERCONNECTS:
+        raise unknown("interconnect", name, list(INTERCONNECTS) + list(INTERCONNECT_ALIASES))
+    return INTERCONNECTS[key]
+
+
+def inter_node_for(gpu: GPU) -> Interconnect:
+    """The InfiniBand preset that joins 8-GPU nodes of this GPU's generation."""
+    return INTERCONNECTS["ib_hdr" if gpu.family == "ampere" else "ib_ndr"]
+
+
+def list_gpus() -> list[str]:
+    return list(GPUS)
+
+
+def list_interconnects() -> list[str]:
+    return list(INTERCONNECTS)
+
+
+def gpu_table():
+    import pandas as pd
+    return pd.DataFrame([asdict(g) for g in GPUS.values()])
+
+
+def interconnect_table():
+    import pandas as pd
+    return pd.DataFrame([asdict(i) for i in INTERCONNECTS.values()])

@@ -1,0 +1,56 @@
+"""Bottleneck label and a one-sentence insight built from the numbers of a result."""
+from __future__ import annotations
+
+LABELS = ("COMPUTE-BOUND", "MEMORY-BOUND", "INTERCONNECT-BOUND", "BALANCED")
+_LABEL_OF = {"compute": 0, "hbm": 1, "communication": 2}
+DOMINANT_SHARE = 0.4    # a cause must hold at least this share of the step to name it
+
+
+def label_code(breakdown: dict, total):
+    """Vectorised: 0..3 index into LABELS, and the index of the largest category."""
+    import numpy as np
+    cats = ("compute", "hbm", "communication", "launch_overhead", "pipeline_bubble")
+    stack = np.stack([np.asarray(breakdown[c], dtype=float) for c in cats])
+    top = np.argmax(stack, axis=0)
+    share = np.max(stack, axis=0) / np.where(np.asarray(total) > 0, total, 1.0)
+    code = np.where(top < 3, top, 3)
+    code = np.where(share >= DOMINANT_SHARE, code, 3)
+    return code, top
+
+
+def _ms(s):
+    return f"{s * 1e3:.2f} ms"
+
+
+def sentence(res) -> str:
+    """What dominates a decode step, with the numbers behind it, and what would help."""
+    bd, step, sc = res.breakdown, res.tpot_s, res.scenario
+    cat = res.dominant
+    share = bd[cat] / step if step > 0 else 0.0
+    head = f"{cat.replace('_', ' ')} is {share:.0%} of a {_ms(step)} decode step"
+    mem = res.memory
+    if cat == "hbm":
+        w_gb = mem["weights"] / 1e9
+        kv_gb = res.step_bytes["kv_read"] / 1e9
+        tips = []
+        if sc.weight_bits > 4:
+            tips.append(f"{sc.weight_bits // 2}-bit weights halve the {w_gb:.1f} GB weight read")
+        tips.append(f"a larger batch than {sc.batch} reuses each weight read for more tokens")
+        if kv_gb > 0.25 * w_gb and sc.kv_bits > 8:
+            tips.append(f"8-bit KV cache halves the {kv_gb:.1f} GB of KV read per step")
+        return f"{head}: each GPU streams {w_gb:.1f} GB of weights and {kv_gb:.1f} GB of KV cache per step; " + "; ".join(tips) + "."
+    if cat == "communication":
+        n = res.collectives_per_step
+        per = bd["communication"] / max(n, 1)
+        tip = ("fewer GPUs (lower tp) or a faster link" if sc.tp > 1 else "a faster link")
+        extra = "; overlap can hide it only behind concurrent math" if sc.overlap < 1 else ""
+        return (f"{head}: {n} collectives at {per * 1e6:.0f} µs each on {sc.interconnect}; "
+                f"{tip} helps most, then coalescing collectives (comm_group){extra}.")
+    if cat == "compute":
+        return (f"{head}: the GPUs run near their achievable FLOP/s; more GPUs (tp) or FP8 "
+                f"weights on hardware with FP8 help; batching no longer raises tokens/s much.")
+    if cat == "launch_overhead":
+        return (f"{head}: {res.kernels_per_step} kernel launches per step each cost a fixed gap; "
+                f"fewer, larger kernels (fusion), fewer layers per GPU, or a larger batch help.")
+    return (f"{head}: with {sc.micro_batches} micro-batch(es) over {sc.pp} stages each GPU idles "
+            f"while the others work; use at least {sc.pp} micro-batches or fewer stages.")

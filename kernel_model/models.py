@@ -1,0 +1,203 @@
+"""Transformer shapes: presets from published ``config.json`` files and papers.
+
+A :class:`ModelSpec` holds the architecture; :meth:`ModelSpec.shape` reduces it to the
+numbers the engine needs (parameter counts per layer, KV-cache elements per token, FLOPs
+per attended token), so dense, GQA, MoE and MLA models all go through one code path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, asdict, replace, fields
+
+from .hardware import unknown
+
+HF = "https://huggingface.co/{}/blob/main/config.json"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    ffn: int                      # intermediate size of a dense MLP
+    vocab: int
+    head_dim: int = 0             # 0: hidden // heads
+    gated_mlp: bool = True        # SwiGLU (3 matrices) vs GELU/ReLU MLP (2 matrices)
+    experts: int = 1              # routed experts per MoE layer (1 = dense model)
+    top_k: int = 1                # experts each token is routed to
+    expert_ffn: int = 0           # intermediate size of one routed expert (0: ffn)
+    shared_experts: int = 0       # always-active experts per MoE layer (DeepSeek, Qwen-MoE)
+    shared_ffn: int = 0           # intermediate size of one shared expert (0: expert_ffn)
+    dense_layers: int = 0         # leading layers with a dense MLP in an MoE model
+    tie_embeddings: bool = False
+    # Multi-head latent attention (DeepSeek-V2/V3); kv_lora_rank > 0 switches it on.
+    q_lora_rank: int = 0
+    kv_lora_rank: int = 0
+    qk_rope_dim: int = 0
+    qk_nope_dim: int = 0
+    v_head_dim: int = 0
+    source: str = ""
+
+    # ---- derived architecture facts -------------------------------------------------
+    @property
+    def d_head(self) -> int:
+        return self.head_dim or self.hidden // self.heads
+
+    @property
+    def attention(self) -> str:
+        if self.kv_lora_rank:
+            return "mla"
+        if self.kv_heads == self.heads:
+            return "mha"
+        return "mqa" if self.kv_heads == 1 else "gqa"
+
+    @property
+    def is_moe(self) -> bool:
+        return self.experts > 1
+
+    def shape(self) -> dict:
+        """Per-layer numbers for the engine (totals over all GPUs, per token)."""
+        h, nh = self.hidden, self.heads
+        mats = 3 if self.gated_mlp else 2
+        if self.kv_lora_rank:
+            qd = self.qk_nope_dim + self.qk_rope_dim
+            w_q = (h * self.q_lora_rank + self.q_lora_rank * nh * qd) if self.q_lora_rank else h * nh * qd
+            w_kv = h * (self.kv_lora_rank + self.qk_rope_dim) + self.kv_lora_rank * nh * (self.qk_nope_dim + self.v_head_dim)
+            w_o = nh * self.v_head_dim * h
+            kv_elems = self.kv_lora_rank + self.qk_rope_dim       # latent cache, replicated over TP
+            kv_groups = 1
+            attn_flops = 2 * nh * (self.kv_lora_rank + self.qk_rope_dim) + 2 * nh * self.kv_lora_rank
+            attn_out = nh * self.v_head_dim
+            qkv_out = nh * qd + self.kv_lora_rank + self.qk_rope_dim
+        else:
+            d = self.d_head
+            w_q, w_kv, w_o = h * nh * d, 2 * h * self.kv_heads * d, nh * d * h
+            kv_elems = 2 * self.kv_heads * d
+            kv_groups = self.kv_heads
+            attn_flops = 4 * nh * d
+            attn_out = nh * d
+            qkv_out = (nh + 2 * self.kv_heads) * d
+        moe_frac = (self.layers - self.dense_layers) / self.layers if self.is_moe else 0.0
+        e_ffn = self.expert_ffn or self.ffn
+        s_ffn = (self.shared_ffn or e_ffn) * self.shared_experts
+        return dict(
+            layers=self.layers, hidden=h, heads=nh, vocab=self.vocab,
+            w_qkv=w_q + w_kv, w_o=w_o, qkv_out=qkv_out, attn_out=attn_out,
+            kv_elems=kv_elems, kv_groups=kv_groups, attn_flops=attn_flops,
+            mlp_mats=mats, ffn=self.ffn, experts=self.experts, top_k=self.top_k,
+            expert_ffn=e_ffn, shared_ffn=s_ffn, moe_frac=moe_frac,
+            embed_params=2 * self.vocab * h if not self.tie_embeddings else self.vocab * h,
+        )
+
+    # ---- parameter counts -------------------------------------------------------------
+    def layer_params(self, active: bool = False) -> float:
+        s = self.shape()
+        attn = s["w_qkv"] + s["w_o"]
+        dense_mlp = s["mlp_mats"] * self.hidden * self.ffn
+        n_exp = self.top_k if active else self.experts
+        moe_mlp = s["mlp_mats"] * self.hidden * (n_exp * s["expert_ffn"] + s["shared_ffn"]) + self.hidden * self.experts
+        mlp = (1 - s["moe_frac"]) * dense_mlp + s["moe_frac"] * moe_mlp
+        return attn + mlp + 2 * self.hidden
+
+    @property
+    def total_params(self) -> float:
+        return self.layers * self.layer_params() + self.shape()["embed_params"]
+
+    @property
+    def active_params(self) -> float:
+        return self.layers * self.layer_params(active=True) + self.shape()["embed_params"]
+
+    def with_overrides(self, layers=None, experts=None, top_k=None) -> "ModelSpec":
+        kw = {}
+        if layers is not None:
+            kw["layers"] = int(layers)
+            kw["dense_layers"] = min(self.dense_layers, int(layers) - 1) if self.dense_layers else 0
+        if experts is not None:
+            kw["experts"] = int(experts)
+            if experts > 1 and not self.is_moe:
+                kw["expert_ffn"] = self.ffn
+            if top_k is None and experts > 1 and self.top_k < 2 and not self.is_moe:
+                kw["top_k"] = min(2, int(experts))
+        if top_k is not None:
+            kw["top_k"] = int(top_k)
+        return replace(self, **kw) if kw else self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelSpec":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def _llama(name, repo, layers, hidden, heads, kv, ffn, vocab, **kw):
+    return ModelSpec(name, layers, hidden, heads, kv, ffn, vocab, source=HF.format(repo), **kw)
+
+
+def _gpt(name, layers, hidden, heads, ffn, vocab, src):
+    return ModelSpec(name, layers, hidden, heads, heads, ffn, vocab, gated_mlp=False,
+                     tie_embeddings=True, source=src)
+
+
+_PAPER = "shared/REFERENCE.md (GPT-3 / Megatron papers)"
+
+MODELS: dict[str, ModelSpec] = {m.name: m for m in [
+    _llama("llama-2-7b", "meta-llama/Llama-2-7b-hf", 32, 4096, 32, 32, 11008, 32000),
+    _llama("llama-2-13b", "meta-llama/Llama-2-13b-hf", 40, 5120, 40, 40, 13824, 32000),
+    _llama("llama-2-70b", "meta-llama/Llama-2-70b-hf", 80, 8192, 64, 8, 28672, 32000),
+    _llama("llama-3-8b", "meta-llama/Meta-Llama-3-8B", 32, 4096, 32, 8, 14336, 128256),
+    _llama("llama-3-70b", "meta-llama/Meta-Llama-3-70B", 80, 8192, 64, 8, 28672, 128256),
+    _llama("llama-3.1-8b", "meta-llama/Llama-3.1-8B", 32, 4096, 32, 8, 14336, 128256),
+    _llama("llama-3.1-70b", "meta-llama/Llama-3.1-70B", 80, 8192, 64, 8, 28672, 128256),
+    _llama("llama-3.3-70b", "meta-llama/Llama-3.3-70B-Instruct", 80, 8192, 64, 8, 28672, 128256),
+    _llama("codellama-34b", "codellama/CodeLlama-34b-hf", 48, 8192, 64, 8, 22016, 32000),
+    _llama("mixtral-8x7b", "mistralai/Mixtral-8x7B-v0.1", 32, 4096, 32, 8, 14336, 32000,
+           experts=8, top_k=2),
+    _llama("mixtral-8x22b", "mistralai/Mixtral-8x22B-v0.1", 56, 6144, 48, 8, 16384, 32768,
+           experts=8, top_k=2),
+    _llama("qwen2.5-7b", "Qwen/Qwen2.5-7B", 28, 3584, 28, 4, 18944, 152064),
+    _llama("qwen2.5-72b", "Qwen/Qwen2.5-72B", 80, 8192, 64, 8, 29568, 152064),
+    ModelSpec("opt-13b", 40, 5120, 40, 40, 20480, 50272, gated_mlp=False, tie_embeddings=True,
+              source=HF.format("facebook/opt-13b")),
+    ModelSpec("opt-30b", 48, 7168, 56, 56, 28672, 50272, gated_mlp=False, tie_embeddings=True,
+              source=HF.format("facebook/opt-30b")),
+    ModelSpec("opt-66b", 64, 9216, 72, 72, 36864, 50272, gated_mlp=False, tie_embeddings=True,
+              source=HF.format("facebook/opt-66b")),
+    _gpt("gpt-6.7b", 32, 4096, 32, 16384, 50257, _PAPER),
+    _gpt("gpt-20b", 44, 6144, 48, 24576, 50257, _PAPER),
+    _gpt("gpt-22b", 48, 6144, 64, 24576, 51200, _PAPER),
+    _gpt("gpt-175b", 96, 12288, 96, 49152, 51200, _PAPER),
+    _gpt("gpt-310b", 96, 16384, 128, 65536, 51200, _PAPER),
+    _gpt("megatron-530b", 105, 20480, 128, 81920, 51200, _PAPER),
+    _gpt("gpt-1t", 128, 25600, 160, 102400, 51200, _PAPER),
+]}
+
+MODEL_ALIASES = {"llama-7b": "llama-2-7b", "llama-13b": "llama-2-13b", "llama-70b": "llama-2-70b",
+                 "gpt-530b": "megatron-530b"}
+
+# Models registered at run time (imported config.json files, user shapes).
+_USER_MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Make ``spec`` available by name to :class:`Scenario` and the sweep."""
+    _USER_MODELS[spec.name] = spec
+    return spec
+
+
+def get_model(name) -> ModelSpec:
+    if isinstance(name, ModelSpec):
+        return name
+    key = str(name).lower()
+    key = MODEL_ALIASES.get(key, key)
+    if key in MODELS:
+        return MODELS[key]
+    if str(name) in _USER_MODELS:
+        return _USER_MODELS[str(name)]
+    raise unknown("model", name, list(MODELS) + list(MODEL_ALIASES) + list(_USER_MODELS))
+
+
+def list_models() -> list[str]:
+    return list(MODELS) + list(_USER_MODELS)

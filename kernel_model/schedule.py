@@ -1,0 +1,102 @@
+"""Compose kernels into a decode step and a prefill: layers, stages, micro-batches.
+
+All functions are vectorised over the arrays in ``P`` (see ``simulate.params``), so the
+sweep and ``simulate()`` share one closed form.
+
+Pipeline model (per pass, ``m`` micro-batches, stage times t_s, transfers between stages):
+  decode step  = max(m * t_crit, sum_s t_s + transfers) + host step overhead
+                 (a micro-batch's next token needs it to pass every stage; each stage
+                 serves all m micro-batches);
+  prefill      = sum_s t_s + transfers + (m - 1) * t_crit + host step overhead
+                 (fill and drain, GPipe-style forward).
+The breakdown is the critical stage's busy time by cause, plus exposed transfers
+(communication) and idle time (pipeline_bubble); its parts add up to the total.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import collectives as coll
+from .kernels import (LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND, layer_work,
+                      head_tail_work, kernel_times)
+
+CATEGORIES = ("compute", "hbm", "communication", "launch_overhead", "pipeline_bubble")
+
+
+def _sum(times, names, idx):
+    total = 0.0
+    for n in names:
+        total = total + times[n][idx]
+    return total
+
+
+def phase(P, link, prefill):
+    """Times of one decode step (prefill=False) or of the prefill (True).
+
+    Returns a dict with per-kernel times of one layer / head / tail (``kt``), the layer
+    time, the stage and total time, and the breakdown by category.
+    """
+    m, pp, L = P["m"], P["pp"], P["L"]
+    b = P["B"] / m                                       # sequences per micro-batch
+    if prefill:
+        tokens, ctx, last = b * P["p"], P["p"], b
+    else:
+        tokens, ctx, last = b, P["ctx"], b
+    work = layer_work(P, tokens, b, ctx, prefill)
+    work.update(head_tail_work(P, tokens / (P["gps"] / P["tp"]), last))
+    kt = kernel_times(P, work, link, LAYER_KERNELS + HEAD_KERNELS + TAIL_KERNELS)
+
+    comm_l = _sum(kt, LAYER_KERNELS, 4)
+    gemm_l = _sum(kt, [n for n in LAYER_KERNELS if KIND[n] in ("gemm", "attention")], 0)
+    hidden = np.minimum(P["overlap"] * comm_l, gemm_l)  # comm hidden behind concurrent math
+    layer = {
+        "compute": _sum(kt, LAYER_KERNELS, 1),
+        "hbm": _sum(kt, LAYER_KERNELS, 2),
+        "launch_overhead": _sum(kt, LAYER_KERNELS, 3),
+        "communication": comm_l - hidden,
+    }
+    head = {c: _sum(kt, HEAD_KERNELS, i) for c, i in
+            (("compute", 1), ("hbm", 2), ("launch_overhead", 3), ("communication", 4))}
+    tail = {c: _sum(kt, TAIL_KERNELS, i) for c, i in
+            (("compute", 1), ("hbm", 2), ("launch_overhead", 3), ("communication", 4))}
+    t_layer = sum(layer.values())
+    t_head = sum(head.values())
+    t_tail = sum(tail.values())
+
+    L_first = np.ceil(L / pp)
+    L_last = L - (pp - 1) * L_first
+    L_last = np.where(L_last < 1, np.floor(L / pp), L_last)   # uneven splits
+    t_first = np.where(pp > 1, L_first * t_layer + t_head, L * t_layer + t_head + t_tail)
+    t_last = L_last * t_layer + t_tail
+    first_crit = (pp <= 1) | (t_first >= t_last)
+    t_crit = np.where(first_crit, t_first, t_last)
+    crit = {}
+    for c in layer:
+        f = np.where(pp > 1, L_first * layer[c] + head[c], L * layer[c] + head[c] + tail[c])
+        crit[c] = np.where(first_crit, f, L_last * layer[c] + tail[c])
+
+    # transfers between stages: activations of the micro-batch, each TP rank its share
+    n_nodes = np.ceil(P["gps"] * pp / P["gpn"])
+    n_cross = np.minimum(pp - 1, n_nodes - 1)
+    S = tokens / (P["gps"] / P["tp"]) * P["h"] * P["cb"] / P["tp"]
+    t_in = coll.p2p(S, False, link, P["c_coll"])
+    t_x = coll.p2p(S, True, link, P["c_coll"])
+    transfers = np.where(pp > 1, (pp - 1 - n_cross) * t_in + n_cross * t_x, 0.0)
+    cycle = L * t_layer + t_head + t_tail + transfers
+
+    if prefill:
+        core = cycle + (m - 1) * t_crit
+        busy = m * t_crit
+    else:
+        busy = m * t_crit
+        core = np.maximum(busy, cycle)
+    extra = core - busy
+    p2p_exposed = np.minimum(transfers, extra)
+    total = core + P["t_step"]
+    bd = {c: m * crit[c] for c in crit}
+    bd["communication"] = bd["communication"] + p2p_exposed
+    bd["launch_overhead"] = bd["launch_overhead"] + P["t_step"]
+    bd["pipeline_bubble"] = extra - p2p_exposed
+    return dict(kt=kt, work=work, t_layer=t_layer, hidden=hidden, t_head=t_head, t_tail=t_tail,
+                t_crit=t_crit, transfers=transfers, t_in=t_in, t_x=t_x, total=total,
+                breakdown=bd, tokens=tokens, L_first=L_first, L_last=L_last)

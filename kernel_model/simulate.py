@@ -1,0 +1,314 @@
+"""``simulate(scenario) -> Result``: one inference request, kernel by kernel.
+
+The numbers come from one closed form (``evaluate``) shared with ``sweep``; ``simulate``
+adds the per-kernel timeline and the insight sentence.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .scenario import Scenario
+from .collectives import ALGORITHMS
+from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
+from . import schedule, memory, insight
+from .insight import LABELS
+
+CATEGORIES = schedule.CATEGORIES
+
+
+def link_params(gpu, link, inter, algorithm, gpus_per_node) -> dict:
+    """Link numbers for the collectives: intra-node and inter-node bandwidth (B/s), hop
+    latency (s). A network preset as ``interconnect`` puts every GPU in its own node."""
+    net = link.kind == "network"
+    x = link if net else inter
+    return {"bw": link.bw_gbps * 1e9, "lat": link.latency_s, "alg": float(ALGORITHMS[algorithm]),
+            "p2p": float(link.p2p), "in_switch": float(link.in_switch),
+            "bw_x": x.bw_gbps * 1e9, "lat_x": x.latency_s,
+            "gpn": 1.0 if net else float(gpus_per_node)}
+
+
+def params(sc: Scenario) -> dict:
+    """The flat dict of numbers (floats) that the closed form reads."""
+    spec, gpu, cal = sc.model_spec(), sc.gpu_spec(), sc.calibration()
+    s = spec.shape()
+    P = {
+        # hardware (FLOP/s, bytes/s, bytes)
+        "F": gpu.peak_flops(sc.weight_bits), "F16": gpu.bf16_tflops * 1e12,
+        "HBM": gpu.hbm_gbps * 1e9, "cap": gpu.memory_gb * 1e9,
+        # calibration
+        "ef": cal.flops_efficiency, "ea": cal.attention_efficiency, "em": cal.hbm_efficiency,
+        "t_launch": cal.launch_overhead_s, "c_coll": cal.collective_overhead_s,
+        "t_step": cal.step_overhead_s, "rexp": cal.roofline_exponent,
+        # model shape
+        "L": float(s["layers"]), "h": float(s["hidden"]), "nh": float(s["heads"]),
+        "V": float(s["vocab"]), "w_qkv": float(s["w_qkv"]), "w_o": float(s["w_o"]),
+        "qkv_out": float(s["qkv_out"]), "attn_out": float(s["attn_out"]),
+        "kv_elems": float(s["kv_elems"]), "kv_groups": float(s["kv_groups"]),
+        "attn_flops": float(s["attn_flops"]), "mats": float(s["mlp_mats"]),
+        "ffn": float(s["ffn"]), "E": float(s["experts"]), "k": float(s["top_k"]),
+        "f_e": float(s["expert_ffn"]), "f_s": float(s["shared_ffn"]), "phi": float(s["moe_frac"]),
+        "embed_mats": s["embed_params"] / (s["vocab"] * s["hidden"]),
+        # plan
+        "tp": float(sc.tp), "pp": float(sc.pp), "ep": float(sc.ep), "gps": float(sc.gpus_per_stage),
+        "B": float(sc.batch), "p": float(sc.prompt_tokens), "o": float(sc.output_tokens),
+        "ctx": sc.prompt_tokens + sc.output_tokens / 2.0,
+        "wb": sc.weight_bits / 8.0, "kvb": sc.kv_bits / 8.0, "cb": sc.comm_bits / 8.0,
+        "m": float(sc.micro_batches), "overlap": float(sc.overlap), "group": float(sc.comm_group),
+        "flash": float(bool(sc.flash_attention)), "gpn": float(sc.gpus_per_node),
+    }
+    P["link"] = link_params(gpu, sc.link_spec(), sc.inter_node_spec(), sc.algorithm, sc.gpus_per_node)
+    return P
+
+
+def evaluate(P) -> dict:
+    """The closed form: every headline number, vectorised over the arrays in ``P``."""
+    link = P["link"]
+    dec = schedule.phase(P, link, prefill=False)
+    pre = schedule.phase(P, link, prefill=True)
+    mem = memory.per_gpu(P)
+    tpot = dec["total"]
+    ttft = pre["total"]
+    e2e = ttft + (P["o"] - 1.0) * tpot
+    code, top = insight.label_code(dec["breakdown"], tpot)
+    return {"tpot_s": tpot, "ttft_s": ttft, "e2e_s": e2e,
+            "output_tokens_per_s": P["B"] / tpot,
+            "memory": mem, "fits": mem["total"] <= mem["capacity"],
+            "bottleneck_code": code, "dominant_code": top,
+            "breakdown": dec["breakdown"], "ttft_breakdown": pre["breakdown"],
+            "decode": dec, "prefill": pre}
+
+
+@dataclass
+class Result:
+    """What ``simulate`` returns. Times in seconds, memory in bytes per GPU."""
+    scenario: Scenario
+    ttft_s: float
+    tpot_s: float
+    e2e_s: float
+    output_tokens_per_s: float
+    bottleneck: str
+    dominant: str
+    breakdown: dict
+    ttft_breakdown: dict
+    memory: dict
+    fits: bool
+    warnings: list
+    num_gpus: int
+    kernels_per_step: int
+    collectives_per_step: int
+    step_bytes: dict
+    insight: str = ""
+    _timeline_parts: tuple = field(default=None, repr=False)
+    _timeline: object = field(default=None, repr=False)
+
+    @property
+    def timeline(self):
+        """pandas DataFrame, one row per kernel / collective of one decode step and of the
+        prefill: phase, stage, gpu, stream, micro_batch, layer, name, kind, start_s, end_s,
+        duration_s, flops, bytes, bound."""
+        if self._timeline is None:
+            self._timeline = _timeline_frame(*self._timeline_parts)
+        return self._timeline
+
+    @property
+    def memory_gb(self) -> dict:
+        return {k: v / 1e9 for k, v in self.memory.items()}
+
+    def to_dict(self) -> dict:
+        return {
+            "scenario": self.scenario.to_dict(),
+            "ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "e2e_s": self.e2e_s,
+            "output_tokens_per_s": self.output_tokens_per_s,
+            "bottleneck": self.bottleneck, "dominant": self.dominant, "insight": self.insight,
+            "breakdown": dict(self.breakdown), "ttft_breakdown": dict(self.ttft_breakdown),
+            "memory": dict(self.memory), "fits": self.fits, "warnings": list(self.warnings),
+            "num_gpus": self.num_gpus, "kernels_per_step": self.kernels_per_step,
+            "collectives_per_step": self.collectives_per_step, "step_bytes": dict(self.step_bytes),
+        }
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), **kw)
+
+    def summary(self) -> str:
+        sc = self.scenario
+        lines = [
+            f"{sc.model} on {self.num_gpus} x {sc.gpu} over {sc.interconnect} "
+            f"(tp={sc.tp} pp={sc.pp} ep={sc.ep}, batch {sc.batch}, "
+            f"{sc.prompt_tokens}+{sc.output_tokens} tokens, {sc.weight_bits}-bit weights)",
+            f"  TTFT {self.ttft_s * 1e3:.2f} ms   TPOT {self.tpot_s * 1e3:.3f} ms   "
+            f"e2e {self.e2e_s:.3f} s   {self.output_tokens_per_s:.1f} tokens/s",
+            f"  memory per GPU {self.memory['total'] / 1e9:.1f} of {self.memory['capacity'] / 1e9:.0f} GB"
+            + ("" if self.fits else "  (DOES NOT FIT)"),
+            "  decode step: " + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in self.breakdown.items()),
+            f"  {self.bottleneck}: {self.insight}",
+        ]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _f(x) -> float:
+    return float(np.asarray(x))
+
+
+def simulate(sc: Scenario | None = None, **kw) -> Result:
+    """Simulate one request. ``simulate(sc)`` or ``simulate(model=..., tp=..., ...)``."""
+    if sc is None:
+        sc = Scenario(**kw)
+    elif kw:
+        sc = sc.replace(**kw)
+    elif isinstance(sc, dict):
+        sc = Scenario.from_dict(sc)
+    P = params(sc)
+    out = evaluate(P)
+    dec, pre = out["decode"], out["prefill"]
+    bd = {c: _f(dec["breakdown"][c]) for c in CATEGORIES}
+    tbd = {c: _f(pre["breakdown"][c]) for c in CATEGORIES}
+    mem = {k: _f(v) for k, v in out["memory"].items()}
+    code = int(np.asarray(out["bottleneck_code"]))
+    dominant = CATEGORIES[int(np.asarray(out["dominant_code"]))]
+    kt = dec["kt"]
+    present = [n for n in LAYER_KERNELS if _f(kt[n][0]) > 0]
+    n_layer_k = sum(1 for n in present if KIND[n] != "comm")
+    n_layer_c = sum(1 for n in present if KIND[n] == "comm")
+    tail_c = sum(1 for n in TAIL_KERNELS if KIND[n] == "comm" and _f(kt[n][0]) > 0)
+    L = sc.model_spec().layers
+    work = dec["work"]
+    step_bytes = {"weights_read": 0.0, "kv_read": _f(work["attention"][1])}
+    for n in LAYER_KERNELS:
+        if KIND[n] == "gemm":
+            step_bytes["weights_read"] += _f(work[n][1])
+    step_bytes["weights_read"] *= np.ceil(L / sc.pp)
+    step_bytes["kv_read"] *= np.ceil(L / sc.pp)
+    step_bytes["comm_sent"] = float(np.ceil(L / sc.pp) * sum(_f(work[n][2]) for n in LAYER_KERNELS))
+    fits = bool(out["fits"])
+    warnings = []
+    if not fits:
+        short = (mem["total"] - mem["capacity"]) / 1e9
+        warnings.append(f"does not fit: needs {mem['total'] / 1e9:.1f} GB per GPU but a "
+                        f"{sc.gpu} has {mem['capacity'] / 1e9:.0f} GB (short by {short:.1f} GB); "
+                        f"raise tp/pp, lower weight_bits/kv_bits, batch or context")
+    if sc.pp > 1 and sc.micro_batches < sc.pp:
+        warnings.append(f"pp={sc.pp} with {sc.micro_batches} micro-batch(es): stages wait for "
+                        f"each other (pipeline bubble); use micro_batches >= {sc.pp} for throughput")
+    if sc.interconnect != "none" and sc.link_spec().kind != "network" and sc.num_gpus > sc.gpus_per_node:
+        warnings.append(f"{sc.num_gpus} GPUs span {int(np.ceil(sc.num_gpus / sc.gpus_per_node))} "
+                        f"nodes joined by {sc.inter_node_spec().name}")
+    res = Result(
+        scenario=sc, ttft_s=_f(out["ttft_s"]), tpot_s=_f(out["tpot_s"]), e2e_s=_f(out["e2e_s"]),
+        output_tokens_per_s=_f(out["output_tokens_per_s"]), bottleneck=LABELS[code],
+        dominant=dominant, breakdown=bd, ttft_breakdown=tbd, memory=mem, fits=fits,
+        warnings=warnings, num_gpus=sc.num_gpus,
+        kernels_per_step=int(np.ceil(L / sc.pp)) * n_layer_k + len(HEAD_KERNELS) + len(TAIL_KERNELS) - 1,
+        collectives_per_step=int(np.ceil(L / sc.pp)) * n_layer_c + tail_c,
+        step_bytes=step_bytes,
+        _timeline_parts=(sc, P, dec, pre),
+    )
+    res.insight = insight.sentence(res)
+    return res
+
+
+# ---- timeline ----------------------------------------------------------------------------
+_STAGE_COLS = ("name", "kind", "stream", "layer", "start_s", "duration_s", "flops", "bytes", "bound")
+
+
+def _stage_rows(P, ph, n_layers, with_head, with_tail):
+    """Kernels of one stage for one micro-batch, start times relative to the stage start."""
+    kt, work = ph["kt"], ph["work"]
+    names, kinds, dur, adv, flops, byts, bound = [], [], [], [], [], [], []
+    comm_l = sum(_f(kt[n][4]) for n in LAYER_KERNELS)
+    hidden = _f(ph["hidden"])
+
+    def add(seq, with_adv):
+        for n in seq:
+            t = _f(kt[n][0])
+            if t <= 0:
+                continue
+            names.append(n)
+            kinds.append(KIND[n])
+            dur.append(t)
+            a = hidden * t / comm_l if (with_adv and KIND[n] == "comm" and comm_l > 0) else 0.0
+            adv.append(a)
+            flops.append(_f(work[n][0]))
+            byts.append(_f(work[n][1]) if KIND[n] != "comm" else _f(work[n][2]))
+            c, m, l = _f(kt[n][1]), _f(kt[n][2]), _f(kt[n][3])
+            bound.append("comm" if KIND[n] == "comm" else
+                         ("launch" if l > c + m else ("compute" if c >= m else "memory")))
+    add(HEAD_KERNELS if with_head else (), False)
+    n0 = len(names)
+    add(LAYER_KERNELS, True)
+    n1 = len(names)
+    add(TAIL_KERNELS if with_tail else (), False)
+    dur, adv = np.array(dur), np.array(adv)
+    k_head, k_layer = n0, n1 - n0
+    idx = np.r_[np.arange(n0), np.tile(np.arange(n0, n1), n_layers), np.arange(n1, len(names))]
+    layer = np.r_[np.full(n0, -1), np.repeat(np.arange(n_layers), k_layer), np.full(len(names) - n1, -1)]
+    d, a = dur[idx], adv[idx]
+    inc = d - a
+    start = np.cumsum(inc) - inc - a
+    start = np.maximum(start, 0.0)
+    names_a = np.array(names, dtype=object)[idx]
+    kinds_a = np.array(kinds, dtype=object)[idx]
+    return {"name": names_a, "kind": kinds_a,
+            "stream": np.where(kinds_a == "comm", "comm", "compute"),
+            "layer": layer, "start_s": start, "duration_s": d,
+            "flops": np.array(flops)[idx], "bytes": np.array(byts)[idx],
+            "bound": np.array(bound, dtype=object)[idx]}, float(np.sum(inc))
+
+
+def _phase_frame(sc, P, ph, label):
+    pp, m = sc.pp, sc.micro_batches
+    L = sc.model_spec().layers
+    Lf = int(_f(ph["L_first"]))
+    sizes = [Lf] * (pp - 1) + [L - Lf * (pp - 1)] if pp > 1 else [L]
+    if pp > 1 and sizes[-1] < 1:
+        base, extra = divmod(L, pp)
+        sizes = [base + (1 if i < extra else 0) for i in range(pp)]
+    stage_rows = [_stage_rows(P, ph, sizes[s], s == 0, s == pp - 1) for s in range(pp)]
+    t_in, t_x = _f(ph["t_in"]), _f(ph["t_x"])
+    n_nodes = int(np.ceil(sc.gpus_per_stage * pp / (P["link"]["gpn"])))
+    n_cross = min(pp - 1, n_nodes - 1)
+    cols = {c: [] for c in ("stage", "micro_batch") + _STAGE_COLS}
+    end = np.zeros((pp, m))
+    for j in range(m):
+        for s in range(pp):
+            ready = 0.0
+            if s > 0:
+                hop = t_x if (pp - 1 - s) < n_cross else t_in
+                ready = end[s - 1, j] + hop
+                cols_add(cols, {"name": np.array(["send_activations"], dtype=object),
+                                "kind": np.array(["comm"], dtype=object), "stream": np.array(["comm"]),
+                                "layer": np.array([-1]), "start_s": np.array([end[s - 1, j]]),
+                                "duration_s": np.array([hop]), "flops": np.array([0.0]),
+                                "bytes": np.array([0.0]), "bound": np.array(["comm"], dtype=object)},
+                         s - 1, j, 0.0)
+            if j > 0:
+                ready = max(ready, end[s, j - 1])
+            rows, span = stage_rows[s]
+            cols_add(cols, rows, s, j, ready)
+            end[s, j] = ready + span
+    import pandas as pd
+    df = pd.DataFrame({k: np.concatenate(v) for k, v in cols.items()})
+    df.insert(0, "phase", label)
+    df.insert(3, "gpu", df["stage"] * sc.gpus_per_stage)
+    df["end_s"] = df["start_s"] + df["duration_s"]
+    return df
+
+
+def cols_add(cols, rows, stage, mb, offset):
+    n = len(rows["name"])
+    cols["stage"].append(np.full(n, stage))
+    cols["micro_batch"].append(np.full(n, mb))
+    for k in _STAGE_COLS:
+        v = rows[k]
+        cols[k].append(v + offset if k == "start_s" else v)
+
+
+def _timeline_frame(sc, P, dec, pre):
+    import pandas as pd
+    df = pd.concat([_phase_frame(sc, P, pre, "prefill"), _phase_frame(sc, P, dec, "decode")],
+                   ignore_index=True)
+    return df[["phase", "stage", "gpu", "stream", "micro_batch", "layer", "name", "kind",
+               "start_s", "end_s", "duration_s", "flops", "bytes", "bound"]]
