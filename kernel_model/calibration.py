@@ -12,12 +12,12 @@ from dataclasses import dataclass, asdict, fields, replace
 @dataclass(frozen=True)
 class Calibration:
     flops_efficiency: float = 0.72       # achieved / dense peak FLOP/s of large GEMMs
-    attention_efficiency: float = 0.50   # achieved / peak FLOP/s of (flash) attention kernels
-    hbm_efficiency: float = 0.80         # achieved / peak HBM bandwidth of streaming kernels
-    launch_overhead_s: float = 4.0e-6    # gap per kernel launch (CUDA-graph replay), s
-    collective_overhead_s: float = 12e-6 # fixed cost per collective call (launch + sync), s
+    attention_efficiency: float = 0.75   # achieved / peak FLOP/s of (flash) attention kernels
+    hbm_efficiency: float = 0.86         # achieved / peak HBM bandwidth of streaming kernels
+    launch_overhead_s: float = 11.2e-6    # gap per kernel launch (CUDA-graph replay), s
+    collective_overhead_s: float = 17.6e-6 # fixed cost per collective call (launch + sync), s
     step_overhead_s: float = 0.0         # host work per decode step (sampling, scheduling), s
-    roofline_exponent: float = 3.0       # n in (compute^n + memory^n)^(1/n); inf = ideal max
+    roofline_exponent: float = 1.48       # n in (compute^n + memory^n)^(1/n); inf = ideal max
     source: str = "defaults"
 
     def to_dict(self) -> dict:

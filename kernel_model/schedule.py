@@ -47,7 +47,8 @@ def phase(P, link, prefill):
     kt = kernel_times(P, work, link, LAYER_KERNELS + HEAD_KERNELS + TAIL_KERNELS)
 
     comm_l = _sum(kt, LAYER_KERNELS, 4)
-    gemm_l = _sum(kt, [n for n in LAYER_KERNELS if KIND[n] in ("gemm", "attention")], 0)
+    mm = [n for n in LAYER_KERNELS if KIND[n] in ("gemm", "attention")]
+    gemm_l = _sum(kt, mm, 1) + _sum(kt, mm, 2)          # math and memory time, no launch gaps
     hidden = np.minimum(P["overlap"] * comm_l, gemm_l)  # comm hidden behind concurrent math
     layer = {
         "compute": _sum(kt, LAYER_KERNELS, 1),

@@ -110,7 +110,8 @@ class Result:
         prefill: phase, stage, gpu, stream, micro_batch, layer, name, kind, start_s, end_s,
         duration_s, flops, bytes, bound."""
         if self._timeline is None:
-            self._timeline = _timeline_frame(*self._timeline_parts)
+            from .timeline import build
+            self._timeline = build(*self._timeline_parts)
         return self._timeline
 
     @property
@@ -208,107 +209,3 @@ def simulate(sc: Scenario | None = None, **kw) -> Result:
     )
     res.insight = insight.sentence(res)
     return res
-
-
-# ---- timeline ----------------------------------------------------------------------------
-_STAGE_COLS = ("name", "kind", "stream", "layer", "start_s", "duration_s", "flops", "bytes", "bound")
-
-
-def _stage_rows(P, ph, n_layers, with_head, with_tail):
-    """Kernels of one stage for one micro-batch, start times relative to the stage start."""
-    kt, work = ph["kt"], ph["work"]
-    names, kinds, dur, adv, flops, byts, bound = [], [], [], [], [], [], []
-    comm_l = sum(_f(kt[n][4]) for n in LAYER_KERNELS)
-    hidden = _f(ph["hidden"])
-
-    def add(seq, with_adv):
-        for n in seq:
-            t = _f(kt[n][0])
-            if t <= 0:
-                continue
-            names.append(n)
-            kinds.append(KIND[n])
-            dur.append(t)
-            a = hidden * t / comm_l if (with_adv and KIND[n] == "comm" and comm_l > 0) else 0.0
-            adv.append(a)
-            flops.append(_f(work[n][0]))
-            byts.append(_f(work[n][1]) if KIND[n] != "comm" else _f(work[n][2]))
-            c, m, l = _f(kt[n][1]), _f(kt[n][2]), _f(kt[n][3])
-            bound.append("comm" if KIND[n] == "comm" else
-                         ("launch" if l > c + m else ("compute" if c >= m else "memory")))
-    add(HEAD_KERNELS if with_head else (), False)
-    n0 = len(names)
-    add(LAYER_KERNELS, True)
-    n1 = len(names)
-    add(TAIL_KERNELS if with_tail else (), False)
-    dur, adv = np.array(dur), np.array(adv)
-    k_head, k_layer = n0, n1 - n0
-    idx = np.r_[np.arange(n0), np.tile(np.arange(n0, n1), n_layers), np.arange(n1, len(names))]
-    layer = np.r_[np.full(n0, -1), np.repeat(np.arange(n_layers), k_layer), np.full(len(names) - n1, -1)]
-    d, a = dur[idx], adv[idx]
-    inc = d - a
-    start = np.cumsum(inc) - inc - a
-    start = np.maximum(start, 0.0)
-    names_a = np.array(names, dtype=object)[idx]
-    kinds_a = np.array(kinds, dtype=object)[idx]
-    return {"name": names_a, "kind": kinds_a,
-            "stream": np.where(kinds_a == "comm", "comm", "compute"),
-            "layer": layer, "start_s": start, "duration_s": d,
-            "flops": np.array(flops)[idx], "bytes": np.array(byts)[idx],
-            "bound": np.array(bound, dtype=object)[idx]}, float(np.sum(inc))
-
-
-def _phase_frame(sc, P, ph, label):
-    pp, m = sc.pp, sc.micro_batches
-    L = sc.model_spec().layers
-    Lf = int(_f(ph["L_first"]))
-    sizes = [Lf] * (pp - 1) + [L - Lf * (pp - 1)] if pp > 1 else [L]
-    if pp > 1 and sizes[-1] < 1:
-        base, extra = divmod(L, pp)
-        sizes = [base + (1 if i < extra else 0) for i in range(pp)]
-    stage_rows = [_stage_rows(P, ph, sizes[s], s == 0, s == pp - 1) for s in range(pp)]
-    t_in, t_x = _f(ph["t_in"]), _f(ph["t_x"])
-    n_nodes = int(np.ceil(sc.gpus_per_stage * pp / (P["link"]["gpn"])))
-    n_cross = min(pp - 1, n_nodes - 1)
-    cols = {c: [] for c in ("stage", "micro_batch") + _STAGE_COLS}
-    end = np.zeros((pp, m))
-    for j in range(m):
-        for s in range(pp):
-            ready = 0.0
-            if s > 0:
-                hop = t_x if (pp - 1 - s) < n_cross else t_in
-                ready = end[s - 1, j] + hop
-                cols_add(cols, {"name": np.array(["send_activations"], dtype=object),
-                                "kind": np.array(["comm"], dtype=object), "stream": np.array(["comm"]),
-                                "layer": np.array([-1]), "start_s": np.array([end[s - 1, j]]),
-                                "duration_s": np.array([hop]), "flops": np.array([0.0]),
-                                "bytes": np.array([0.0]), "bound": np.array(["comm"], dtype=object)},
-                         s - 1, j, 0.0)
-            if j > 0:
-                ready = max(ready, end[s, j - 1])
-            rows, span = stage_rows[s]
-            cols_add(cols, rows, s, j, ready)
-            end[s, j] = ready + span
-    import pandas as pd
-    df = pd.DataFrame({k: np.concatenate(v) for k, v in cols.items()})
-    df.insert(0, "phase", label)
-    df.insert(3, "gpu", df["stage"] * sc.gpus_per_stage)
-    df["end_s"] = df["start_s"] + df["duration_s"]
-    return df
-
-
-def cols_add(cols, rows, stage, mb, offset):
-    n = len(rows["name"])
-    cols["stage"].append(np.full(n, stage))
-    cols["micro_batch"].append(np.full(n, mb))
-    for k in _STAGE_COLS:
-        v = rows[k]
-        cols[k].append(v + offset if k == "start_s" else v)
-
-
-def _timeline_frame(sc, P, dec, pre):
-    import pandas as pd
-    df = pd.concat([_phase_frame(sc, P, pre, "prefill"), _phase_frame(sc, P, dec, "decode")],
-                   ignore_index=True)
-    return df[["phase", "stage", "gpu", "stream", "micro_batch", "layer", "name", "kind",
-               "start_s", "end_s", "duration_s", "flops", "bytes", "bound"]]

@@ -1,0 +1,409 @@
+"""Fit the calibration parameters to a measurements file; save and load profiles.
+
+    cal, rep = fit("measurements.csv")          # bounded derivative-free search (numpy only)
+    save_profile(cal, "my_cluster.json", rep)
+    km.simulate(model=..., efficiency=efficiency_dict(load_profile("my_cluster.json")))
+    validate("measurements.csv", calibration="my_cluster.json")
+
+Only the named, physical :class:`~kernel_model.calibration.Calibration` fields are fitted,
+the same values for every row (no per-row or per-source factors): differences between
+GPUs and links come from their own specs. Each field has physically sensible bounds
+(``BOUNDS``): efficiencies are fractions of the datasheet peak, overheads are µs-scale.
+
+The search works in a unit cube (log scale for the overheads and the roofline exponent):
+a compass / pattern search (each coordinate up and down, halving the step when nothing
+improves) followed by a bounded Nelder-Mead polish. The loss is the MAPE (%) of the rows
+that can be simulated, or the mean |log(predicted / measured)| (``loss="log"``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import fields as dc_fields
+
+import numpy as np
+import pandas as pd
+
+from . import calibration as _calmod
+from .calibration import Calibration
+from .scenario import Scenario
+from .simulate import params
+from . import validate as V
+
+# name: (low, high, scale, unit, meaning)
+BOUNDS = {
+    "flops_efficiency": (0.3, 1.0, "lin", "fraction", "achieved / dense peak FLOP/s of GEMMs"),
+    "attention_efficiency": (0.3, 1.0, "lin", "fraction", "achieved / peak FLOP/s of attention"),
+    "hbm_efficiency": (0.3, 0.95, "lin", "fraction", "achieved / peak HBM bandwidth"),
+    "launch_overhead_s": (0.5e-6, 30e-6, "log", "s", "gap per kernel launch"),
+    "collective_overhead_s": (1e-6, 100e-6, "log", "s", "fixed cost per collective call"),
+    "step_overhead_s": (0.0, 2e-3, "lin", "s", "host work per decode step"),
+    "roofline_exponent": (1.0, 10.0, "log", "", "n in (compute^n + memory^n)^(1/n)"),
+}
+DEFAULT_PARAMS = ("flops_efficiency", "attention_efficiency", "hbm_efficiency",
+                  "launch_overhead_s", "collective_overhead_s", "step_overhead_s",
+                  "roofline_exponent")
+LOSSES = ("mape", "log")
+PROFILE_FORMAT = "nexora-calibration"
+
+
+def numeric_fields() -> list[str]:
+    return [f.name for f in dc_fields(Calibration) if f.name != "source"]
+
+
+def engine_default() -> Calibration:
+    """The calibration the engine uses now (``kernel_model.calibration.DEFAULT``)."""
+    return _calmod.DEFAULT
+
+
+# ---- profiles ------------------------------------------------------------------------------
+def make_calibration(values: dict, source: str | None = None, base: Calibration | None = None) -> Calibration:
+    """A Calibration from ``values`` (field -> number) over ``base`` (engine default);
+    unknown fields and out-of-range values raise ``ValueError`` naming them."""
+    base = base or engine_default()
+    kw = {k: v for k, v in values.items() if k != "source"}
+    kw = {k: (float(v) if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) else v)
+          for k, v in kw.items()}
+    cal = base.replace(**kw)
+    if source is not None:
+        cal = cal.replace(source=source)
+    return cal
+
+
+def _jsonable(x):
+    if isinstance(x, pd.DataFrame):
+        return x.to_dict(orient="records")
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.bool_):
+        return bool(x)
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def save_profile(cal: Calibration, path, report: dict | None = None) -> str:
+    """Write ``cal`` (and, if given, the fit report) as a JSON calibration profile."""
+    if not isinstance(cal, Calibration):
+        raise ValueError(f"save_profile needs a Calibration, got {type(cal).__name__}")
+    doc = {"format": PROFILE_FORMAT, "version": 1, "calibration": cal.to_dict(),
+           "units": {k: BOUNDS[k][3] for k in numeric_fields() if k in BOUNDS}}
+    if report:
+        doc["fit"] = _jsonable({k: v for k, v in report.items() if k != "frame"})
+    path = os.fspath(path)
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2)
+            fh.write("\n")
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write calibration profile ({e.strerror or e})") from None
+    return path
+
+
+def load_profile(path) -> Calibration:
+    """Read a JSON calibration profile (``{"calibration": {field: value}}`` or a flat
+    ``{field: value}``); missing fields keep the engine's defaults."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such calibration profile") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: cannot read calibration profile ({e})") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if isinstance(doc, dict) and "calibration" in doc:
+        values = doc["calibration"]
+    else:
+        values = doc
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: a calibration profile must be a JSON object of "
+                         f"calibration fields ({', '.join(numeric_fields())})")
+    try:
+        return make_calibration(values, source=str(values.get("source") or f"profile {path}"))
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+# ---- how calibration fields enter the closed form ------------------------------------------
+_KEYS = None
+
+
+def calibration_keys() -> dict:
+    """{Calibration field: key of ``simulate.params`` that holds it verbatim, or None}.
+
+    Found by perturbing each field on a reference scenario, so the fast path follows the
+    engine; a field that does not map one-to-one is refitted through ``params`` (slow path).
+    """
+    global _KEYS
+    if _KEYS is not None:
+        return _KEYS
+    ref = Scenario(model="llama-2-7b", gpu="a100-sxm-80gb", interconnect="nvlink", tp=2)
+    base = params(ref)
+    cur = ref.calibration()
+    keys = {}
+    for f in numeric_fields():
+        v0 = float(getattr(cur, f))
+        v = v0 * 0.9 if f.endswith("efficiency") else v0 * 1.5 + 1.25e-6
+        Pv = params(ref.replace(efficiency={f: v}))
+        changed = [k for k in base if k != "link" and not np.array_equal(base[k], Pv[k])]
+        link_changed = any(base["link"][k] != Pv["link"][k] for k in base["link"])
+        ok = (len(changed) == 1 and not link_changed and float(Pv[changed[0]]) == v
+              and float(base[changed[0]]) == v0)
+        keys[f] = changed[0] if ok else None
+    _KEYS = keys
+    return keys
+
+
+class Objective:
+    """Loss of a calibration on a prepared measurements file (vectorised)."""
+
+    def __init__(self, prep: V.Prepared, loss: str = "mape", include_training: bool = True):
+        if loss not in LOSSES:
+            raise ValueError(f"loss={loss!r} is not allowed (valid: {', '.join(LOSSES)})")
+        self.prep, self.loss = prep, loss
+        self.keys = calibration_keys()
+        meas = prep.frame["measured"].to_numpy(dtype=float)
+        self.meas_inf = meas[prep.inf_index]
+        self.train_fn = V.training_function() if include_training else None
+        self.meas_train = meas[prep.train_index] if self.train_fn else np.zeros(0)
+        self.evaluations = 0
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.meas_inf) + len(self.meas_train)
+
+    def predictions(self, values: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(inference predictions, training predictions) in the file's units."""
+        prep = self.prep
+        pred_inf = np.zeros(0)
+        if prep.P is not None:
+            slow = {k: v for k, v in values.items() if self.keys.get(k) is None}
+            if slow:
+                eff = {**(prep.scenarios[0].efficiency or {}), **values}
+                P = V._stack([params(sc.replace(efficiency=eff)) for sc in prep.scenarios])
+            else:
+                P = dict(prep.P)
+                for k, v in values.items():
+                    P[self.keys[k]] = np.full(len(self.meas_inf), float(v))
+            pred_inf = V.predict_arrays(P, prep.metrics)
+        pred_tr = np.zeros(0)
+        if self.train_fn is not None and len(prep.train_rows):
+            pred_tr = np.array([V.simulate_training_row(r, values, self.train_fn)[0]
+                                for r in prep.train_rows])
+        self.evaluations += 1
+        return pred_inf, pred_tr
+
+    def __call__(self, values: dict) -> float:
+        pi, pt = self.predictions(values)
+        pred = np.r_[pi, pt]
+        meas = np.r_[self.meas_inf, self.meas_train]
+        good = np.isfinite(pred) & (pred > 0)
+        if not good.any():
+            return float("inf")
+        r = pred[good] / meas[good]
+        if self.loss == "log":
+            return float(np.mean(np.abs(np.log(r))))
+        return float(np.mean(np.abs(r - 1.0)) * 100.0)
+
+    def mape(self, values: dict) -> float:
+        pi, pt = self.predictions(values)
+        pred = np.r_[pi, pt]
+        meas = np.r_[self.meas_inf, self.meas_train]
+        good = np.isfinite(pred)
+        return float(np.mean(np.abs(pred[good] / meas[good] - 1.0)) * 100.0)
+
+
+# ---- search --------------------------------------------------------------------------------
+def _to_unit(v, lo, hi, scale):
+    if scale == "log":
+        return (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))
+    return (v - lo) / (hi - lo)
+
+
+def _from_unit(u, lo, hi, scale):
+    u = min(max(float(u), 0.0), 1.0)
+    if scale == "log":
+        return math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+    return lo + u * (hi - lo)
+
+
+def pattern_search(f, x0, step=0.25, min_step=2e-3, max_evals=1500):
+    """Minimise ``f`` over the unit cube from ``x0``: try each coordinate +-step, move on
+    improvement (and repeat the successful move), halve the step when no move helps."""
+    x = np.clip(np.asarray(x0, float), 0.0, 1.0)
+    fx, n = f(x), 1
+    while step >= min_step and n < max_evals:
+        improved = False
+        for i in range(len(x)):
+            for d in (+1.0, -1.0):
+                y = x.copy()
+                y[i] = min(max(y[i] + d * step, 0.0), 1.0)
+                if y[i] == x[i]:
+                    continue
+                fy = f(y)
+                n += 1
+                if fy < fx:
+                    x, fx, improved = y, fy, True
+                    break
+        if not improved:
+            step /= 2.0
+    return x, fx, n
+
+
+def nelder_mead(f, x0, scale=0.1, max_evals=800, tol=1e-6):
+    """Bounded Nelder-Mead on the unit cube (points are clipped into [0, 1])."""
+    d = len(x0)
+    clip = lambda z: np.clip(z, 0.0, 1.0)
+    pts = [clip(np.asarray(x0, float))]
+    for i in range(d):
+        e = pts[0].copy()
+        e[i] = e[i] + scale if e[i] + scale <= 1.0 else e[i] - scale
+        pts.append(clip(e))
+    vals = [f(p) for p in pts]
+    n = len(pts)
+    while n < max_evals:
+        order = np.argsort(vals)
+        pts = [pts[i] for i in order]
+        vals = [vals[i] for i in order]
+        if abs(vals[-1] - vals[0]) <= tol * (abs(vals[0]) + tol):
+            break
+        c = np.mean(pts[:-1], axis=0)
+        xr = clip(c + (c - pts[-1]))
+        fr = f(xr); n += 1
+        if fr < vals[0]:
+            xe = clip(c + 2.0 * (c - pts[-1]))
+            fe = f(xe); n += 1
+            pts[-1], vals[-1] = (xe, fe) if fe < fr else (xr, fr)
+        elif fr < vals[-2]:
+            pts[-1], vals[-1] = xr, fr
+        else:
+            xc = clip(c + 0.5 * (pts[-1] - c))
+            fc = f(xc); n += 1
+            if fc < vals[-1]:
+                pts[-1], vals[-1] = xc, fc
+            else:
+                for i in range(1, len(pts)):
+                    pts[i] = clip(pts[0] + 0.5 * (pts[i] - pts[0]))
+                    vals[i] = f(pts[i]); n += 1
+    i = int(np.argmin(vals))
+    return pts[i], vals[i], n
+
+
+# ---- fit -----------------------------------------------------------------------------------
+def _check_params(names, bounds):
+    names = tuple(names)
+    valid = numeric_fields()
+    for p in names:
+        if p not in valid:
+            from .hardware import closest
+            near = closest(p, valid)
+            raise ValueError(f"params: {p!r} is not a calibration field"
+                             + (f"; closest: {', '.join(near)}" if near else "")
+                             + f" (valid: {', '.join(valid)})")
+        if p not in bounds:
+            raise ValueError(f"params: no bounds for {p!r}; pass bounds={{{p!r}: (low, high)}}")
+    if len(set(names)) != len(names) or not names:
+        raise ValueError(f"params={names!r}: give each calibration field at most once, at least one")
+    return names
+
+
+def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
+        bounds: dict | None = None, max_evals: int = 3000, include_training: bool = True):
+    """Fit ``params`` (Calibration fields) to a measurements file; returns (Calibration, report).
+
+    ``start``: Calibration / dict / profile path to start from (default: the engine's
+    calibration), also the values of the fields not fitted. ``bounds``: {field: (low, high)}
+    overriding ``BOUNDS``. ``report``: loss and MAPE (%) before / after, rows used,
+    evaluations, and ``parameters`` (DataFrame: name, unit, start, fitted, low, high,
+    at_bound -- a fitted value on its bound hints at a missing physical term).
+    """
+    if isinstance(params, str):
+        params = (params,)
+    bnd = {k: (lo, hi, sc, unit) for k, (lo, hi, sc, unit, _) in BOUNDS.items()}
+    for k, (lo, hi) in (bounds or {}).items():
+        if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and 0 <= lo < hi):
+            raise ValueError(f"bounds[{k!r}]=({lo!r}, {hi!r}) is not allowed: need 0 <= low < high")
+        sc = bnd.get(k, (0, 0, "lin", ""))[2]
+        bnd[k] = (float(lo), float(hi), "lin" if (sc == "log" and lo <= 0) else sc,
+                  bnd.get(k, (0, 0, "lin", ""))[3])
+    names = _check_params(params, bnd)
+    start_cal = engine_default()
+    if start is not None:
+        start_cal = make_calibration(V.efficiency_dict(start))
+    prep = V.prepare(path_or_df, start_cal)
+    obj = Objective(prep, loss, include_training)
+    if obj.n_rows == 0:
+        raise ValueError(f"{prep.name}: no row can be simulated, nothing to fit")
+    fixed = {k: getattr(start_cal, k) for k in numeric_fields()}
+
+    def values_of(u):
+        vals = dict(fixed)
+        for j, p in enumerate(names):
+            lo, hi, sc, _ = bnd[p]
+            vals[p] = _from_unit(u[j], lo, hi, sc)
+        return vals
+
+    cache = {}
+
+    def f(u):
+        key = tuple(np.round(u, 12))
+        if key not in cache:
+            cache[key] = obj(values_of(u))
+        return cache[key]
+
+    x0 = []
+    for p in names:
+        lo, hi, sc, _ = bnd[p]
+        v = min(max(float(getattr(start_cal, p)), lo), hi)
+        x0.append(_to_unit(max(v, lo + 1e-12) if sc == "log" else v, lo, hi, sc))
+    x0 = np.array(x0)
+    loss0 = f(x0)
+    x1, _, n1 = pattern_search(f, x0, max_evals=max(10, max_evals // 2))
+    x2, loss2, n2 = nelder_mead(f, x1, max_evals=max(10, max_evals - n1))
+    best = values_of(x2)
+    src = (f"fitted by kernel_model.calibrate.fit on {os.path.basename(prep.name)} "
+           f"({obj.n_rows} rows, {loss} loss)")
+    cal = make_calibration(best, source=src, base=start_cal)
+    rows = []
+    for j, p in enumerate(names):
+        lo, hi, sc, unit = bnd[p]
+        rows.append({"name": p, "unit": unit, "start": float(getattr(start_cal, p)),
+                     "fitted": float(best[p]), "low": lo, "high": hi,
+                     "at_bound": bool(x2[j] <= 1e-3 or x2[j] >= 1 - 1e-3)})
+    skipped = []
+    if len(prep.train_index) and obj.train_fn is None:
+        skipped.append(f"{len(prep.train_index)} training rows not fitted: {V.TRAINING_UNAVAILABLE}")
+    excluded = int((prep.frame["status"] != "ok").sum() - len(prep.train_index))
+    if excluded:
+        skipped.append(f"{excluded} rows cannot be simulated (see validate)")
+    report = {"file": prep.name, "loss": loss, "rows": obj.n_rows,
+              "evaluations": obj.evaluations,
+              "loss_before": loss0, "loss_after": loss2,
+              "mape_before": obj.mape(fixed), "mape_after": obj.mape(best),
+              "parameters": pd.DataFrame(rows), "skipped": skipped}
+    return cal, report
+
+
+def format_fit(report: dict) -> str:
+    """The fitted parameters as text (what ``nexora validate --fit`` prints)."""
+    t = report["parameters"].copy()
+
+    def show(v, unit):
+        return f"{v * 1e6:.2f} µs" if unit == "s" else f"{v:.3f}"
+    lines = [f"Calibration fit on {report['file']}: {report['rows']} rows, "
+             f"{report['evaluations']} evaluations, {report['loss']} loss "
+             f"{report['loss_before']:.4g} -> {report['loss_after']:.4g}; "
+             f"MAPE {report['mape_before']:.1f} % -> {report['mape_after']:.1f} %"]
+    for _, r in t.iterrows():
+        lines.append(f"  {r['name']:<22} {show(r['start'], r['unit']):>10} -> "
+                     f"{show(r['fitted'], r['unit']):>10}   bounds [{show(r['low'], r['unit'])}, "
+                     f"{show(r['high'], r['unit'])}]" + ("   AT BOUND" if r["at_bound"] else ""))
+    lines += [f"  note: {s}" for s in report.get("skipped", [])]
+    return "\n".join(lines)

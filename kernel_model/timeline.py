@@ -1,0 +1,122 @@
+"""The per-kernel timeline of one prefill and one decode step (a pandas DataFrame).
+
+Each stage runs its kernels back to back on the compute stream; collectives sit on the
+comm stream, advanced by their share of the communication hidden behind concurrent math
+(``overlap``). Micro-batch j enters stage s when it has left stage s-1 (plus the transfer)
+and stage s has finished micro-batch j-1: the pipeline staircase.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
+
+NAMES = LAYER_KERNELS + HEAD_KERNELS + TAIL_KERNELS + ("send_activations",)
+KINDS = ("elementwise", "gemm", "attention", "comm")
+BOUNDS = ("compute", "memory", "launch", "comm")
+STREAMS = ("compute", "comm")
+PHASES = ("prefill", "decode")
+COLUMNS = ("phase", "stage", "gpu", "stream", "micro_batch", "layer", "name", "kind",
+           "start_s", "end_s", "duration_s", "flops", "bytes", "bound")
+_SEND = NAMES.index("send_activations")
+_KIND_CODE = np.array([KINDS.index(KIND.get(x, "comm")) for x in NAMES])
+
+
+def _f(x) -> float:
+    return float(np.asarray(x))
+
+
+def _kernel_table(ph, names):
+    """Present kernels of ``names``: code, duration, overlap advance, flops, bytes, bound."""
+    kt, work = ph["kt"], ph["work"]
+    comm_l = sum(_f(kt[n][4]) for n in LAYER_KERNELS)
+    hidden = _f(ph["hidden"])
+    rows = []
+    for n in names:
+        t = _f(kt[n][0])
+        if t <= 0:
+            continue
+        comm = KIND[n] == "comm"
+        adv = hidden * t / comm_l if (comm and n in LAYER_KERNELS and comm_l > 0) else 0.0
+        c, m, l = _f(kt[n][1]), _f(kt[n][2]), _f(kt[n][3])
+        bound = 3 if comm else (2 if l > c + m else (0 if c >= m else 1))
+        fl, by, cb = work[n]
+        rows.append((NAMES.index(n), t, adv, _f(fl), _f(cb) if comm else _f(by), bound))
+    if not rows:
+        return np.zeros((0, 6))
+    return np.array(rows, dtype=float)
+
+
+def _stage(head, layer, tail, n_layers):
+    """Rows of one stage for one micro-batch, starts relative to the stage start."""
+    tab = np.concatenate([head, np.tile(layer, (n_layers, 1)), tail])
+    lay = np.r_[np.full(len(head), -1), np.repeat(np.arange(n_layers), len(layer)),
+                np.full(len(tail), -1)]
+    d, a = tab[:, 1], tab[:, 2]
+    inc = d - a
+    start = np.maximum(np.cumsum(inc) - inc - a, 0.0)
+    return tab, lay, start, float(inc.sum())
+
+
+def _phase(sc, P, ph, phase_code, out):
+    pp, m = sc.pp, sc.micro_batches
+    L = sc.model_spec().layers
+    Lf = int(_f(ph["L_first"]))
+    sizes = [Lf] * (pp - 1) + [L - Lf * (pp - 1)] if pp > 1 else [L]
+    if pp > 1 and sizes[-1] < 1:
+        base, extra = divmod(L, pp)
+        sizes = [base + (1 if i < extra else 0) for i in range(pp)]
+    head = _kernel_table(ph, HEAD_KERNELS)
+    layer = _kernel_table(ph, LAYER_KERNELS)
+    tail = _kernel_table(ph, TAIL_KERNELS)
+    empty = np.zeros((0, 6))
+    stages = [_stage(head if s == 0 else empty, layer, tail if s == pp - 1 else empty, sizes[s])
+              for s in range(pp)]
+    t_in, t_x = _f(ph["t_in"]), _f(ph["t_x"])
+    n_nodes = int(np.ceil(sc.gpus_per_stage * pp / P["link"]["gpn"]))
+    n_cross = min(pp - 1, n_nodes - 1)
+    end = np.zeros((pp, m))
+    for j in range(m):
+        for s in range(pp):
+            ready = 0.0
+            if s > 0:
+                hop = t_x if (s - 1) >= pp - 1 - n_cross else t_in
+                ready = end[s - 1, j] + hop
+                send = np.array([[_SEND, hop, 0.0, 0.0, 0.0, 3]])
+                out.append((phase_code, s - 1, j, send, np.array([-1]), np.array([end[s - 1, j]])))
+            if j > 0:
+                ready = max(ready, end[s, j - 1])
+            tab, lay, start, span = stages[s]
+            out.append((phase_code, s, j, tab, lay, start + ready))
+            end[s, j] = ready + span
+
+
+def build(sc, P, dec, pre) -> pd.DataFrame:
+    parts = []
+    _phase(sc, P, pre, 0, parts)
+    _phase(sc, P, dec, 1, parts)
+    n = [len(p[3]) for p in parts]
+    tab = np.concatenate([p[3] for p in parts])
+    start = np.concatenate([p[5] for p in parts])
+    name = tab[:, 0].astype(int)
+    kind = _KIND_CODE[name]
+    stage = np.repeat([p[1] for p in parts], n)
+    cat = pd.Categorical.from_codes
+    df = pd.DataFrame({
+        "phase": cat(np.repeat([p[0] for p in parts], n), PHASES),
+        "stage": stage,
+        "gpu": stage * sc.gpus_per_stage,
+        "stream": cat((kind == 3).astype(int), STREAMS),
+        "micro_batch": np.repeat([p[2] for p in parts], n),
+        "layer": np.concatenate([p[4] for p in parts]),
+        "name": cat(name, NAMES),
+        "kind": cat(kind, KINDS),
+        "start_s": start,
+        "end_s": start + tab[:, 1],
+        "duration_s": tab[:, 1],
+        "flops": tab[:, 3],
+        "bytes": tab[:, 4],
+        "bound": cat(tab[:, 5].astype(int), BOUNDS),
+    })
+    return df
