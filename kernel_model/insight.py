@@ -30,15 +30,20 @@ def sentence(res) -> str:
     head = f"{cat.replace('_', ' ')} is {share:.0%} of a {_ms(step)} decode step"
     mem = res.memory
     if cat == "hbm":
-        w_gb = mem["weights"] / 1e9
-        kv_gb = res.step_bytes["kv_read"] / 1e9
+        bw = sc.gpu_spec().hbm_gbps * 1e9 * sc.calibration().hbm_efficiency
+        w_gb, kv_gb = res.step_bytes["weights_read"] / 1e9, res.step_bytes["kv_read"] / 1e9
+        t_w, t_kv = w_gb * 1e9 / bw, kv_gb * 1e9 / bw
         tips = []
         if sc.weight_bits > 4:
-            tips.append(f"{sc.weight_bits // 2}-bit weights halve the {w_gb:.1f} GB weight read")
-        tips.append(f"a larger batch than {sc.batch} reuses each weight read for more tokens")
-        if kv_gb > 0.25 * w_gb and sc.kv_bits > 8:
-            tips.append(f"8-bit KV cache halves the {kv_gb:.1f} GB of KV read per step")
-        return f"{head}: each GPU streams {w_gb:.1f} GB of weights and {kv_gb:.1f} GB of KV cache per step; " + "; ".join(tips) + "."
+            tips.append(f"{sc.weight_bits // 2}-bit weights would save about {_ms(t_w / 2)}")
+        if t_kv > 0.25 * t_w and sc.kv_bits > 4:
+            tips.append(f"{sc.kv_bits // 2}-bit KV cache would save about {_ms(t_kv / 2)}")
+        if t_w >= t_kv:
+            tips.append(f"a batch above {sc.batch} shares each weight read among more tokens")
+        else:
+            tips.append("shorter contexts or fewer sequences per GPU cut the KV read")
+        return (f"{head}: each GPU streams {w_gb:.2f} GB of weights ({_ms(t_w)}) and "
+                f"{kv_gb:.2f} GB of KV cache ({_ms(t_kv)}) per step; " + "; ".join(tips) + ".")
     if cat == "communication":
         n = res.collectives_per_step
         per = bd["communication"] / max(n, 1)

@@ -14,6 +14,19 @@ import numpy as np
 from .kernels import ACT_BYTES
 
 
+def weights_read(P, tokens):
+    """Weight bytes one GPU of the busiest stage reads in one pass over ``tokens`` tokens:
+    every sharded weight once, but only the experts that the tokens pick (expected)."""
+    from .kernels import expected_distinct_experts
+    tp, gps, ep, h, phi, mats = P["tp"], P["gps"], P["ep"], P["h"], P["phi"], P["mats"]
+    D = expected_distinct_experts(P["E"], P["k"], tokens)
+    attn_w = (P["w_qkv"] + P["w_o"]) / tp
+    dense_w = mats * h * P["ffn"] / tp
+    moe_w = D / ep * mats * h * P["f_e"] / (gps / ep) + mats * h * P["f_s"] / tp
+    layer = (attn_w + (1 - phi) * dense_w + phi * moe_w) * P["wb"] + phi * h * P["E"] * ACT_BYTES
+    return np.ceil(P["L"] / P["pp"]) * layer + P["V"] * h / tp * ACT_BYTES     # + LM head
+
+
 def per_gpu(P):
     tp, gps, ep, pp, L = P["tp"], P["gps"], P["ep"], P["pp"], P["L"]
     h, phi, mats = P["h"], P["phi"], P["mats"]

@@ -177,13 +177,9 @@ def simulate(sc: Scenario | None = None, **kw) -> Result:
     tail_c = sum(1 for n in TAIL_KERNELS if KIND[n] == "comm" and _f(kt[n][0]) > 0)
     L = sc.model_spec().layers
     work = dec["work"]
-    step_bytes = {"weights_read": 0.0, "kv_read": _f(work["attention"][1])}
-    for n in LAYER_KERNELS:
-        if KIND[n] == "gemm":
-            step_bytes["weights_read"] += _f(work[n][1])
-    step_bytes["weights_read"] *= np.ceil(L / sc.pp)
-    step_bytes["kv_read"] *= np.ceil(L / sc.pp)
-    step_bytes["comm_sent"] = float(np.ceil(L / sc.pp) * sum(_f(work[n][2]) for n in LAYER_KERNELS))
+    step_bytes = {"weights_read": _f(memory.weights_read(P, dec["tokens"])),
+                  "kv_read": float(_f(work["attention"][1]) * np.ceil(L / sc.pp))}
+    step_bytes["comm_sent"] = float(np.ceil(L / sc.pp) * sum(_f(work[n][2]) for n in present))
     fits = bool(out["fits"])
     warnings = []
     if not fits:

@@ -1,0 +1,284 @@
+"""``ScenarioModel``: a live, observable :class:`~kernel_model.Scenario` (traitlets only).
+
+One trait per Scenario field. Every change is validated by the engine's own rules (an
+invalid value raises ``TraitError`` naming the field, the value and what is allowed, and
+leaves the model as it was); after each accepted change the read-only ``result`` trait is
+recomputed once::
+
+    m = ScenarioModel(model="llama-2-70b", gpu="h100-sxm", interconnect="nvlink4", tp=8)
+    m.observe(lambda ch: print(ch.new.tpot_s), "result")
+    m.batch = 8                          # one simulate(), one notification
+    with m.hold_trait_notifications():   # several changes, still one simulate()
+        m.model, m.tp = "qwen2.5-7b", 4
+    m.set(model="opt-13b", adapt=True)   # atomic; adapt=True also fixes fields the new
+                                         # value makes invalid (here tp 4 -> ... stays 4)
+
+``error`` holds the message of the last rejected change ("" after a good one) while
+``result`` keeps the last good result. Nothing here imports ipywidgets or bqplot.
+"""
+from __future__ import annotations
+
+import json
+
+from traitlets import (Bool, Dict, Float, HasTraits, Instance, Int, TraitError, Unicode,
+                       observe, validate)
+
+from .scenario import Scenario
+from .simulate import Result, simulate
+from .models import get_model
+from .hardware import get_gpu, get_interconnect
+
+#: Scenario fields in declaration order (the traits of ``ScenarioModel``).
+FIELDS = tuple(Scenario.field_names())
+_DEFAULTS = Scenario().to_dict()
+
+#: Candidate values tried when listing what a field may take (see ``allowed``).
+CANDIDATES = {
+    "tp": tuple(range(1, 65)),
+    "ep": (1, 2, 4, 8, 16, 32, 64),
+    "pp": tuple(range(1, 9)),
+    "micro_batches": tuple(range(1, 33)),
+    "algorithm": ("auto", "ring", "tree", "oneshot", "twoshot", "in_switch"),
+}
+
+
+class ScenarioModel(HasTraits):
+    """Observable scenario; see the module docstring. Units as in :class:`Scenario`."""
+
+    model = Unicode(_DEFAULTS["model"], help="model preset name")
+    gpu = Unicode(_DEFAULTS["gpu"], help="GPU preset name")
+    interconnect = Unicode(_DEFAULTS["interconnect"], help="link inside a node ('none': 1 GPU)")
+    tp = Int(_DEFAULTS["tp"], help="tensor-parallel GPUs per stage")
+    pp = Int(_DEFAULTS["pp"], help="pipeline stages")
+    ep = Int(_DEFAULTS["ep"], help="expert-parallel GPUs (MoE only)")
+    batch = Int(_DEFAULTS["batch"], help="sequences decoded together")
+    prompt_tokens = Int(_DEFAULTS["prompt_tokens"], help="prompt tokens per sequence")
+    output_tokens = Int(_DEFAULTS["output_tokens"], help="generated tokens per sequence")
+    weight_bits = Int(_DEFAULTS["weight_bits"], help="bits per weight: 4, 8 or 16")
+    kv_bits = Int(_DEFAULTS["kv_bits"], help="bits per KV-cache element: 4, 8 or 16")
+    comm_bits = Int(_DEFAULTS["comm_bits"], help="bits per communicated activation")
+    micro_batches = Int(_DEFAULTS["micro_batches"], help="pipeline micro-batches")
+    overlap = Float(_DEFAULTS["overlap"], help="fraction of communication hidden, 0..1")
+    algorithm = Unicode(_DEFAULTS["algorithm"], help="collective algorithm")
+    comm_group = Int(_DEFAULTS["comm_group"], help="collectives coalesced per launch")
+    flash_attention = Bool(_DEFAULTS["flash_attention"])
+    layers = Int(None, allow_none=True, help="override the layer count")
+    moe_experts = Int(None, allow_none=True, help="override routed experts")
+    active_experts = Int(None, allow_none=True, help="override experts per token")
+    gpus_per_node = Int(_DEFAULTS["gpus_per_node"])
+    inter_node = Unicode(_DEFAULTS["inter_node"], help="link between nodes: auto|ib_hdr|ib_ndr")
+    efficiency = Dict(default_value=None, allow_none=True, help="calibration overrides by name")
+
+    result = Instance(Result, read_only=True, help="simulate() of the current scenario")
+    error = Unicode("", help="message of the last rejected change; '' after a good one")
+
+    def __init__(self, scenario: Scenario | dict | None = None, **kw):
+        """``ScenarioModel(sc)``, ``ScenarioModel({...})`` or ``ScenarioModel(tp=8, ...)``."""
+        if scenario is not None:
+            d = scenario.to_dict() if isinstance(scenario, Scenario) else dict(scenario)
+            d.update(kw)
+            kw = d
+        bad = [k for k in kw if k not in FIELDS]
+        if bad:
+            Scenario.from_dict({bad[0]: kw[bad[0]]})      # raises with the closest names
+        self._key = None
+        super().__init__(**kw)
+        self._recompute()
+
+    # ---- validation -------------------------------------------------------------------
+    def _values(self) -> dict:
+        return {f: getattr(self, f) for f in FIELDS}
+
+    @validate(*FIELDS)
+    def _validate_field(self, proposal):
+        name, value = proposal.trait.name, proposal.value
+        value = _canonical(name, value)
+        d = self._values()
+        d[name] = value
+        try:
+            Scenario(**d)
+        except (ValueError, TypeError, KeyError) as e:
+            msg = str(e).strip("'\"")
+            if not self._cross_validation_lock:          # a lone assignment: record it now
+                self.set_trait("error", msg)
+            raise TraitError(msg) from None
+        return value
+
+    # ---- recomputation ----------------------------------------------------------------
+    @observe(*FIELDS)
+    def _field_changed(self, change):
+        self._recompute()
+
+    def _recompute(self) -> None:
+        """simulate() the current scenario unless it is the one already computed."""
+        d = self._values()
+        key = json.dumps(d, sort_keys=True, default=str)
+        if key == self._key:
+            return
+        try:
+            res = simulate(Scenario(**d))
+        except (ValueError, TypeError, ArithmeticError) as e:   # engine refused: keep the last
+            self.error = str(e)
+            return
+        self._key = key
+        self.set_trait("result", res)
+        self.error = ""
+
+    # ---- batch changes ----------------------------------------------------------------
+    def set(self, adapt: bool = False, **kw) -> list[str]:
+        """Change several fields at once: all or nothing, one recomputation.
+
+        ``adapt=True`` also changes fields that the requested values make invalid (tp that
+        no longer divides the heads, ep on a dense model, micro_batches above batch, ...)
+        and returns one note per adjustment. Raises ``TraitError`` (and sets ``error``)
+        when the change is refused; the model is then unchanged.
+        """
+        bad = [k for k in kw if k not in FIELDS]
+        if bad:
+            try:
+                Scenario.from_dict({bad[0]: kw[bad[0]]})
+            except ValueError as e:
+                self.error = str(e)
+                raise TraitError(str(e)) from None
+        notes = []
+        if adapt:
+            try:
+                kw, notes = adapt_changes(self._values(), kw)
+            except ValueError as e:
+                self.error = str(e)
+                raise TraitError(str(e)) from None
+        try:
+            with self.hold_trait_notifications():
+                for k, v in kw.items():
+                    setattr(self, k, v)
+        except TraitError as e:
+            self.error = str(e)
+            raise
+        return notes
+
+    def allowed(self, name: str) -> list:
+        """The values of ``name`` (tp, ep, pp, micro_batches, algorithm) that the engine
+        accepts with the other fields as they are (ep reset to 1 when listing tp)."""
+        base = self._values()
+        if name == "tp":
+            base["ep"] = 1
+        out = []
+        for v in CANDIDATES.get(name, ()):
+            d = dict(base)
+            d[name] = v
+            try:
+                Scenario(**d)
+            except ValueError:
+                continue
+            out.append(v)
+        return out
+
+    # ---- conversion -------------------------------------------------------------------
+    @property
+    def scenario(self) -> Scenario:
+        return self.to_scenario()
+
+    def to_scenario(self) -> Scenario:
+        d = self._values()
+        if d["efficiency"] is not None:
+            d["efficiency"] = dict(d["efficiency"])
+        return Scenario(**d)
+
+    @classmethod
+    def from_scenario(cls, sc: Scenario) -> "ScenarioModel":
+        return cls(sc)
+
+    def to_dict(self) -> dict:
+        return self.to_scenario().to_dict()
+
+    def to_json(self, **kw) -> str:
+        """The scenario as JSON (the fields of ``Scenario.to_dict``)."""
+        return json.dumps(self.to_dict(), **kw)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ScenarioModel":
+        d = json.loads(text)
+        if not isinstance(d, dict):
+            raise TraitError(f"scenario JSON must be an object of fields, not {type(d).__name__}")
+        return cls(Scenario.from_dict(d))
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self._values().items() if v != _DEFAULTS.get(k)}
+        return "ScenarioModel(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+
+
+def _canonical(name, value):
+    """Preset aliases become canonical names (llama-70b -> llama-2-70b); else unchanged."""
+    try:
+        if name == "model":
+            return get_model(value).name
+        if name == "gpu":
+            return get_gpu(value).name
+        if name == "interconnect" and value != "none":
+            return get_interconnect(value).name
+    except (ValueError, KeyError):
+        pass                                   # the Scenario check gives the message
+    return value
+
+
+def adapt_changes(current: dict, changes: dict) -> tuple[dict, list[str]]:
+    """Extend ``changes`` so that ``current`` updated with them is a valid scenario.
+
+    Fields named in ``changes`` are never altered; others are moved to the nearest value
+    the engine accepts. Returns (changes to apply, notes). Raises ``ValueError`` (the
+    engine's message) when no such adjustment exists.
+    """
+    d = {**current, **{k: _canonical(k, v) for k, v in changes.items()}}
+    out, notes = dict(changes), []
+
+    def ok(**kw):
+        try:
+            Scenario(**{**d, **kw})
+            return True
+        except ValueError:
+            return False
+
+    def move(name, candidates, why):
+        old = d[name]
+        for v in candidates:
+            if ok(**{name: v}):
+                d[name] = out[name] = v
+                notes.append(f"{name} {old} -> {v}: {why}")
+                return
+
+    try:
+        spec = get_model(d["model"]).with_overrides(d["layers"], d["moe_experts"], d["active_experts"])
+    except (ValueError, TypeError):
+        Scenario(**d)                        # raises the engine's message
+        raise
+
+    def nearest(values, x):                  # the largest value <= x first, then upwards
+        return sorted(values, key=lambda v: (v > x, -v if v <= x else v))
+
+    # Fields with a direct rule first; tp and ep (which depend on each other) last.
+    if "ep" not in changes and d["ep"] > 1 and not spec.is_moe:
+        d["ep"] = out["ep"] = 1
+        notes.append(f"ep {current['ep']} -> 1: {spec.name} has no experts")
+    if "algorithm" not in changes and d["algorithm"] == "in_switch":
+        if not get_interconnect(d["interconnect"] if d["interconnect"] != "none"
+                                else get_gpu(d["gpu"]).native_link).in_switch:
+            d["algorithm"] = out["algorithm"] = "auto"
+            notes.append(f"algorithm in_switch -> auto: {d['interconnect']} has no in-switch reduction")
+    if "pp" not in changes and d["pp"] > spec.layers:
+        d["pp"] = out["pp"] = spec.layers
+        notes.append(f"pp {current['pp']} -> {spec.layers}: {spec.name} has {spec.layers} layers")
+    if "micro_batches" not in changes and d["micro_batches"] > d["batch"]:
+        notes.append(f"micro_batches {d['micro_batches']} -> {d['batch']}: at most batch")
+        d["micro_batches"] = out["micro_batches"] = d["batch"]
+    if "tp" not in changes and not ok():
+        move("tp", nearest(CANDIDATES["tp"], d["tp"]),
+             f"must divide the {spec.heads} heads ({spec.kv_heads} KV heads) of {spec.name}")
+    if "ep" not in changes and not ok():
+        move("ep", nearest(CANDIDATES["ep"], d["ep"]),
+             f"must divide the {spec.experts} experts and fit with tp={d['tp']}")
+    if "interconnect" not in changes and d["interconnect"] == "none" and not ok():
+        link = get_gpu(d["gpu"]).native_link
+        notes.append(f"interconnect none -> {link}: several GPUs need a link")
+        d["interconnect"] = out["interconnect"] = link
+    Scenario(**d)                            # still invalid: the engine's message
+    return out, notes
