@@ -1,7 +1,7 @@
 """A :class:`Scenario`: one inference request on one parallel plan on one system."""
 from __future__ import annotations
 
-import math
+import numbers
 from dataclasses import dataclass, asdict, fields, field
 
 from .hardware import get_gpu, get_interconnect, INTERCONNECTS, closest
@@ -56,13 +56,16 @@ class Scenario:
         for name in ("tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens",
                      "micro_batches", "comm_group", "gpus_per_node"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name}={v!r} is not allowed: must be a whole number >= 1")
+            setattr(self, name, int(v))
         for name in ("weight_bits", "kv_bits", "comm_bits"):
             v = getattr(self, name)
-            if v not in BITS:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v not in BITS:
                 raise ValueError(f"{name}={v!r} is not allowed: must be one of 4, 8, 16")
-        if not isinstance(self.overlap, (int, float)) or not 0.0 <= self.overlap <= 1.0:
+            setattr(self, name, int(v))
+        if (isinstance(self.overlap, bool) or not isinstance(self.overlap, numbers.Real)
+                or not 0.0 <= self.overlap <= 1.0):
             raise ValueError(f"overlap={self.overlap!r} is not allowed: must be in [0, 1]")
         if self.algorithm not in ALGORITHMS:
             near = closest(self.algorithm, ALGORITHMS)
@@ -111,7 +114,7 @@ class Scenario:
         base = get_model(self.model)
         for name in ("layers", "moe_experts", "active_experts"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1):
                 raise ValueError(f"{name}={v!r} is not allowed: must be a whole number >= 1 or None")
         spec = base.with_overrides(self.layers, self.moe_experts, self.active_experts)
         if spec.top_k > spec.experts:
