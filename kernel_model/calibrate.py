@@ -38,6 +38,7 @@ BOUNDS = {
     "hbm_efficiency": (0.3, 0.95, "lin", "fraction", "achieved / peak HBM bandwidth"),
     "launch_overhead_s": (0.5e-6, 30e-6, "log", "s", "gap per kernel launch"),
     "collective_overhead_s": (1e-6, 100e-6, "log", "s", "fixed cost per collective call"),
+    "collective_step_s": (0.0, 40e-6, "lin", "s", "extra latency per collective algorithm step"),
     "step_overhead_s": (0.0, 2e-3, "lin", "s", "host work per decode step"),
     "roofline_exponent": (1.0, 10.0, "log", "", "n in (compute^n + memory^n)^(1/n)"),
 }

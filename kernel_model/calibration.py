@@ -16,6 +16,7 @@ class Calibration:
     hbm_efficiency: float = 0.86         # achieved / peak HBM bandwidth of streaming kernels
     launch_overhead_s: float = 11.2e-6    # gap per kernel launch (CUDA-graph replay), s
     collective_overhead_s: float = 17.6e-6 # fixed cost per collective call (launch + sync), s
+    collective_step_s: float = 0.0       # extra latency per algorithm step (hop handshake), s
     step_overhead_s: float = 0.0         # host work per decode step (sampling, scheduling), s
     roofline_exponent: float = 1.48       # n in (compute^n + memory^n)^(1/n); inf = ideal max
     source: str = "defaults"

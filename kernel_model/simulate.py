@@ -19,14 +19,16 @@ from .insight import LABELS
 CATEGORIES = schedule.CATEGORIES
 
 
-def link_params(gpu, link, inter, algorithm, gpus_per_node) -> dict:
-    """Link numbers for the collectives: intra-node and inter-node bandwidth (B/s), hop
-    latency (s). A network preset as ``interconnect`` puts every GPU in its own node."""
+def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0) -> dict:
+    """Link numbers for the collectives: intra-node and inter-node bandwidth (B/s), latency
+    per algorithm step (s): the preset's hop latency plus the calibrated ``step_s``.
+    A network preset as ``interconnect`` puts every GPU in its own node."""
     net = link.kind == "network"
     x = link if net else inter
-    return {"bw": link.bw_gbps * 1e9, "lat": link.latency_s, "alg": float(ALGORITHMS[algorithm]),
+    return {"bw": link.bw_gbps * 1e9, "lat": link.latency_s + step_s,
+            "alg": float(ALGORITHMS[algorithm]),
             "p2p": float(link.p2p), "in_switch": float(link.in_switch),
-            "bw_x": x.bw_gbps * 1e9, "lat_x": x.latency_s,
+            "bw_x": x.bw_gbps * 1e9, "lat_x": x.latency_s + step_s,
             "gpn": 1.0 if net else float(gpus_per_node)}
 
 
@@ -59,7 +61,8 @@ def params(sc: Scenario) -> dict:
         "m": float(sc.micro_batches), "overlap": float(sc.overlap), "group": float(sc.comm_group),
         "flash": float(bool(sc.flash_attention)), "gpn": float(sc.gpus_per_node),
     }
-    P["link"] = link_params(gpu, sc.link_spec(), sc.inter_node_spec(), sc.algorithm, sc.gpus_per_node)
+    P["link"] = link_params(gpu, sc.link_spec(), sc.inter_node_spec(), sc.algorithm,
+                            sc.gpus_per_node, cal.collective_step_s)
     return P
 
 

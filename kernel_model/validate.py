@@ -69,17 +69,34 @@ TARGET_OVERALL, TARGET_SOURCE, TARGET_TTFT, TARGET_TP_SCALING = 12.0, 20.0, 20.0
 
 
 # ---- reading ---------------------------------------------------------------------------
+def find_measurements(name: str = "measurements.csv") -> str | None:
+    """Path of the published measurements file, or None: ``$NEXORA_MEASUREMENTS``, then the
+    copy shipped in ``kernel_model/data/``, then ``../shared/data/`` next to the repository."""
+    env = os.environ.get("NEXORA_MEASUREMENTS")
+    here = os.path.dirname(os.path.abspath(__file__))
+    repo = os.path.dirname(here)
+    for p in ([env] if env and name == "measurements.csv" else []) + [
+            os.path.join(here, "data", name),
+            os.path.join(os.path.dirname(repo), "shared", "data", name)]:
+        if p and os.path.isfile(p):
+            return p
+    return None
+
+
 def _read(path_or_df) -> tuple[pd.DataFrame, str]:
     """The file as a frame of stripped strings, and a name for error messages."""
     if isinstance(path_or_df, pd.DataFrame):
         df = path_or_df.copy()
         name = "<DataFrame>"
+    elif path_or_df is None:
+        raise ValueError("no measurements file given (see find_measurements())")
     else:
         name = os.fspath(path_or_df)
         if not os.path.isfile(name):
             raise ValueError(f"{name}: no such measurements file")
         try:
-            df = pd.read_csv(name, dtype=str, keep_default_na=False, skipinitialspace=True)
+            df = pd.read_csv(name, dtype=str, keep_default_na=False, skipinitialspace=True,
+                             encoding="utf-8-sig")
         except pd.errors.EmptyDataError:
             raise ValueError(f"{name}: the file is empty (expected a CSV header with columns "
                              f"{', '.join(COMMON_COLUMNS + INFERENCE_COLUMNS)})") from None
@@ -267,7 +284,7 @@ def _metric_status(metric: str) -> str:
 def prepare(path_or_df, calibration=None) -> Prepared:
     """Read, check and map every row; see the module docstring."""
     rows = read_measurements(path_or_df)
-    name = "<DataFrame>" if isinstance(path_or_df, pd.DataFrame) else os.fspath(path_or_df)
+    name = "<DataFrame>" if isinstance(path_or_df, pd.DataFrame) else str(path_or_df)
     eff = efficiency_dict(calibration)
     if eff:
         Calibration().replace(**eff)          # a bad profile is a caller error, not a row status
@@ -460,6 +477,34 @@ def summarize(df: pd.DataFrame) -> dict:
     }
 
 
+def worst_rows(df: pd.DataFrame, n: int = 10, calibration=None) -> pd.DataFrame:
+    """The ``n`` simulated inference rows with the largest |error|, with where the model
+    puts the predicted time: percent shares of compute, hbm, communication,
+    launch_overhead, pipeline_bubble (of the prefill for ``ttft_ms``, of one decode step
+    otherwise) and ``prefill_pct``, the prefill's share of an ``e2e_latency_s``."""
+    eff = efficiency_dict(calibration)
+    ok = df[(df["status"] == "ok") & (df["kind"] == "inference")]
+    ok = ok.loc[ok["error_pct"].abs().sort_values(ascending=False).index[:n]]
+    out = []
+    for _, r in ok.iterrows():
+        row = {c: (int(r[c]) if c in PLAN_COLUMNS else r[c]) for c in
+               ("model", "gpu", "interconnect") + PLAN_COLUMNS}
+        sc, _ = scenario_for(row, eff)
+        res = simulate(sc)
+        bd, tot = ((res.ttft_breakdown, res.ttft_s) if r["metric"] == "ttft_ms"
+                   else (res.breakdown, res.tpot_s))
+        rec = {"id": r["id"], "source": r["source"], "model": r["model"], "tp": int(r["tp"]),
+               "batch": int(r["batch"]), "prompt_tokens": int(r["prompt_tokens"]),
+               "output_tokens": int(r["output_tokens"]), "metric": r["metric"],
+               "error_pct": r["error_pct"]}
+        rec.update({k: 100.0 * v / tot for k, v in bd.items()})
+        rec["prefill_pct"] = (100.0 * res.ttft_s / res.e2e_s if r["metric"] == "e2e_latency_s"
+                              else np.nan)
+        rec["fits"] = res.fits
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
 def targets(summary: dict) -> pd.DataFrame:
     """The issue's targets against a summary: target, value (%), limit (%), passed."""
     rows = [("overall MAPE", summary["overall"], TARGET_OVERALL)]
@@ -485,13 +530,13 @@ def _fmt(x, nd=4):
     return f"{x:.{nd}g}"
 
 
-def report(df: pd.DataFrame, summary: dict | None = None) -> str:
-    """The text that ``nexora validate`` prints."""
+def report(df: pd.DataFrame, summary: dict | None = None, calibration=None) -> str:
+    """The text that ``nexora validate`` prints (``calibration``: the one ``df`` used)."""
     s = summary or summarize(df)
     ok = df[df["status"] == "ok"]
     lines = [f"{s['ok']} of {s['rows']} rows simulated", ""]
     t = pd.DataFrame({
-        "id": ok["id"], "source": ok["source"], "metric": ok["metric"],
+        "id": ok["id"], "source": ok["source"], "metric": ok["metric"], "unit": ok["unit"],
         "measured": ok["measured"].map(_fmt), "predicted": ok["predicted"].map(_fmt),
         "error_%": ok["error_pct"].map(lambda e: f"{e:+.1f}")})
     if len(t):
@@ -515,6 +560,19 @@ def report(df: pd.DataFrame, summary: dict | None = None) -> str:
         for _, r in tg.iterrows():
             lines.append(f"  {'PASS' if r['passed'] else 'FAIL'}  {r['target']}: "
                          f"{_fmt(r['value'], 3)} % (limit {r['limit']:g} %)")
+    w = worst_rows(df, 10, calibration) if len(ok) else pd.DataFrame()
+    if len(w):
+        w = w.rename(columns={"launch_overhead": "launch", "pipeline_bubble": "bubble",
+                              "communication": "comm", "prompt_tokens": "prompt",
+                              "output_tokens": "output"})
+        pct = lambda v: "-" if not np.isfinite(v) else f"{v:.0f}"
+        lines += ["", "Worst rows: where the model puts the time (% of the prefill for ttft, "
+                      "of a decode step otherwise; prefill = % of e2e)",
+                  w[["id", "model", "tp", "batch", "prompt", "output", "metric", "error_pct",
+                     "compute", "hbm", "comm", "launch", "bubble", "prefill_pct", "fits"]]
+                  .to_string(index=False, formatters={
+                      "error_pct": "{:+.1f}".format, "compute": pct, "hbm": pct, "comm": pct,
+                      "launch": pct, "bubble": pct, "prefill_pct": pct})]
     ex = s["excluded"]
     lines += ["", f"Excluded rows ({len(ex)}): not simulated, not in the MAPE"]
     for _, r in ex.iterrows():
@@ -565,7 +623,7 @@ def cli_main(argv=None) -> int:
                 save_profile(cal, a.save_profile, rep)
                 print(f"calibration profile written to {a.save_profile}\n")
         df = validate(a.path, calibration=cal)
-        print(report(df))
+        print(report(df, calibration=cal))
         if a.csv:
             try:
                 df.to_csv(a.csv, index=False)

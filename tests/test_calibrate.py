@@ -1,0 +1,182 @@
+"""kernel_model.calibrate: the search, the fit, calibration profiles."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kernel_model as km
+from kernel_model import calibrate as C
+from kernel_model import validate as V
+from kernel_model.simulate import params
+
+SCEN = [  # (model, interconnect, tp, batch, prompt, output, metric)
+    ("llama-2-7b", "none", 1, 1, 128, 256, "tpot_ms"),
+    ("llama-2-7b", "none", 1, 32, 128, 256, "tpot_ms"),
+    ("llama-2-7b", "none", 1, 1, 2048, 16, "ttft_ms"),
+    ("llama-2-7b", "none", 1, 1, 128, 16, "ttft_ms"),
+    ("llama-2-13b", "nvlink", 2, 1, 200, 200, "e2e_latency_s"),
+    ("llama-2-13b", "nvlink", 8, 1, 200, 200, "e2e_latency_s"),
+    ("llama-2-70b", "nvlink", 8, 16, 512, 128, "tpot_ms"),
+    ("llama-2-70b", "nvlink", 4, 1, 1024, 64, "ttft_ms"),
+    ("gpt-20b", "nvlink", 4, 64, 128, 20, "e2e_latency_s"),
+    ("gpt-20b", "none", 1, 1, 80, 200, "e2e_latency_s"),
+]
+
+
+def synthetic(efficiency=None, noise=None):
+    """A measurements frame whose values are the engine's own predictions."""
+    rows = []
+    for i, (model, ic, tp, b, p, o, metric) in enumerate(SCEN):
+        res = km.simulate(km.Scenario(model=model, gpu="a100-sxm-80gb", interconnect=ic, tp=tp,
+                                      batch=b, prompt_tokens=p, output_tokens=o,
+                                      efficiency=efficiency))
+        key, scale, _ = V.METRICS[metric]
+        v = getattr(res, key) * scale * (1.0 + (noise[i] if noise is not None else 0.0))
+        rows.append(dict(id=f"s{i}", source="synthetic", framework="engine", gpu="a100-sxm-80gb",
+                         num_gpus=tp, interconnect=ic, model=model, weight_bits=16, tp=tp, pp=1,
+                         ep=1, batch=b, prompt_tokens=p, output_tokens=o, metric=metric, value=v))
+    return pd.DataFrame(rows)
+
+
+def test_calibration_keys_hold_the_field_values():
+    keys = C.calibration_keys()
+    assert set(keys) == set(C.numeric_fields())
+    sc = km.Scenario(model="llama-2-13b", gpu="h100-sxm", interconnect="nvlink4", tp=4)
+    for f, k in keys.items():
+        if k is None:
+            continue
+        v = 0.55 if f.endswith("efficiency") else 7.5e-6
+        assert params(sc.replace(efficiency={f: v}))[k] == pytest.approx(v)
+
+
+def test_pattern_search_and_nelder_mead_find_a_bounded_minimum():
+    target = np.array([0.3, 0.8, 0.55])
+    f = lambda u: float(np.sum((u - target) ** 2))
+    x, fx, n = C.pattern_search(f, np.full(3, 0.5))
+    assert np.allclose(x, target, atol=5e-3) and n > 3
+    x2, fx2, _ = C.nelder_mead(f, x)
+    assert fx2 <= fx and np.allclose(x2, target, atol=5e-3)
+    # minimum outside the cube: the search stops on the face
+    g = lambda u: float((u[0] - 1.7) ** 2 + (u[1] - 0.2) ** 2)
+    y, _, _ = C.pattern_search(g, np.array([0.5, 0.5]))
+    assert y[0] == pytest.approx(1.0) and y[1] == pytest.approx(0.2, abs=5e-3)
+
+
+def test_fit_recovers_known_parameters_from_synthetic_measurements():
+    truth = {"flops_efficiency": 0.6, "hbm_efficiency": 0.7, "launch_overhead_s": 6e-6}
+    df = synthetic(truth)
+    cal, rep = C.fit(df, params=tuple(truth))
+    for k, v in truth.items():
+        assert getattr(cal, k) == pytest.approx(v, rel=0.03), k
+    assert rep["mape_after"] < 0.5 < rep["mape_before"]
+    assert rep["loss_after"] <= rep["loss_before"]
+    assert list(rep["parameters"]["name"]) == list(truth)
+    # fields not fitted keep the engine's values
+    d = C.engine_default()
+    assert cal.collective_overhead_s == d.collective_overhead_s
+    assert cal.roofline_exponent == d.roofline_exponent
+
+
+def test_fit_report_mape_matches_validate_and_stays_in_bounds():
+    rng = np.random.default_rng(3)
+    df = synthetic({"hbm_efficiency": 0.65}, noise=rng.uniform(-0.1, 0.1, len(SCEN)))
+    cal, rep = C.fit(df, loss="log", max_evals=600)
+    s = V.summarize(V.validate(df, calibration=cal))
+    assert rep["mape_after"] == pytest.approx(s["overall"], rel=1e-9)
+    assert rep["loss_after"] <= rep["loss_before"]
+    for _, r in rep["parameters"].iterrows():
+        lo, hi = C.BOUNDS[r["name"]][:2]
+        assert lo - 1e-15 <= r["fitted"] <= hi + 1e-15
+        assert r["fitted"] == pytest.approx(getattr(cal, r["name"]))
+
+
+def test_custom_bounds_are_respected_and_flagged():
+    df = synthetic({"hbm_efficiency": 0.8})
+    cal, rep = C.fit(df, params=("hbm_efficiency",), bounds={"hbm_efficiency": (0.4, 0.5)})
+    assert cal.hbm_efficiency == pytest.approx(0.5, abs=1e-3)
+    assert bool(rep["parameters"]["at_bound"].iloc[0])
+
+
+def test_fit_starts_from_a_given_calibration():
+    df = synthetic({"hbm_efficiency": 0.7})
+    start = C.make_calibration({"launch_overhead_s": 9e-6, "hbm_efficiency": 0.9})
+    cal, rep = C.fit(df, params=("hbm_efficiency",), start=start)
+    assert rep["parameters"]["start"].iloc[0] == pytest.approx(0.9)
+    assert cal.launch_overhead_s == pytest.approx(9e-6)       # kept, not fitted
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(params=("hbm_eficiency",)), "closest: hbm_efficiency"),
+    (dict(params=("source",)), "not a calibration field"),
+    (dict(loss="l2"), "loss='l2'"),
+    (dict(bounds={"hbm_efficiency": (0.9, 0.5)}), "bounds"),
+])
+def test_fit_rejects_bad_arguments(kw, match):
+    with pytest.raises(ValueError, match=match):
+        C.fit(synthetic(), **kw)
+
+
+def test_profile_round_trip(tmp_path):
+    cal = C.make_calibration({"hbm_efficiency": 0.77, "collective_overhead_s": 2.5e-5},
+                             source="test")
+    p = tmp_path / "prof.json"
+    C.save_profile(cal, p, {"loss": "mape", "parameters": pd.DataFrame([{"name": "x"}])})
+    back = C.load_profile(p)
+    assert back == cal
+    doc = json.loads(p.read_text())
+    assert doc["format"] == C.PROFILE_FORMAT and doc["fit"]["parameters"] == [{"name": "x"}]
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"hbm_efficiency": 0.6}))
+    f = C.load_profile(flat)
+    assert f.hbm_efficiency == 0.6
+    assert f.flops_efficiency == C.engine_default().flops_efficiency
+    res = km.simulate(model="llama-2-7b", efficiency=V.efficiency_dict(f))
+    ref = km.simulate(model="llama-2-7b", efficiency={"hbm_efficiency": 0.6})
+    assert res.tpot_s == ref.tpot_s
+
+
+@pytest.mark.parametrize("text,match", [
+    ('{"hbm_efficiency": 0.7', r"not valid JSON \(line 1"),
+    ('{"hbm_eficiency": 0.7}', "closest: hbm_efficiency"),
+    ('{"hbm_efficiency": 1.7}', r"must be in \(0, 1\]"),
+    ('[1, 2]', "JSON object"),
+])
+def test_bad_profiles_name_the_file(tmp_path, text, match):
+    p = tmp_path / "bad.json"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=match) as e:
+        C.load_profile(p)
+    assert str(p) in str(e.value)
+
+
+def test_cli_fit_prints_and_saves_the_profile(tmp_path, capsys):
+    csv = tmp_path / "m.csv"
+    synthetic({"hbm_efficiency": 0.7}).to_csv(csv, index=False)
+    prof = tmp_path / "fitted.json"
+    assert V.cli_main([str(csv), "--fit", "--save-profile", str(prof)]) == 0
+    out = capsys.readouterr().out
+    for name in C.DEFAULT_PARAMS:
+        assert name in out
+    cal = C.load_profile(prof)
+    s = V.summarize(V.validate(csv, calibration=cal))
+    assert f"MAPE overall: {s['overall']:.1f} %" in out
+    assert V.cli_main([str(csv), "--save-profile", str(prof)]) == 2
+
+
+def test_fit_uses_training_rows_when_the_training_model_exists(tmp_path):
+    if V.training_function() is None:
+        pytest.skip("kernel_model.training not available")
+    from kernel_model.training import simulate_training
+    truth = {"flops_efficiency": 0.55}
+    rows = []
+    for i, (m, tp, pp, gb) in enumerate([("gpt-22b", 8, 1, 4), ("gpt-22b", 4, 2, 8)]):
+        t = simulate_training(model=m, gpu="a100-sxm-80gb", seq_len=2048, global_batch=gb,
+                              micro_batch=1, dp=1, tp=tp, pp=pp, recompute="full",
+                              efficiency=truth).iteration_s
+        rows.append(dict(id=f"t{i}", source="syn", gpu="a100-sxm-80gb", model=m, seq_len=2048,
+                         global_batch=gb, micro_batch=1, dp=1, tp=tp, pp=pp, recompute="full",
+                         sequence_parallel="false", metric="iteration_s", value=t))
+    cal, rep = C.fit(pd.DataFrame(rows), params=("flops_efficiency",), max_evals=200)
+    assert rep["rows"] == 2
+    assert cal.flops_efficiency == pytest.approx(0.55, rel=0.02)
