@@ -12,8 +12,11 @@ from .models import ModelSpec, MODELS, get_model, list_models, register_model
 from .calibration import Calibration, DEFAULT as DEFAULT_CALIBRATION
 from .scenario import Scenario
 from .simulate import simulate, Result
+from .sweep import sweep
+from .optimize import optimize, OptimizeResult
 
 __all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_interconnect",
            "list_gpus", "list_interconnects", "ModelSpec", "MODELS", "get_model", "list_models",
-           "register_model", "Calibration", "DEFAULT_CALIBRATION", "Scenario", "simulate", "Result"]
+           "register_model", "Calibration", "DEFAULT_CALIBRATION", "Scenario", "simulate", "Result",
+           "sweep", "optimize", "OptimizeResult"]
 __version__ = "0.1.0"
