@@ -93,3 +93,8 @@ def p2p(S, cross_node, link, c):
     bw = np.where(cross_node, link["bw_x"], link["bw"])
     lat = np.where(cross_node, link["lat_x"], link["lat"])
     return lat + S / bw + c
+
+
+def reduce_scatter(S, n, link, c, group=1.0):
+    """Reduce-scatter of an S-byte tensor: the mirror image of all-gather, same cost."""
+    return allgather(S, n, link, c, group)
