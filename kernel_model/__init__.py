@@ -14,9 +14,16 @@ from .scenario import Scenario
 from .simulate import simulate, Result
 from .sweep import sweep
 from .optimize import optimize, OptimizeResult
+from .training import simulate_training, TrainingResult
+from .energy import inference_energy, training_energy
+from .gemm import gemm, GemmResult
+from .hf_config import model_from_hf_config
+from .yaml_import import load_yaml
 
 __all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_interconnect",
            "list_gpus", "list_interconnects", "ModelSpec", "MODELS", "get_model", "list_models",
            "register_model", "Calibration", "DEFAULT_CALIBRATION", "Scenario", "simulate", "Result",
-           "sweep", "optimize", "OptimizeResult"]
+           "sweep", "optimize", "OptimizeResult", "simulate_training", "TrainingResult",
+           "inference_energy", "training_energy", "gemm", "GemmResult", "model_from_hf_config",
+           "load_yaml"]
 __version__ = "0.1.0"

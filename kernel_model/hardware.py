@@ -123,6 +123,14 @@ def get_gpu(name: str) -> GPU:
     return GPUS[key]
 
 
+def register_gpu(gpu: GPU, replace: bool = False) -> GPU:
+    """Add a GPU preset (e.g. from a YAML description); a built-in name needs ``replace``."""
+    if gpu.name in GPUS and not replace and GPUS[gpu.name].source == REF:
+        raise ValueError(f"gpu={gpu.name!r} is a built-in preset; pick another name")
+    GPUS[gpu.name] = gpu
+    return gpu
+
+
 def get_interconnect(name: str) -> Interconnect:
     key = str(name).lower()
     key = INTERCONNECT_ALIASES.get(key, key)

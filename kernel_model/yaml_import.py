@@ -1,0 +1,285 @@
+"""Read hardware and model descriptions written for the earlier research model (YAML).
+
+Only what maps cleanly onto this engine is used; everything else is listed in one
+``UserWarning`` (and in ``YamlImport.ignored``) so nothing is dropped silently.
+
+Hardware files (``sw_param`` / ``tech_param`` / ``power_breakdown`` / ``system_hierarchy`` /
+``scheduling_param`` ...) become a :class:`~kernel_model.hardware.GPU` preset:
+
+* dense 16-bit peak = ``core.operating_frequency * num_bundles * num_mcu_per_bundle *
+  nominal_flop_rate_per_mcu`` (FLOP/s);
+* ``DRAM.size`` -> memory_gb, ``DRAM.bandwidth`` -> hbm_gbps (units "KB/MB/GB/TB" are
+  decimal; bandwidth is per second), ``DRAM.dynamic_energy_per_bit`` (J) -> energy per HBM
+  byte for :mod:`kernel_model.energy`;
+* ``power_breakdown.TDP`` -> tdp_w (idle power is not in the layout: 15 % of TDP assumed);
+* ``sw_param.kernel_launch_overhead`` -> calibration ``launch_overhead_s``, ``core.util`` ->
+  ``flops_efficiency``, ``DRAM.util`` -> ``hbm_efficiency`` (returned in
+  ``YamlImport.efficiency`` for ``Scenario(efficiency=...)``, not applied globally);
+* ``system_hierarchy.num_devices_per_node`` -> gpus_per_node; ``scheduling_param`` dp / lp /
+  kp1 -> dp / pp / tp (1-D kernel parallelism only).
+
+Model files (``model_param``): mode LLM / Transformer -> a GPT-style :class:`ModelSpec`
+(``hidden_dim``, ``num_heads``, ``ffn_dim`` or ``ffn_mult``, ``vocab_size``, ``num_layers``)
+plus training settings (``batch_size`` -> global_batch, ``seq_len``, ``N_PP`` -> pp);
+mode GEMM -> keyword arguments of :func:`kernel_model.gemm.gemm` (M, K, N, backward).
+"""
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+
+IDLE_SHARE = 0.15      # idle / TDP when the file gives no idle power
+_UNITS = {"": 1.0, "B": 1.0, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
+
+
+@dataclass
+class YamlImport:
+    """What one YAML file yielded."""
+    kind: str                                   # hardware | model | gemm
+    gpu: object = None                          # GPU (hardware files)
+    model: object = None                        # ModelSpec (model files)
+    scenario: dict = field(default_factory=dict)    # Scenario / simulate_training keywords
+    efficiency: dict = field(default_factory=dict)  # calibration overrides the file implies
+    training: dict = field(default_factory=dict)    # simulate_training keywords
+    gemm: dict = field(default_factory=dict)        # gemm() keywords
+    energy: dict = field(default_factory=dict)      # EnergyParams overrides
+    ignored: list = field(default_factory=list)     # dotted keys not used
+
+
+def _read(path_or_dict):
+    if isinstance(path_or_dict, dict):
+        return path_or_dict, None
+    try:
+        import yaml
+    except ImportError:
+        raise ImportError("reading YAML needs PyYAML: pip install pyyaml") from None
+    path = os.fspath(path_or_dict)
+    if not os.path.exists(path):
+        raise ValueError(f"YAML file {path!r} does not exist")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise ValueError(f"YAML file {path!r} cannot be parsed: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"YAML file {path!r} must hold a mapping at the top level")
+    return data, path
+
+
+def _quantity(v, key, where):
+    """'80 GB' -> 8e10; '1986 GB' -> 1.986e12; numbers pass through."""
+    if isinstance(v, bool):
+        raise ValueError(f"{where}: {key}={v!r} must be a number or '<number> <unit>'")
+    if isinstance(v, (int, float)):
+        return float(v)
+    m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([KMGT]?B)?\s*(/s)?\s*", str(v))
+    if not m:
+        raise ValueError(f"{where}: {key}={v!r} must be a number or '<number> <unit>' "
+                         f"(units: {', '.join(u for u in _UNITS if u)})")
+    try:
+        return float(m.group(1)) * _UNITS[m.group(2) or ""]
+    except ValueError:
+        raise ValueError(f"{where}: {key}={v!r} is not a number") from None
+
+
+def _flatten(d, prefix=""):
+    out = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out += _flatten(v, key + ".")
+        else:
+            out.append(key)
+    return out
+
+
+def _get(d, dotted, where, required=True):
+    cur = d
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur or cur[part] is None:
+            if required:
+                raise ValueError(f"{where}: key {dotted!r} is missing")
+            return None
+        cur = cur[part]
+    return cur
+
+
+def load_yaml(path_or_dict, name: str | None = None, register: bool = True) -> YamlImport:
+    """Read one hardware or model YAML file (or its parsed dict); see the module docstring.
+
+    Hardware becomes a GPU preset named ``name`` (default: the top-level ``name`` key or the
+    file name), registered so ``Scenario(gpu=name)`` works; models are registered with
+    :func:`kernel_model.register_model`.
+    """
+    data, path = _read(path_or_dict)
+    where = f"YAML {path!r}" if path else "YAML"
+    stem = os.path.splitext(os.path.basename(path))[0].lower() if path else None
+    if "model_param" in data:
+        out = _model(data, where, name or data.get("name") or stem, register)
+    elif "tech_param" in data:
+        out = _hardware(data, where, name or data.get("name") or stem, register)
+    else:
+        raise ValueError(f"{where}: neither 'tech_param' (hardware) nor 'model_param' (model) "
+                         f"found at the top level; keys: {', '.join(map(str, data)) or 'none'}")
+    if out.ignored:
+        warnings.warn(f"{where}: ignored (no equivalent in this engine): " + ", ".join(out.ignored),
+                      UserWarning, stacklevel=2)
+    return out
+
+
+def _hardware(data, where, name, register) -> YamlImport:
+    from .hardware import GPU, GPUS, GPU_ALIASES, register_gpu
+    if not name:
+        raise ValueError(f"{where}: give name= (or a top-level 'name' key) for the GPU")
+    name = str(name).lower()
+    used = {"name", "family", "native_link",
+            "tech_param.core.operating_frequency", "tech_param.core.num_bundles",
+            "tech_param.core.num_mcu_per_bundle", "tech_param.core.nominal_flop_rate_per_mcu",
+            "tech_param.DRAM.size", "tech_param.DRAM.bandwidth", "power_breakdown.TDP"}
+    f = float(_quantity(_get(data, "tech_param.core.operating_frequency", where), "operating_frequency", where))
+    n_sm = _quantity(_get(data, "tech_param.core.num_bundles", where), "num_bundles", where)
+    n_tc = _quantity(_get(data, "tech_param.core.num_mcu_per_bundle", where), "num_mcu_per_bundle", where)
+    rate = _quantity(_get(data, "tech_param.core.nominal_flop_rate_per_mcu", where),
+                     "nominal_flop_rate_per_mcu", where)
+    peak = f * n_sm * n_tc * rate
+    mem = _quantity(_get(data, "tech_param.DRAM.size", where), "DRAM.size", where)
+    bw = _quantity(_get(data, "tech_param.DRAM.bandwidth", where), "DRAM.bandwidth", where)
+    tdp = _quantity(_get(data, "power_breakdown.TDP", where), "TDP", where)
+    for key, v in (("peak FLOP/s", peak), ("DRAM.size", mem), ("DRAM.bandwidth", bw), ("TDP", tdp)):
+        if v <= 0:
+            raise ValueError(f"{where}: {key} must be > 0 (got {v})")
+    out = YamlImport(kind="hardware")
+    native = str(data.get("native_link", "nvlink"))
+    from .hardware import get_interconnect
+    get_interconnect(native)                       # raises with closest names
+    gpu = GPU(name=name, bf16_tflops=peak / 1e12, fp8_tflops=None, hbm_gbps=bw / 1e9,
+              memory_gb=mem / 1e9, tdp_w=tdp, idle_w=IDLE_SHARE * tdp,
+              family=str(data.get("family", "custom")), native_link=native,
+              source=f"{where} (research-model layout)",
+              notes=f"idle power assumed {IDLE_SHARE:.0%} of TDP")
+    out.gpu = gpu
+    e = _get(data, "tech_param.DRAM.dynamic_energy_per_bit", where, False)
+    if e is not None:
+        out.energy["hbm_pj_per_byte"] = float(e) * 8 * 1e12
+        used.add("tech_param.DRAM.dynamic_energy_per_bit")
+    lo = _get(data, "sw_param.kernel_launch_overhead", where, False)
+    if lo is not None:
+        out.efficiency["launch_overhead_s"] = float(lo)
+        used.add("sw_param.kernel_launch_overhead")
+    for key, field_ in (("tech_param.core.util", "flops_efficiency"),
+                        ("tech_param.DRAM.util", "hbm_efficiency")):
+        u = _get(data, key, where, False)
+        if u is not None and 0 < float(u) <= 1:
+            out.efficiency[field_] = float(u)
+            used.add(key)
+    prec = _get(data, "sw_param.precision", where, False)
+    if prec is not None and int(prec) in (1, 2):
+        out.scenario["weight_bits"] = 8 * int(prec)
+        used.add("sw_param.precision")
+    gpn = _get(data, "system_hierarchy.num_devices_per_node", where, False)
+    if gpn is not None:
+        out.scenario["gpus_per_node"] = int(gpn)
+        used.add("system_hierarchy.num_devices_per_node")
+    sp = data.get("scheduling_param") or {}
+    if sp.get("auto") is not None:
+        used.add("scheduling_param.auto")
+    if sp.get("dp") is not None:
+        out.training["dp"] = int(sp["dp"])
+        used.add("scheduling_param.dp")
+    if sp.get("lp") is not None:
+        out.scenario["pp"] = out.training["pp"] = int(sp["lp"])
+        used.add("scheduling_param.lp")
+    if sp.get("kp1") is not None and int(sp.get("kp2") or 1) == 1:
+        out.scenario["tp"] = out.training["tp"] = int(sp["kp1"])
+        used.update({"scheduling_param.kp1", "scheduling_param.kp2", "scheduling_param.t"})
+    out.ignored = [k for k in _flatten(data) if k not in used]
+    if register:
+        if name in GPUS and not GPUS[name].source.startswith("YAML"):
+            raise ValueError(f"{where}: name {name!r} is a built-in GPU preset; pass another name=")
+        if name in GPU_ALIASES:
+            raise ValueError(f"{where}: name {name!r} is a built-in GPU alias; pass another name=")
+        register_gpu(gpu, replace=True)
+        if out.energy:
+            from .energy import register_energy
+            register_energy(name, **out.energy)
+    return out
+
+
+def _model(data, where, name, register) -> YamlImport:
+    from .models import ModelSpec, register_model, MODELS, MODEL_ALIASES
+    mp = data["model_param"]
+    if not isinstance(mp, dict):
+        raise ValueError(f"{where}: 'model_param' must be a mapping")
+    mode = str(mp.get("mode", "LLM"))
+    used = {"model_param.mode", "name"}
+    if mode.upper() == "GEMM":
+        out = YamlImport(kind="gemm")
+        for key in ("M", "K", "N"):
+            v = _get(data, f"model_param.{key}", where)
+            out.gemm[key.lower()] = int(v)
+            used.add(f"model_param.{key}")
+        if mp.get("backward") is not None:
+            out.gemm["backward"] = bool(mp["backward"])
+            used.add("model_param.backward")
+        out.ignored = [k for k in _flatten(data) if k not in used]
+        return out
+    if mode.upper() not in ("LLM", "TRANSFORMER"):
+        raise ValueError(f"{where}: model_param.mode={mode!r} is not supported (supported: "
+                         f"LLM, Transformer, GEMM)")
+    if not name:
+        raise ValueError(f"{where}: give name= (or a top-level 'name' key) for the model")
+    name = str(name).lower()
+    if name in MODELS or name in MODEL_ALIASES:
+        raise ValueError(f"{where}: name {name!r} is a built-in model preset; pass another name=")
+
+    def req(key):
+        v = _get(data, f"model_param.{key}", where)
+        used.add(f"model_param.{key}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 1:
+            raise ValueError(f"{where}: model_param.{key}={v!r} must be a number >= 1")
+        return int(v)
+
+    h, heads, layers, vocab = req("hidden_dim"), req("num_heads"), req("num_layers"), req("vocab_size")
+    if mp.get("ffn_mult") is not None:
+        ffn = int(round(float(mp["ffn_mult"]) * h))
+        used.update({"model_param.ffn_mult", "model_param.ffn_dim"})
+    elif mp.get("ffn_dim") is not None:
+        ffn = req("ffn_dim")
+        used.add("model_param.ffn_mult")
+    else:
+        ffn = 4 * h
+    kv = int(mp.get("num_kv_heads") or heads)
+    if "num_kv_heads" in mp:
+        used.add("model_param.num_kv_heads")
+    spec = ModelSpec(name=name, layers=layers, hidden=h, heads=heads, kv_heads=kv, ffn=ffn,
+                     vocab=vocab, gated_mlp=False, tie_embeddings=True,
+                     source=f"{where} (research-model layout, GPT-style MLP)")
+    out = YamlImport(kind="model", model=spec)
+    if mp.get("batch_size") is not None:
+        out.training["global_batch"] = req("batch_size")
+    if mp.get("seq_len") is not None:
+        out.training["seq_len"] = req("seq_len")
+    if mp.get("N_PP") is not None:
+        out.training["pp"] = out.scenario["pp"] = req("N_PP")
+    out.ignored = [k for k in _flatten(data) if k not in used]
+    if register:
+        register_model(spec)
+    return out
+
+
+def gpu_from_yaml(path_or_dict, name: str | None = None, register: bool = True):
+    """The GPU preset of a hardware YAML file (registered by default)."""
+    out = load_yaml(path_or_dict, name, register)
+    if out.kind != "hardware":
+        raise ValueError(f"this YAML describes a {out.kind}, not hardware (no 'tech_param')")
+    return out.gpu
+
+
+def model_from_yaml(path_or_dict, name: str | None = None, register: bool = True):
+    """The ModelSpec of a model YAML file (registered by default)."""
+    out = load_yaml(path_or_dict, name, register)
+    if out.kind != "model":
+        raise ValueError(f"this YAML describes a {out.kind}, not an LLM model (model_param.mode)")
+    return out.model
