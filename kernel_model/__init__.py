@@ -12,6 +12,7 @@ from .models import ModelSpec, MODELS, get_model, list_models, register_model
 from .calibration import Calibration, DEFAULT as DEFAULT_CALIBRATION
 from .scenario import Scenario
 from .simulate import simulate, Result
+from .model_object import ScenarioModel
 from .sweep import sweep
 from .optimize import optimize, OptimizeResult
 from .training import simulate_training, TrainingResult
@@ -22,7 +23,7 @@ from .yaml_import import load_yaml
 
 __all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_interconnect",
            "list_gpus", "list_interconnects", "ModelSpec", "MODELS", "get_model", "list_models",
-           "register_model", "Calibration", "DEFAULT_CALIBRATION", "Scenario", "simulate", "Result",
+           "register_model", "Calibration", "DEFAULT_CALIBRATION", "Scenario", "simulate", "Result", "ScenarioModel",
            "sweep", "optimize", "OptimizeResult", "simulate_training", "TrainingResult",
            "inference_energy", "training_energy", "gemm", "GemmResult", "model_from_hf_config",
            "load_yaml"]

@@ -238,13 +238,13 @@ def adapt_changes(current: dict, changes: dict) -> tuple[dict, list[str]]:
         except ValueError:
             return False
 
-    def move(name, candidates, why):
+    def move(name, candidates, test, why):
+        """Set ``name`` to the first candidate that passes ``test``."""
         old = d[name]
-        for v in candidates:
-            if ok(**{name: v}):
-                d[name] = out[name] = v
-                notes.append(f"{name} {old} -> {v}: {why}")
-                return
+        v = next((c for c in candidates if test(c)), None)
+        if v is not None:
+            d[name] = out[name] = v
+            notes.append(f"{name} {old} -> {v}: {why}")
 
     try:
         spec = get_model(d["model"]).with_overrides(d["layers"], d["moe_experts"], d["active_experts"])
@@ -270,11 +270,14 @@ def adapt_changes(current: dict, changes: dict) -> tuple[dict, list[str]]:
     if "micro_batches" not in changes and d["micro_batches"] > d["batch"]:
         notes.append(f"micro_batches {d['micro_batches']} -> {d['batch']}: at most batch")
         d["micro_batches"] = out["micro_batches"] = d["batch"]
-    if "tp" not in changes and not ok():
-        move("tp", nearest(CANDIDATES["tp"], d["tp"]),
+    # tp / ep at fault: still invalid with every other dependent field at a neutral value
+    neutral = dict(algorithm="auto", micro_batches=1,
+                   interconnect=d["interconnect"] if d["interconnect"] != "none" else "nvlink")
+    if "tp" not in changes and not ok(ep=1, **neutral):
+        move("tp", nearest(CANDIDATES["tp"], d["tp"]), lambda t: ok(tp=t, ep=1, **neutral),
              f"must divide the {spec.heads} heads ({spec.kv_heads} KV heads) of {spec.name}")
-    if "ep" not in changes and not ok():
-        move("ep", nearest(CANDIDATES["ep"], d["ep"]),
+    if "ep" not in changes and not ok(**neutral):
+        move("ep", nearest(CANDIDATES["ep"], d["ep"]), lambda e: ok(ep=e, **neutral),
              f"must divide the {spec.experts} experts and fit with tp={d['tp']}")
     if "interconnect" not in changes and d["interconnect"] == "none" and not ok():
         link = get_gpu(d["gpu"]).native_link

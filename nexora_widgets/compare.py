@@ -1,0 +1,129 @@
+"""``Compare``: one scenario side by side on several interconnect presets (table + bars),
+like the old tool's ``--compare``."""
+from __future__ import annotations
+
+import bqplot as bq
+import ipywidgets as widgets
+import numpy as np
+
+from kernel_model import Scenario, get_interconnect
+from kernel_model.hardware import TYPICAL_GPU
+from kernel_model.model_object import ScenarioModel, adapt_changes
+from kernel_model.insight import LABELS
+
+from . import palette
+from ._util import esc, evaluate_many
+from .base import View, hold
+
+CATS = tuple(palette.CATEGORY)
+DEFAULT_PRESETS = ("pcie4_bad", "pcie4_good", "pcie5_good", "nvlink", "nvlink4", "nvlink5")
+
+
+def compare_plans(base: Scenario, presets, typical_gpu: bool) -> list[tuple[str, Scenario | None, str]]:
+    """(preset, scenario or None, note) for each preset: ``base`` over that link, on the
+    preset's typical GPU when ``typical_gpu`` (the old CLI's pairing), else on base.gpu."""
+    out = []
+    cur = base.to_dict()
+    for p in presets:
+        ch = {"interconnect": p}
+        if typical_gpu:
+            ch["gpu"] = TYPICAL_GPU.get(p, base.gpu)
+        try:
+            ch, _ = adapt_changes(cur, ch)
+            out.append((p, base.replace(**ch), ""))
+        except ValueError as e:
+            out.append((p, None, str(e)))
+    return out
+
+
+class Compare(View):
+    """``Compare(["pcie4_bad", "nvlink", "nvlink4", "nvlink5"], tp=8, model="llama-2-70b")``.
+
+    ``model`` may also be a ScenarioModel to follow (the dashboard does this). GPUs: with
+    ``gpu`` given (or a followed model) every preset runs on that GPU; otherwise each preset
+    runs on its typical GPU (``hardware.TYPICAL_GPU``), as the old ``--compare`` did; the
+    toggle switches between the two.
+    """
+
+    def __init__(self, presets=None, model=None, css: bool = True, **fields):
+        presets = list(presets or DEFAULT_PRESETS)
+        for p in presets:
+            get_interconnect(p)                    # ValueError naming the closest presets
+        self.presets = presets
+        typical = "gpu" not in fields and not isinstance(model, ScenarioModel)
+        self.gpu_mode = widgets.ToggleButtons(
+            options=[("same GPU", "same"), ("typical GPU per link", "typical")],
+            value="typical" if typical else "same")
+        self.gpu_mode.style.button_width = "150px"
+        super().__init__(model, css=css, **fields)
+        self.gpu_mode.observe(lambda ch: self.refresh(), "value")
+
+    def _build(self):
+        self.xs = bq.OrdinalScale()
+        self.ys = bq.LinearScale(min=0.0)
+        self.bars = bq.Bars(x=["-"], y=np.zeros((len(CATS), 1)), scales={"x": self.xs, "y": self.ys},
+                            type="stacked", colors=[palette.CATEGORY[c] for c in CATS], padding=0.3,
+                            labels=[palette.CATEGORY_LABEL[c] for c in CATS], opacity_mode="group",
+                            stroke="white", stroke_width=0.5,
+                            tooltip=bq.Tooltip(fields=["x", "y"], labels=["link", "ms"], formats=["", ".3f"]))
+        ax_x = bq.Axis(scale=self.xs, tick_rotate=-30, tick_style={"text-anchor": "end"},
+                       label="interconnect preset", label_offset="58px")
+        ax_y = bq.Axis(scale=self.ys, side="left", label="TPOT (ms)", grid_lines="dashed",
+                       grid_color="#ddd")
+        self.fig = bq.Figure(marks=[self.bars], axes=[ax_x, ax_y], animation_duration=0,
+                             fig_margin=dict(top=12, bottom=78, left=58, right=12),
+                             layout=widgets.Layout(width="100%", height="300px"))
+        self.fig.add_class("nx-compare")
+        self.table = widgets.HTML()
+        self.legend = widgets.HTML(palette.legend_html(
+            {palette.CATEGORY_LABEL[c]: palette.CATEGORY[c] for c in CATS}))
+        self.table.layout = widgets.Layout(flex="3 1 0", min_width="360px", overflow="auto")
+        left = widgets.VBox([self.fig, self.legend], layout=widgets.Layout(flex="2 1 0", min_width="300px"))
+        return [self.gpu_mode, widgets.HBox([left, self.table], layout=widgets.Layout(
+            flex_flow="row wrap", width="100%", align_items="flex-start"))]
+
+    def update(self, res):
+        base = res.scenario
+        plans = compare_plans(base, self.presets, self.gpu_mode.value == "typical")
+        ok = [(p, sc) for p, sc, _ in plans if sc is not None]
+        rows = []
+        typical = self.gpu_mode.value == "typical"
+        if ok:
+            ev = evaluate_many([sc for _, sc in ok])
+            y = np.array([ev["breakdown"][c] for c in CATS]) * 1e3
+            names = [p for p, _ in ok]
+            cur = [p == base.interconnect and sc.gpu == base.gpu for p, sc in ok]
+            with hold(self.fig, self.bars, self.xs, self.ys):
+                self.xs.domain = names
+                self.bars.x, self.bars.y = names, y
+                self.bars.opacities = [1.0 if c or not any(cur) else palette.MUTED_OPACITY for c in cur]
+                self.ys.max = float(y.sum(axis=0).max() * 1.08 or 1.0)
+            self.values = {"presets": names, "tpot_s": ev["tpot_s"], "ttft_s": ev["ttft_s"],
+                           "output_tokens_per_s": ev["output_tokens_per_s"],
+                           "communication_s": ev["breakdown"]["communication"]}
+            for i, (p, sc) in enumerate(ok):
+                link = get_interconnect(p)
+                tpot = ev["tpot_s"][i]
+                comm = ev["breakdown"]["communication"][i] / tpot if tpot > 0 else 0.0
+                fits = bool(ev["fits"][i])
+                rows.append(
+                    f'<tr class="{"cur" if cur[i] else ""}"><td>{esc(p)}</td>'
+                    + (f"<td>{esc(sc.gpu)}</td>" if typical else "") +
+                    f"<td>{link.bw_gbps:g}</td><td>{link.latency_s * 1e6:g}</td>"
+                    f"<td>{ev['ttft_s'][i] * 1e3:.2f}</td><td>{tpot * 1e3:.3f}</td>"
+                    f"<td>{ev['output_tokens_per_s'][i]:,.1f}</td><td>{comm:.0%}</td>"
+                    f"<td>{LABELS[int(ev['bottleneck_code'][i])].lower().replace('-bound', '')}</td>"
+                    + (f"<td>{ev['memory']['total'][i] / 1e9:.1f}</td>" if typical else "") +
+                    f'<td style="color:{"inherit" if fits else palette.ERROR}">{"yes" if fits else "no"}</td></tr>')
+        for p, sc, note in plans:
+            if sc is None:
+                rows.append(f'<tr><td>{esc(p)}</td><td colspan="{10 if typical else 8}" style="text-align:left;'
+                            f'color:{palette.ERROR}">{esc(note)}</td></tr>')
+        self.table.value = ('<table class="nx-table"><tr><th>link</th>' + ("<th>GPU</th>" if typical else "")
+                            + '<th>GB/s</th>'
+                            '<th>µs/hop</th><th>TTFT ms</th><th>TPOT ms</th><th>tokens/s</th>'
+                            '<th>comm</th><th>bound by</th>' + ("<th>GB/GPU</th>" if typical else "")
+                            + '<th>fits</th></tr>'
+                            + "".join(rows) + "</table>")
+        self.set_header("Compare interconnects",
+                        f"{esc(base.model)}, tp={base.tp} pp={base.pp}, batch {base.batch}")

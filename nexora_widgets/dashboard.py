@@ -1,0 +1,50 @@
+"""``Dashboard``: controls, metric cards, timeline, breakdown, memory, scaling and compare,
+all bound to one ScenarioModel."""
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from ._util import as_model
+from .breakdown import BreakdownChart
+from .cards import MetricCards
+from .compare import Compare
+from .controls import Controls
+from .layout import CSS, Row
+from .memory import MemoryChart
+from .scaling import ScalingChart
+from .timeline import TimelineChart
+
+TITLE = ('<div style="display:flex;align-items:baseline;gap:12px;margin:2px 4px 6px 4px">'
+         '<span style="font-size:20px;font-weight:700">nexora</span>'
+         '<span class="nx-sub" style="font-size:13px">where the time of an LLM token goes on '
+         'several GPUs: compute, HBM, communication, launches, pipeline bubbles</span></div>')
+
+
+class Dashboard(widgets.VBox):
+    """``Dashboard()`` or ``Dashboard(model="mixtral-8x7b", interconnect="pcie4_bad", tp=4)``
+    or ``Dashboard(scenario_model)``; every part is an attribute (``.controls``,
+    ``.cards``, ``.timeline``, ``.breakdown``, ``.memory``, ``.scaling``, ``.compare``)."""
+
+    def __init__(self, model=None, compare_presets=None, title: bool = True, **fields):
+        self.model = as_model(model, **fields)
+        m = self.model
+        self.controls = Controls(m, css=False)
+        self.cards = MetricCards(m, css=False)
+        self.timeline = TimelineChart(m, css=False)
+        self.breakdown = BreakdownChart(m, css=False)
+        self.memory = MemoryChart(m, css=False)
+        self.scaling = ScalingChart(m, css=False)
+        self.compare = Compare(compare_presets, m, css=False)
+        self.memory.layout.width = "330px"
+        left = widgets.VBox([self.controls, self.memory], layout=widgets.Layout(flex="0 0 auto"))
+        right = widgets.VBox([
+            self.cards,
+            self.timeline,
+            Row([self.breakdown, self.scaling]),
+            self.compare,
+        ], layout=widgets.Layout(flex="1 1 0", min_width="0"))
+        main = widgets.HBox([left, right],
+                            layout=widgets.Layout(width="100%", align_items="flex-start"))
+        super().__init__([widgets.HTML(CSS + (TITLE if title else "")), main],
+                         layout=widgets.Layout(width="100%"))
+        self.add_class("nx-root")

@@ -1,0 +1,64 @@
+"""Small layout pieces: a titled card, a wrapping row, and the dashboard's CSS."""
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from . import palette
+
+CSS = f"""
+<style>
+.nx-root {{ font-family: {palette.FONT}; color: #222; }}
+.nx-card {{ background: #fff; border: 1px solid #e3e3e3; border-radius: 8px;
+           box-shadow: 0 1px 2px rgba(0,0,0,.05); padding: 8px 10px; }}
+.nx-title {{ font-size: 14px; font-weight: 600; margin: 0 0 2px 0; }}
+.nx-sub {{ font-size: 12px; color: #666; }}
+.nx-metric {{ background: #fafafa; border: 1px solid #e6e6e6; border-radius: 8px;
+             padding: 6px 12px; min-width: 120px; }}
+.nx-metric .v {{ font-size: 22px; font-weight: 600; line-height: 1.2; }}
+.nx-metric .l {{ font-size: 11px; color: #666; text-transform: uppercase; letter-spacing: .04em; }}
+.nx-badge {{ display: inline-block; color: #fff; border-radius: 12px; padding: 2px 10px;
+            font-size: 12px; font-weight: 600; }}
+.nx-table {{ border-collapse: collapse; font-size: 12px; line-height: 1.35; width: 100%; }}
+.nx-table th, .nx-table td {{ padding: 2px 6px; text-align: right; border-bottom: 1px solid #eee;
+                              white-space: nowrap; }}
+.nx-table th {{ font-weight: 600; color: #555; }}
+.nx-table th:first-child, .nx-table td:first-child {{ text-align: left; }}
+.nx-table tr.cur td {{ font-weight: 600; }}
+.nx-controls .widget-label {{ min-width: 92px; }}
+</style>
+"""
+
+
+def style() -> widgets.HTML:
+    """An HTML widget carrying the CSS the views use (include it once per output)."""
+    return widgets.HTML(CSS, layout=widgets.Layout(height="0px", margin="0", overflow="hidden"))
+
+
+class Card(widgets.VBox):
+    """A bordered box with a title line above its children."""
+
+    def __init__(self, title: str, children=(), subtitle: str = "", **layout):
+        self.title = widgets.HTML()
+        self.set_title(title, subtitle)
+        lay = dict(margin="4px", overflow="hidden")
+        lay.update(layout)
+        super().__init__(children=[self.title, *children], layout=widgets.Layout(**lay))
+        self.add_class("nx-card")
+
+    def set_title(self, title: str, subtitle: str = "") -> None:
+        sub = f' <span class="nx-sub">{subtitle}</span>' if subtitle else ""
+        self.title.value = f'<div class="nx-title">{title}{sub}</div>'
+
+
+class Row(widgets.HBox):
+    """Children side by side, sharing the width, wrapping on narrow screens."""
+
+    def __init__(self, children=(), **layout):
+        lay = dict(width="100%", flex_flow="row wrap", align_items="stretch")
+        lay.update(layout)
+        super().__init__(children=list(children), layout=widgets.Layout(**lay))
+        for c in children:
+            if not c.layout.flex:
+                c.layout.flex = "1 1 0"
+            if not c.layout.min_width:
+                c.layout.min_width = "340px"

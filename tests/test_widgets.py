@@ -1,0 +1,253 @@
+"""Widgets without a browser: move a control, check the model and the marks' data against
+the engine; invalid input keeps the last good state and shows the message."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ipywidgets")
+pytest.importorskip("bqplot")
+
+import kernel_model as km                                           # noqa: E402
+from kernel_model.hardware import TYPICAL_GPU                       # noqa: E402
+from kernel_model.model_object import ScenarioModel                 # noqa: E402
+from nexora_widgets import (BreakdownChart, Compare, Controls, Dashboard, MemoryChart,  # noqa: E402
+                            MetricCards, ScalingChart, TimelineChart, palette)
+from nexora_widgets import timeline as timeline_mod                 # noqa: E402
+
+BIG = dict(model="llama-2-70b", gpu="h100-sxm", interconnect="nvlink4")
+CATS = list(palette.CATEGORY)
+BOUNDS = list(palette.BOUND)
+
+
+def decode_rows(res, stream=None):
+    tl = res.timeline
+    tl = tl[tl.phase == "decode"]
+    return tl if stream is None else tl[tl.stream == stream]
+
+
+def curve_segments(chart, key):
+    """(start, end) in ms of the segments drawn in the curve of ``key``."""
+    row = BOUNDS.index(key)
+    x, y = chart.bars.x[row], chart.bars.y[row]
+    starts = np.flatnonzero(np.isfinite(y[0::3]))
+    return x[0::3][starts], x[1::3][starts]
+
+
+# ---- controls ---------------------------------------------------------------------------
+def test_moving_the_tp_slider_changes_model_result_and_every_chart(comms):
+    d = Dashboard(**BIG, tp=1, weight_bits=8)
+    m = d.model
+    assert d.timeline.bars.x.size and len(curve_segments(d.timeline, "comm")[0]) == 0
+    assert d.breakdown.bars_dec.y[CATS.index("communication"), 0] == 0.0
+    d.controls.widgets["tp"].value = 8
+    assert m.tp == 8
+    ref = km.simulate(km.Scenario(**BIG, tp=8, weight_bits=8))
+    assert m.result.tpot_s == pytest.approx(ref.tpot_s, rel=1e-12)
+    # timeline: one red segment per collective of the decode step, where the engine puts it
+    comm = decode_rows(ref, "comm")
+    s, e = curve_segments(d.timeline, "comm")
+    assert len(s) == len(comm) > 0
+    np.testing.assert_allclose(np.sort(s), np.sort(comm.start_s.to_numpy() * 1e3), rtol=1e-9)
+    np.testing.assert_allclose(np.sort(e), np.sort(comm.end_s.to_numpy() * 1e3), rtol=1e-9)
+    # breakdown bars in ms, communication grew from zero
+    np.testing.assert_allclose(d.breakdown.bars_dec.y[:, 0], [ref.breakdown[c] * 1e3 for c in CATS])
+    np.testing.assert_allclose(d.breakdown.bars_pre.y[:, 0], [ref.ttft_breakdown[c] * 1e3 for c in CATS])
+    assert d.breakdown.bars_dec.y[CATS.index("communication"), 0] > 0
+    # memory bar: per-GPU weights shrink about 8x with tp=8
+    w1 = km.simulate(km.Scenario(**BIG, tp=1, weight_bits=8)).memory["weights"]
+    assert d.memory.bars.y[0, 0] == pytest.approx(ref.memory["weights"] / 1e9)
+    assert d.memory.bars.y[0, 0] < w1 / 1e9 / 4
+
+
+def test_timeline_draws_every_kernel_once_with_its_bound_color(comms):
+    t = TimelineChart(**BIG, tp=8)
+    rows = decode_rows(t.model.result)
+    total = 0
+    for key in BOUNDS:
+        s, e = curve_segments(t, key)
+        sel = rows[rows.bound == key]
+        assert len(s) == len(sel)
+        assert np.sum(e - s) == pytest.approx(sel.duration_s.sum() * 1e3, rel=1e-9)
+        total += len(s)
+    assert total == len(rows)
+    assert t.bars.colors == [palette.CATEGORY[palette.BOUND[k]] for k in BOUNDS]
+    assert len(t.hover.x) == len(rows) and len(t.hover.names) == len(rows)
+    tip = t.hover.names[int(np.argmax(rows.duration_s.to_numpy()))]
+    top = rows.iloc[int(np.argmax(rows.duration_s.to_numpy()))]
+    assert top["name"] in tip and f"{top.duration_s * 1e6:.1f} µs" in tip
+    # x axis spans the step
+    assert t.xs.min == 0.0 and t.xs.max >= rows.end_s.max() * 1e3
+    # prefill is selectable and draws the prefill rows
+    t.phase.value = "prefill"
+    tl = t.model.result.timeline
+    assert len(t.hover.x) == int((tl.phase == "prefill").sum())
+    # first layer zooms onto layer 0
+    t.phase.value = "decode"
+    t.span.value = "layer"
+    l0 = rows[(rows.layer == 0) & (rows.stage == 0) & (rows.micro_batch == 0)]
+    assert t.xs.min <= l0.start_s.min() * 1e3 and t.xs.max >= l0.end_s.max() * 1e3
+    assert t.xs.max - t.xs.min < 0.2 * rows.end_s.max() * 1e3
+
+
+def test_pipeline_lanes_and_micro_batch_staircase(comms):
+    t = TimelineChart(**BIG, tp=2, pp=4, batch=8, micro_batches=4)
+    assert len(t.ax_y.tick_values) == 8 and "stage 3 compute" in t.ax_y.tick_labels.values()
+    rows = decode_rows(t.model.result)
+    assert len(t.mb_labels.text) == 4 * 4                    # one label per (stage, micro-batch)
+    # staircase: micro-batch 0 starts later on each later stage
+    starts = [rows[(rows.stage == s) & (rows.micro_batch == 0)].start_s.min() for s in range(4)]
+    assert all(a < b for a, b in zip(starts, starts[1:]))
+    x0 = {}
+    for x, y, txt in zip(t.mb_labels.x, t.mb_labels.y, t.mb_labels.text):
+        if txt == "mb 0":
+            x0[round(float(y))] = x
+    assert sorted(x0.values()) == pytest.approx(sorted(np.array(starts) * 1e3))
+
+
+def test_controls_offer_only_valid_values_and_adapt_dependent_fields(comms):
+    c = Controls(**BIG, tp=8)
+    tp = c.widgets["tp"]
+    assert list(tp.options) == c.model.allowed("tp")
+    assert c.widgets["ep"].disabled                          # dense model: ep is 1
+    c.widgets["model"].value = "qwen2.5-7b"                  # 28 heads / 4 KV heads
+    assert c.model.model == "qwen2.5-7b" and c.model.tp == 4
+    assert list(tp.options) == c.model.allowed("tp") and 8 not in tp.options
+    assert tp.value == 4 and "tp 8 -&gt; 4" in c.message.value
+    c.widgets["model"].value = "mixtral-8x7b"
+    assert not c.widgets["ep"].disabled and 8 in c.widgets["ep"].options
+    c.widgets["ep"].value = 8
+    assert c.model.result.scenario.ep == 8
+
+
+def test_invalid_input_keeps_last_good_state_and_shows_the_message(comms):
+    d = Dashboard(**BIG, tp=8)
+    good = d.model.result
+    bars_before = d.timeline.bars.x.copy()
+    link = d.controls.widgets["interconnect"]
+    link.options = ("none", *link.options)                   # a value the UI does not offer
+    link.value = "none"                                      # one GPU only; the plan has 8
+    assert d.model.interconnect == "nvlink4" and d.model.result is good
+    assert d.controls.widgets["interconnect"].value == "nvlink4"      # control put back
+    assert "interconnect=&#x27;none&#x27;" in d.controls.message.value
+    assert "kept the last valid scenario" in d.controls.message.value
+    assert d.model.error.startswith("interconnect='none'")
+    np.testing.assert_array_equal(d.timeline.bars.x, bars_before)
+    # a value the slider would never offer, forced in: refused the same way
+    tp = d.controls.widgets["tp"]
+    tp.options = (3, *tp.options)
+    tp.value = 3
+    assert d.model.tp == 8 and tp.value == 8 and "tp=3" in d.controls.message.value
+    # the next good change clears the message
+    d.controls.widgets["batch"].value = 4
+    assert d.controls.message.value == "" and d.model.result.scenario.batch == 4
+
+
+def test_model_changes_reach_the_controls(comms):
+    c = Controls(**BIG, tp=8)
+    c.model.set(batch=16, prompt_tokens=1024, overlap=0.5)
+    assert (c.widgets["batch"].value, c.widgets["prompt_tokens"].value, c.widgets["overlap"].value) == (16, 1024, 0.5)
+    c.model.batch = 3                                       # not a slider stop: offered anyway
+    assert c.widgets["batch"].value == 3
+
+
+# ---- charts -----------------------------------------------------------------------------
+def test_scaling_chart_matches_simulate_at_each_tp_and_highlights_the_plan(comms):
+    s = ScalingChart(**BIG, tp=4)
+    assert list(s.bars.x) == ["TP 1", "TP 2", "TP 4", "TP 8"]
+    for i, t in enumerate((1, 2, 4, 8)):
+        ref = km.simulate(km.Scenario(**BIG, tp=t))
+        assert s.bars.y[:, i].sum() == pytest.approx(ref.tpot_s * 1e3, rel=1e-9)
+        assert s.tps_line.y[i] == pytest.approx(ref.output_tokens_per_s, rel=1e-9)
+    assert s.bars.opacities == [palette.MUTED_OPACITY, palette.MUTED_OPACITY, 1.0, palette.MUTED_OPACITY]
+    assert list(s.notes.text)[2] == "current" and list(s.notes.text)[0] == "no fit"
+    s.model.tp = 16                                            # the current plan is added
+    assert list(s.bars.x) == ["TP 1", "TP 2", "TP 4", "TP 8", "TP 16"] and s.bars.opacities[-1] == 1.0
+    s.model.set(model="qwen2.5-7b", tp=4)                      # tp=8 is not valid for it
+    assert list(s.bars.x) == ["TP 1", "TP 2", "TP 4"]
+
+
+def test_memory_chart_against_capacity(comms):
+    mc = MemoryChart(**BIG, tp=8)
+    res = mc.model.result
+    np.testing.assert_allclose(mc.bars.y[:3, 0], [res.memory[k] / 1e9 for k in ("weights", "kv_cache", "activations")])
+    assert mc.bars.y[3, 0] == pytest.approx((res.memory["capacity"] - res.memory["total"]) / 1e9)
+    assert list(mc.cap.x) == pytest.approx([res.memory["capacity"] / 1e9] * 2)
+    mc.model.tp = 1                                            # 140 GB of weights on an 80 GB GPU
+    assert not mc.model.result.fits
+    assert mc.cap.colors == [palette.ERROR] and "does not fit" in mc.header.value
+    assert mc.bars.y[3, 0] == 0.0 and mc.ys.max >= mc.model.result.memory["total"] / 1e9
+
+
+def test_metric_cards_show_the_result(comms):
+    cards = MetricCards(**BIG, tp=8)
+    res = cards.model.result
+    assert f"{res.tpot_s * 1e3:.2f} ms" in cards.tpot.value
+    assert f"{res.ttft_s * 1e3:.2f} ms" in cards.ttft.value
+    assert res.bottleneck in cards.badge.value and palette.BOTTLENECK[res.bottleneck] in cards.badge.value
+    cards.model.tp = 1
+    assert "does not fit" in cards.mem.value and "does not fit" in cards.warnings.value
+
+
+def test_compare_matches_simulate_on_each_preset(comms):
+    presets = ["pcie4_bad", "nvlink", "nvlink4", "nvlink5"]
+    cmp = Compare(presets, tp=8, model="llama-2-70b")
+    assert cmp.gpu_mode.value == "typical"
+    assert list(cmp.bars.x) == presets
+    for i, p in enumerate(presets):
+        ref = km.simulate(model="llama-2-70b", tp=8, interconnect=p, gpu=TYPICAL_GPU[p])
+        assert cmp.values["tpot_s"][i] == pytest.approx(ref.tpot_s, rel=1e-9)
+        assert cmp.bars.y[CATS.index("communication"), i] == pytest.approx(ref.breakdown["communication"] * 1e3)
+    assert "rtx-4090" in cmp.table.value
+    cmp.gpu_mode.value = "same"
+    ref = km.simulate(model="llama-2-70b", tp=8, interconnect="pcie4_bad", gpu=cmp.model.gpu)
+    assert cmp.values["tpot_s"][0] == pytest.approx(ref.tpot_s, rel=1e-9)
+    with pytest.raises(ValueError, match="pcie4_bad"):
+        Compare(["pcie4_bda"])
+
+
+def test_compare_follows_a_shared_model(comms):
+    m = ScenarioModel(**BIG, tp=8)
+    cmp = Compare(["pcie4_bad", "nvlink4"], m)
+    assert cmp.gpu_mode.value == "same" and cmp.bars.opacities == [palette.MUTED_OPACITY, 1.0]
+    m.batch = 32
+    ref = km.simulate(km.Scenario(**{**BIG, "interconnect": "pcie4_bad"}, tp=8, batch=32))
+    assert cmp.values["tpot_s"][0] == pytest.approx(ref.tpot_s, rel=1e-9)
+
+
+# ---- in place, batched, never raising ----------------------------------------------------
+def test_updates_are_in_place_and_one_message_per_mark(comms):
+    d = Dashboard(**BIG, tp=8)
+    figs = [d.timeline.fig, d.breakdown.fig_dec, d.memory.fig, d.scaling.fig, d.compare.fig]
+    marks = [d.timeline.bars, d.timeline.hover, d.breakdown.bars_dec, d.memory.bars, d.scaling.bars, d.compare.bars]
+    ids = [f.model_id for f in figs]
+    n_open = len(comms.opened())
+    before = {id(mk): len(comms.of(mk)) for mk in marks}
+    d.controls.widgets["tp"].value = 4
+    assert len(comms.opened()) == n_open                    # no widget created: nothing rebuilt
+    assert [f.model_id for f in figs] == ids and d.timeline.fig.marks[0] is d.timeline.bars
+    for mk in marks:
+        assert len(comms.of(mk)) - before[id(mk)] == 1, type(mk).__name__   # hold_sync: one message
+
+
+def test_a_view_that_fails_to_draw_shows_why_instead_of_raising(comms, monkeypatch):
+    t = TimelineChart(**BIG, tp=8)
+
+    def boom(*a, **k):
+        raise RuntimeError("segment trouble")
+    monkeypatch.setattr(timeline_mod, "segments", boom)
+    t.model.tp = 4                                          # no exception escapes
+    assert "segment trouble" in t.status.value
+    monkeypatch.undo()
+    t.model.tp = 8
+    assert t.status.value == ""
+
+
+def test_views_share_one_model(comms):
+    m = ScenarioModel(**BIG, tp=8)
+    views = [TimelineChart(m), BreakdownChart(m), ScalingChart(m), MemoryChart(m), MetricCards(m)]
+    assert all(v.model is m for v in views)
+    m.interconnect = "pcie4_bad"
+    ref = km.simulate(km.Scenario(**{**BIG, "interconnect": "pcie4_bad"}, tp=8))
+    assert views[1].bars_dec.y[:, 0].sum() == pytest.approx(ref.tpot_s * 1e3)
+    assert f"{ref.tpot_s * 1e3:.2f} ms" in views[4].tpot.value
