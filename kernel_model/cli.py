@@ -88,44 +88,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---- value types (argparse names the flag in the message) -----------------------------------
-def _pos_int(s):
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not allowed: must be a whole number >= 1") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{s} is not allowed: must be a whole number >= 1")
-    return v
+def _typed(cast, ok, allowed):
+    """An argparse type: ``cast`` the text, then check ``ok``; the message says what is allowed."""
+    def convert(s):
+        try:
+            v = cast(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{s!r} is not allowed: must be {allowed}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"{s} is not allowed: must be {allowed}")
+        return v
+    return convert
 
 
-def _fraction(s):
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not allowed: must be a number in [0, 1]") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"{s} is not allowed: must be a number in [0, 1]")
-    return v
-
-
-def _port(s):
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not allowed: must be a port number 1..65535") from None
-    if not 1 <= v <= 65535:
-        raise argparse.ArgumentTypeError(f"{s} is not allowed: must be a port number 1..65535")
-    return v
-
-
-def _pos_ms(s):
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not allowed: must be a number of milliseconds > 0") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"{s} is not allowed: must be a number of milliseconds > 0")
-    return v
+_pos_int = _typed(int, lambda v: v >= 1, "a whole number >= 1")
+_fraction = _typed(float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
+_port = _typed(int, lambda v: 1 <= v <= 65535, "a port number 1..65535")
+_pos_ms = _typed(float, lambda v: 0 < v < float("inf"), "a number of milliseconds > 0")
 
 
 def parse_list(flag, text, kind, minimum=None, allowed=None, strict_min=False):
