@@ -12,13 +12,13 @@ from dataclasses import dataclass, asdict, fields, replace
 @dataclass(frozen=True)
 class Calibration:
     flops_efficiency: float = 0.72       # achieved / dense peak FLOP/s of large GEMMs
-    attention_efficiency: float = 0.75   # achieved / peak FLOP/s of (flash) attention kernels
-    hbm_efficiency: float = 0.86         # achieved / peak HBM bandwidth of streaming kernels
-    launch_overhead_s: float = 11.2e-6    # gap per kernel launch (CUDA-graph replay), s
-    collective_overhead_s: float = 17.6e-6 # fixed cost per collective call (launch + sync), s
+    attention_efficiency: float = 0.79   # achieved / peak FLOP/s of (flash) attention kernels
+    hbm_efficiency: float = 0.88         # achieved / peak HBM bandwidth of streaming kernels
+    launch_overhead_s: float = 11.7e-6    # gap per kernel launch (CUDA-graph replay), s
+    collective_overhead_s: float = 8.6e-6 # per sync round of a collective call (x log2 ranks), s
     collective_step_s: float = 0.0       # extra latency per algorithm step (hop handshake), s
     step_overhead_s: float = 0.0         # host work per decode step (sampling, scheduling), s
-    roofline_exponent: float = 1.48       # n in (compute^n + memory^n)^(1/n); inf = ideal max
+    roofline_exponent: float = 1.46       # n in (compute^n + memory^n)^(1/n); inf = ideal max
     source: str = "defaults"
 
     def to_dict(self) -> dict:

@@ -3,7 +3,9 @@
 Conventions: ``S`` is the message size in bytes (the full tensor each rank holds for an
 all-reduce; the gathered tensor for all-gather; the bytes one rank sends for all-to-all),
 ``n`` the ranks, ``bw`` one-direction bandwidth per GPU in bytes/s, ``lat`` seconds per
-hop, ``c`` the fixed cost of one collective call (launch + synchronisation).
+hop, ``c`` the fixed cost of one collective call per synchronisation round: a call among
+n ranks pays ``c * log2(n)`` (launch, then a tree of handshakes and the wait for the slowest
+rank, which grow with the number of ranks).
 
 Algorithms (``ALGORITHMS`` codes):
   ring       2(n-1) hops, each carrying S/n: bandwidth-optimal, latency grows with n;
@@ -19,6 +21,11 @@ import numpy as np
 
 ALGORITHMS = {"auto": 0, "ring": 1, "tree": 2, "oneshot": 3, "twoshot": 4, "in_switch": 5}
 INF = np.inf
+
+
+def sync_cost(n, c):
+    """Fixed cost (s) of one collective call among n ranks: c per round, log2(n) rounds."""
+    return c * np.log2(np.maximum(n, 2.0))
 
 
 def allreduce_flat(S, n, bw, lat, alg, p2p, in_switch):
@@ -63,7 +70,7 @@ def allreduce(S, n, link, c, group=1.0):
     rs = allgather_flat(S, n_in, bw_i, lat_i, link["alg"], link["p2p"])
     inter = allreduce_flat(S / n_in, n_out, link["bw_x"], link["lat_x"] / group, 1.0, 0.0, 0.0)
     t = np.where(n_out > 1, 2.0 * rs + inter, intra_only)
-    return np.where(n > 1, t + c / group, 0.0)
+    return np.where(n > 1, t + sync_cost(n, c) / group, 0.0)
 
 
 def allgather(S, n, link, c, group=1.0):
@@ -72,7 +79,7 @@ def allgather(S, n, link, c, group=1.0):
     intra = allgather_flat(S, n, link["bw"], link["lat"] / group, link["alg"], link["p2p"])
     inter = allgather_flat(S, n, link["bw_x"], link["lat_x"] / group, 1.0, 0.0)
     t = np.where(n_out > 1, inter, intra)
-    return np.where(n > 1, t + c / group, 0.0)
+    return np.where(n > 1, t + sync_cost(n, c) / group, 0.0)
 
 
 def alltoall(S, n, link, c, group=1.0):
@@ -85,7 +92,7 @@ def alltoall(S, n, link, c, group=1.0):
     direct = lat + nm1 / n * S / bw
     staged = nm1 * lat + nm1 / n * S / bw
     t = np.where((link["p2p"] > 0) & (n_out <= 1), direct, staged)
-    return np.where(n > 1, t + c / group, 0.0)
+    return np.where(n > 1, t + sync_cost(n, c) / group, 0.0)
 
 
 def p2p(S, cross_node, link, c):

@@ -54,7 +54,7 @@ def test_ring_allreduce_matches_hand_formula():
     link = {"bw": 100e9, "lat": 5e-6, "alg": 1.0, "p2p": 1.0, "in_switch": 0.0,
             "bw_x": 25e9, "lat_x": 2e-6, "gpn": 8.0}
     S, n, c = 8e6, 4.0, 10e-6
-    expected = 2 * 3 * 5e-6 + 2 * 3 / 4 * S / 100e9 + c
+    expected = 2 * 3 * 5e-6 + 2 * 3 / 4 * S / 100e9 + 2 * c        # log2(4) = 2 sync rounds
     assert coll.allreduce(S, n, link, c) == pytest.approx(expected)
     # one rank: nothing to do
     assert coll.allreduce(S, 1.0, link, c) == 0.0
@@ -62,7 +62,10 @@ def test_ring_allreduce_matches_hand_formula():
     t16 = coll.allreduce(S, 16.0, link, c)
     rs = 7 * 5e-6 + 7 / 8 * S / 100e9
     inter = 2 * 1 * 2e-6 + 2 * 1 / 2 * (S / 8) / 25e9
-    assert t16 == pytest.approx(2 * rs + inter + c)
+    assert t16 == pytest.approx(2 * rs + inter + 4 * c)              # log2(16) = 4 rounds
+    # the fixed cost grows with the ranks that must synchronise: log2(n) rounds of c
+    assert coll.sync_cost(2.0, c) == pytest.approx(c)
+    assert coll.sync_cost(8.0, c) == pytest.approx(3 * c)
 
 
 def test_auto_algorithm_is_never_slower_than_a_named_one():
