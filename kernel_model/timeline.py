@@ -3,7 +3,9 @@
 Each stage runs its kernels back to back on the compute stream; collectives sit on the
 comm stream, advanced by their share of the communication hidden behind concurrent math
 (``overlap``). Micro-batch j enters stage s when it has left stage s-1 (plus the transfer)
-and stage s has finished micro-batch j-1: the pipeline staircase.
+and stage s has finished micro-batch j-1: the pipeline staircase. The prefill fills and
+drains the pipeline; a decode step is one period of the steady state (the staircase wraps
+around the step time), so its timeline spans exactly the step time.
 """
 from __future__ import annotations
 
@@ -95,7 +97,16 @@ def _phase(sc, P, ph, phase_code, out):
 def build(sc, P, dec, pre) -> pd.DataFrame:
     parts = []
     _phase(sc, P, pre, 0, parts)
+    n_pre = len(parts)
     _phase(sc, P, dec, 1, parts)
+    # Decode runs in steady state: every micro-batch's next token follows its last one, so a
+    # full pipeline never drains. One step is a window of the step time; work that the
+    # fill-and-drain order puts past it belongs to the previous step and wraps around.
+    window = _f(dec["total"]) - _f(P["t_step"])
+    if sc.pp > 1 and window > 0:
+        for i in range(n_pre, len(parts)):
+            code, s, j, tab, lay, start = parts[i]
+            parts[i] = (code, s, j, tab, lay, np.mod(start, window))
     n = [len(p[3]) for p in parts]
     tab = np.concatenate([p[3] for p in parts])
     start = np.concatenate([p[5] for p in parts])
@@ -119,4 +130,21 @@ def build(sc, P, dec, pre) -> pd.DataFrame:
         "bytes": tab[:, 4],
         "bound": cat(tab[:, 5].astype(int), BOUNDS),
     })
+    if sc.pp > 1 and window > 0:
+        df = _split_at_window(df, window)
     return df
+
+
+def _split_at_window(df, window):
+    """Kernels that straddle the end of the decode window continue at its start."""
+    over = (df["phase"] == "decode") & (df["end_s"] > window * (1 + 1e-12))
+    if not over.any():
+        return df
+    tail = df[over].copy()
+    head = df[over]
+    df.loc[over, "end_s"] = window
+    df.loc[over, "duration_s"] = window - head["start_s"]
+    tail["end_s"] = tail["end_s"] - window
+    tail["start_s"] = 0.0
+    tail["duration_s"] = tail["end_s"]
+    return pd.concat([df, tail], ignore_index=True)

@@ -183,12 +183,24 @@ def test_pipeline_is_a_bubble_for_one_request_and_a_speedup_with_micro_batches()
              micro_batches=4)
     assert mb.breakdown["pipeline_bubble"] < pp4.breakdown["pipeline_bubble"]
     assert any("bubble" in w for w in pp4.warnings)
-    # the staircase: micro-batch j reaches stage s after it left stage s-1
-    tl = mb.timeline[mb.timeline.phase == "decode"]
+    # the prefill staircase: micro-batch j reaches stage s after it left stage s-1
+    tl = mb.timeline
+    pre = tl[tl.phase == "prefill"]
     for j in range(4):
-        starts = [tl[(tl.stage == s) & (tl.micro_batch == j) & (tl.stream == "compute")].start_s.min()
+        starts = [pre[(pre.stage == s) & (pre.micro_batch == j) & (pre.stream == "compute")].start_s.min()
                   for s in range(4)]
-        assert starts == sorted(starts) and starts[0] < starts[-1]
+        ends = [pre[(pre.stage == s) & (pre.micro_batch == j)].end_s.max() for s in range(4)]
+        assert all(starts[s] >= ends[s - 1] for s in range(1, 4))
+    assert pre.end_s.max() == pytest.approx(mb.ttft_s - km.DEFAULT_CALIBRATION.step_overhead_s)
+    # a decode step is one period of the full pipeline: it spans the step time, and every
+    # stage is busy with all 4 micro-batches inside it
+    dec = tl[tl.phase == "decode"]
+    assert dec.start_s.min() == 0.0
+    assert dec.end_s.max() == pytest.approx(mb.tpot_s - km.DEFAULT_CALIBRATION.step_overhead_s)
+    for s in range(4):
+        assert set(dec[dec.stage == s].micro_batch) == {0, 1, 2, 3}
+        busy = dec[(dec.stage == s) & (dec.stream == "compute")].duration_s.sum()
+        assert busy <= mb.tpot_s * (1 + 1e-9)
 
 
 def test_weights_split_over_tp_and_pp():
