@@ -28,6 +28,15 @@ KIND = {
 KIND_LABEL = {"gemm": "GEMM", "attention": "attention", "elementwise": "elementwise",
               "comm": "collective"}
 
+#: phases of a training iteration (``TrainingResult.timeline.phase``)
+TRAINING_PHASE = {
+    "forward": "#4C78A8", "backward": "#72B7B2", "recompute": "#B279A2",
+    "p2p": "#E45756", "dp_communication": "#FF9DA6", "optimizer": "#54A24B",
+}
+TRAINING_PHASE_LABEL = {"forward": "forward", "backward": "backward", "recompute": "recompute",
+                        "p2p": "stage-to-stage send", "dp_communication": "data-parallel sync",
+                        "optimizer": "optimizer step"}
+
 MEMORY = {
     "weights": "#54A24B",          # green
     "kv_cache": "#B279A2",         # purple

@@ -47,7 +47,17 @@ def segments(start, end, y, groups, keys):
 
 
 class TimelineChart(View):
-    """Gantt chart of one decode step (or prefill) of ``model`` (a ScenarioModel)."""
+    """Gantt chart of one decode step (or prefill) of ``model`` (a ScenarioModel).
+
+    ``TimelineChart(training_result)`` instead draws one training iteration of a
+    ``kernel_model.TrainingResult``: stages x micro-batches, forward / backward / recompute
+    blocks on the compute lanes, sends and data-parallel syncs on the comm lanes.
+    """
+
+    def __init__(self, model=None, css: bool = True, **fields):
+        from kernel_model.training import TrainingResult
+        self.training = model if isinstance(model, TrainingResult) else None
+        super().__init__(None if self.training is not None else model, css=css, **fields)
 
     def _build(self):
         self.phase = widgets.ToggleButtons(options=[("decode step", "decode"), ("prefill", "prefill")],
@@ -99,6 +109,9 @@ class TimelineChart(View):
         return self._cols
 
     def update(self, res):
+        if self.training is not None:
+            self.update_training(self.training)
+            return
         sc = res.scenario
         c = self._columns(res)
         m = c["phase"] == self.phase.value
@@ -179,3 +192,47 @@ class TimelineChart(View):
         self.set_header(f"Timeline of {what}",
                         f"{total} · {n_k} kernels, {n_c} transfers · {per} · hover a bar for details")
         self.legend.value = palette.legend_html(dict(zip(labels, colors)))
+
+    def update_training(self, tres):
+        """Draw one training iteration: a lane pair per pipeline stage, colored by phase."""
+        tl = tres.timeline
+        for w in (self.phase, self.span, self.color_by):
+            w.layout.display = "none"
+        start, end = tl["start_s"].to_numpy(), tl["end_s"].to_numpy()          # seconds
+        stage, stream = tl["stage"].to_numpy().astype(int), tl["stream"].to_numpy()
+        phase, mb = tl["phase"].to_numpy(), tl["micro_batch"].to_numpy().astype(int)
+        pp = int(tres.config.get("pp", int(stage.max()) + 1 if len(stage) else 1))
+        n_lanes, px = lane_layout(pp)
+        y = (n_lanes - 1 - (2 * stage + (stream == "comm"))).astype(float)
+        known = dict(palette.TRAINING_PHASE)
+        for k in sorted(set(phase.tolist()) - set(known)):
+            known[k] = palette.OTHER
+        keys = [k for k in known if (phase == k).any()]
+        X, Y = segments(start, end, y, phase, keys)
+        tips = np.array([f"{p} · micro-batch {j} · stage {s} · {fmt_time(d)}"
+                         for p, j, s, d in zip(phase, mb, stage, end - start)], dtype=str)
+        ticks = {}
+        for s in range(pp):
+            ticks[str(n_lanes - 1 - 2 * s)] = f"stage {s} compute"
+            ticks[str(n_lanes - 2 - 2 * s)] = f"stage {s} comm"
+        hi = float(end.max()) if len(end) else 1.0
+        with hold(self.fig, self.bars, self.hover, self.mb_labels, self.xs, self.ys, self.ax_x, self.ax_y):
+            self.bars.x, self.bars.y = X, Y
+            self.bars.colors = [known[k] for k in keys]
+            self.bars.labels = keys
+            self.bars.stroke_width = 0.72 * px
+            self.hover.x, self.hover.y, self.hover.names = 0.5 * (start + end), y, tips
+            self.hover.default_size = int((0.72 * px) ** 2)
+            self.mb_labels.x, self.mb_labels.y, self.mb_labels.text = np.zeros(0), np.zeros(0), np.array([], dtype=str)
+            self.xs.min, self.xs.max = 0.0, 1.01 * hi
+            self.ys.min, self.ys.max = -0.5, n_lanes - 0.5
+            self.ax_x.label = "time since the iteration started (s)"
+            self.ax_y.tick_values = np.arange(n_lanes, dtype=float)
+            self.ax_y.tick_labels = ticks
+            self.fig.layout.height = f"{50 + px * n_lanes}px"
+        cfg = tres.config
+        self.set_header("Timeline of one training iteration",
+                        f"{fmt_time(tres.iteration_s)} · {tres.micro_batches} micro-batches x {pp} "
+                        f"stage(s), {cfg.get('schedule', '')} · MFU {tres.mfu:.0%} · bubble "
+                        f"{tres.bubble_fraction:.0%} · hover a bar for details")
+        self.legend.value = palette.legend_html({palette.TRAINING_PHASE_LABEL.get(k, k): known[k] for k in keys})

@@ -251,3 +251,22 @@ def test_views_share_one_model(comms):
     ref = km.simulate(km.Scenario(**{**BIG, "interconnect": "pcie4_bad"}, tp=8))
     assert views[1].bars_dec.y[:, 0].sum() == pytest.approx(ref.tpot_s * 1e3)
     assert f"{ref.tpot_s * 1e3:.2f} ms" in views[4].tpot.value
+
+
+def test_timeline_chart_draws_a_training_iteration():
+    import kernel_model as km
+    from nexora_widgets import TimelineChart
+    tres = km.simulate_training("gpt-22b", gpu="a100-sxm-80gb", tp=8, pp=4, dp=1, seq_len=2048,
+                                global_batch=8, micro_batch=1)
+    chart = TimelineChart(tres)
+    assert chart.status.value == ""
+    tl = tres.timeline
+    # one segment (start, end, NaN) per timeline row, grouped by phase
+    drawn = int(np.isfinite(np.asarray(chart.bars.y, dtype=float)).sum()) // 2
+    assert drawn == len(tl)
+    assert list(chart.bars.labels) == [p for p in ("forward", "backward", "recompute", "p2p",
+                                                   "dp_communication", "optimizer")
+                                       if (tl.phase == p).any()]
+    assert len(chart.ax_y.tick_values) == 2 * 4                    # compute + comm lane per stage
+    assert chart.xs.max == pytest.approx(1.01 * tl.end_s.max())
+    assert "8 micro-batches x 4 stage" in chart.header.value
