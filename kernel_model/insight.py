@@ -9,8 +9,8 @@ DOMINANT_SHARE = 0.4    # a cause must hold at least this share of the step to n
 def label_code(breakdown: dict, total):
     """Vectorised: 0..3 index into LABELS, and the index of the largest category."""
     import numpy as np
-    cats = ("compute", "hbm", "communication", "launch_overhead", "pipeline_bubble")
-    stack = np.stack([np.asarray(breakdown[c], dtype=float) for c in cats])
+    from .schedule import CATEGORIES
+    stack = np.stack([np.asarray(breakdown[c], dtype=float) for c in CATEGORIES])
     top = np.argmax(stack, axis=0)
     share = np.max(stack, axis=0) / np.where(np.asarray(total) > 0, total, 1.0)
     code = np.where(top < 3, top, 3)

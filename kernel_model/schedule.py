@@ -33,8 +33,8 @@ def _sum(times, names, idx):
 def phase(P, link, prefill):
     """Times of one decode step (prefill=False) or of the prefill (True).
 
-    Returns a dict with per-kernel times of one layer / head / tail (``kt``), the layer
-    time, the stage and total time, and the breakdown by category.
+    Returns a dict with per-kernel times (``kt``) and work (``work``) of one layer / head /
+    tail, the comm hidden per layer, the transfer times, the total and its breakdown.
     """
     m, pp, L = P["m"], P["pp"], P["L"]
     b = P["B"] / m                                       # sequences per micro-batch
@@ -98,6 +98,5 @@ def phase(P, link, prefill):
     bd["communication"] = bd["communication"] + p2p_exposed
     bd["launch_overhead"] = bd["launch_overhead"] + P["t_step"]
     bd["pipeline_bubble"] = extra - p2p_exposed
-    return dict(kt=kt, work=work, t_layer=t_layer, hidden=hidden, t_head=t_head, t_tail=t_tail,
-                t_crit=t_crit, transfers=transfers, t_in=t_in, t_x=t_x, total=total,
-                breakdown=bd, tokens=tokens, L_first=L_first, L_last=L_last)
+    return dict(kt=kt, work=work, hidden=hidden, t_in=t_in, t_x=t_x, total=total,
+                breakdown=bd, tokens=tokens, L_first=L_first)

@@ -158,13 +158,15 @@ def _f(x) -> float:
 
 
 def simulate(sc: Scenario | None = None, **kw) -> Result:
-    """Simulate one request. ``simulate(sc)`` or ``simulate(model=..., tp=..., ...)``."""
+    """Simulate one request: ``simulate(sc)``, ``simulate(sc_dict)``, ``simulate(sc, tp=4)``
+    (a copy of ``sc`` with fields replaced) or ``simulate(model=..., tp=..., ...)``."""
     if sc is None:
         sc = Scenario(**kw)
-    elif kw:
-        sc = sc.replace(**kw)
-    elif isinstance(sc, dict):
-        sc = Scenario.from_dict(sc)
+    else:
+        if isinstance(sc, dict):
+            sc = Scenario.from_dict(sc)
+        if kw:
+            sc = sc.replace(**kw)
     P = params(sc)
     out = evaluate(P)
     dec, pre = out["decode"], out["prefill"]

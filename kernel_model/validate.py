@@ -115,27 +115,24 @@ def _where(name, df, i) -> str:
     return f"{name}: {line}" + (f" (id {rid})" if rid else "")
 
 
-def _int(name, df, i, col) -> int:
+def _number(name, df, i, col, ok, allowed) -> float:
+    """The cell as a finite float passing ``ok``; otherwise ValueError saying what is allowed."""
     s = df.at[i, col]
     try:
         x = float(s)
     except ValueError:
         x = float("nan")
-    if not math.isfinite(x) or x != int(x) or x < 1:
-        raise ValueError(f"{_where(name, df, i)}: column {col!r} must be a whole number >= 1, "
-                         f"got {s!r}")
-    return int(x)
+    if not math.isfinite(x) or not ok(x):
+        raise ValueError(f"{_where(name, df, i)}: column {col!r} must be {allowed}, got {s!r}")
+    return x
+
+
+def _int(name, df, i, col) -> int:
+    return int(_number(name, df, i, col, lambda x: x == int(x) and x >= 1, "a whole number >= 1"))
 
 
 def _positive(name, df, i, col) -> float:
-    s = df.at[i, col]
-    try:
-        x = float(s)
-    except ValueError:
-        x = float("nan")
-    if not math.isfinite(x) or x <= 0:
-        raise ValueError(f"{_where(name, df, i)}: column {col!r} must be a number > 0, got {s!r}")
-    return x
+    return _number(name, df, i, col, lambda x: x > 0, "a number > 0")
 
 
 def _bool(name, df, i, col) -> bool:
