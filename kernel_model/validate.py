@@ -606,7 +606,7 @@ def cli_main(argv=None) -> int:
     try:
         a = _parser().parse_args(argv)
         if a.save_profile and not a.fit:
-            raise ValueError("nexora validate: --save-profile needs --fit")
+            raise ValueError("--save-profile needs --fit")
         cal = None
         if a.calibration:
             from .calibrate import load_profile
@@ -630,7 +630,7 @@ def cli_main(argv=None) -> int:
     except SystemExit as e:                 # --help
         return int(e.code or 0)
     except ValueError as e:
-        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        print(f"nexora validate: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     return 0
 

@@ -260,7 +260,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args):
     argv = [a.format(**names) for a in args]
     assert V.cli_main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert err.count("\n") == 1 and err.startswith("nexora validate: error: ")
 
 
 def test_cli_applies_a_calibration_profile(tmp_path, capsys):
