@@ -78,16 +78,19 @@ class ScenarioModel(HasTraits):
             d = scenario.to_dict() if isinstance(scenario, Scenario) else dict(scenario)
             d.update(kw)
             kw = d
-        bad = [k for k in kw if k not in FIELDS]
-        if bad:
-            Scenario.from_dict({bad[0]: kw[bad[0]]})      # raises with the closest names
+        _check_names(kw)
         self._key = None
+        self._allowed = {}                    # memo of allowed(): (name, other fields) -> values
         super().__init__(**kw)
         self._recompute()
 
     # ---- validation -------------------------------------------------------------------
     def _values(self) -> dict:
-        return {f: getattr(self, f) for f in FIELDS}
+        """The fields as a dict for ``Scenario(**d)`` (``efficiency`` copied)."""
+        d = {f: getattr(self, f) for f in FIELDS}
+        if d["efficiency"] is not None:
+            d["efficiency"] = dict(d["efficiency"])
+        return d
 
     @validate(*FIELDS)
     def _validate_field(self, proposal):
@@ -133,27 +136,17 @@ class ScenarioModel(HasTraits):
         and returns one note per adjustment. Raises ``TraitError`` (and sets ``error``)
         when the change is refused; the model is then unchanged.
         """
-        bad = [k for k in kw if k not in FIELDS]
-        if bad:
-            try:
-                Scenario.from_dict({bad[0]: kw[bad[0]]})
-            except ValueError as e:
-                self.error = str(e)
-                raise TraitError(str(e)) from None
-        notes = []
-        if adapt:
-            try:
-                kw, notes = adapt_changes(self._values(), kw)
-            except ValueError as e:
-                self.error = str(e)
-                raise TraitError(str(e)) from None
         try:
+            _check_names(kw)
+            notes = []
+            if adapt:
+                kw, notes = adapt_changes(self._values(), kw)
             with self.hold_trait_notifications():
                 for k, v in kw.items():
                     setattr(self, k, v)
-        except TraitError as e:
+        except (ValueError, TraitError) as e:
             self.error = str(e)
-            raise
+            raise TraitError(str(e)) from None
         return notes
 
     def allowed(self, name: str) -> list:
@@ -162,16 +155,12 @@ class ScenarioModel(HasTraits):
         base = self._values()
         if name == "tp":
             base["ep"] = 1
-        out = []
-        for v in CANDIDATES.get(name, ()):
-            d = dict(base)
-            d[name] = v
-            try:
-                Scenario(**d)
-            except ValueError:
-                continue
-            out.append(v)
-        return out
+        key = (name, json.dumps({**base, name: None}, sort_keys=True, default=str))
+        if key not in self._allowed:
+            if len(self._allowed) >= 256:
+                self._allowed.clear()
+            self._allowed[key] = tuple(v for v in CANDIDATES.get(name, ()) if _valid({**base, name: v}))
+        return list(self._allowed[key])
 
     # ---- conversion -------------------------------------------------------------------
     @property
@@ -179,10 +168,7 @@ class ScenarioModel(HasTraits):
         return self.to_scenario()
 
     def to_scenario(self) -> Scenario:
-        d = self._values()
-        if d["efficiency"] is not None:
-            d["efficiency"] = dict(d["efficiency"])
-        return Scenario(**d)
+        return Scenario(**self._values())
 
     @classmethod
     def from_scenario(cls, sc: Scenario) -> "ScenarioModel":
@@ -207,6 +193,22 @@ class ScenarioModel(HasTraits):
         return "ScenarioModel(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
 
 
+def _check_names(kw: dict) -> None:
+    """ValueError naming the first key of ``kw`` that is no Scenario field, and the closest."""
+    bad = [k for k in kw if k not in FIELDS]
+    if bad:
+        Scenario.from_dict({bad[0]: kw[bad[0]]})
+
+
+def _valid(d: dict) -> bool:
+    """Whether the engine accepts the scenario ``d``."""
+    try:
+        Scenario(**d)
+        return True
+    except ValueError:
+        return False
+
+
 def _canonical(name, value):
     """Preset aliases become canonical names (llama-70b -> llama-2-70b); else unchanged."""
     try:
@@ -228,23 +230,37 @@ def adapt_changes(current: dict, changes: dict) -> tuple[dict, list[str]]:
     the engine accepts. Returns (changes to apply, notes). Raises ``ValueError`` (the
     engine's message) when no such adjustment exists.
     """
+    _, out, notes = _adapt(current, changes)
+    return out, notes
+
+
+def adapt_scenario(current: dict, changes: dict) -> Scenario:
+    """The Scenario ``current`` updated with ``changes`` as :func:`adapt_changes` extends
+    them (fields named in ``changes`` are canonical preset names there). Raises ``ValueError``."""
+    return _adapt(current, changes)[0]
+
+
+def _adapt(current: dict, changes: dict) -> tuple[Scenario, dict, list[str]]:
+    """(the adapted Scenario, changes to apply, notes); see :func:`adapt_changes`."""
     d = {**current, **{k: _canonical(k, v) for k, v in changes.items()}}
     out, notes = dict(changes), []
+    try:
+        return Scenario(**d), out, notes       # valid as asked: nothing to move
+    except ValueError:
+        pass
 
     def ok(**kw):
-        try:
-            Scenario(**{**d, **kw})
-            return True
-        except ValueError:
-            return False
+        return _valid({**d, **kw})
+
+    def put(name, value, why):
+        notes.append(f"{name} {d[name]} -> {value}: {why}")
+        d[name] = out[name] = value
 
     def move(name, candidates, test, why):
         """Set ``name`` to the first candidate that passes ``test``."""
-        old = d[name]
         v = next((c for c in candidates if test(c)), None)
         if v is not None:
-            d[name] = out[name] = v
-            notes.append(f"{name} {old} -> {v}: {why}")
+            put(name, v, why)
 
     try:
         spec = get_model(d["model"]).with_overrides(d["layers"], d["moe_experts"], d["active_experts"])
@@ -257,19 +273,15 @@ def adapt_changes(current: dict, changes: dict) -> tuple[dict, list[str]]:
 
     # Fields with a direct rule first; tp and ep (which depend on each other) last.
     if "ep" not in changes and d["ep"] > 1 and not spec.is_moe:
-        d["ep"] = out["ep"] = 1
-        notes.append(f"ep {current['ep']} -> 1: {spec.name} has no experts")
+        put("ep", 1, f"{spec.name} has no experts")
     if "algorithm" not in changes and d["algorithm"] == "in_switch":
         if not get_interconnect(d["interconnect"] if d["interconnect"] != "none"
                                 else get_gpu(d["gpu"]).native_link).in_switch:
-            d["algorithm"] = out["algorithm"] = "auto"
-            notes.append(f"algorithm in_switch -> auto: {d['interconnect']} has no in-switch reduction")
+            put("algorithm", "auto", f"{d['interconnect']} has no in-switch reduction")
     if "pp" not in changes and d["pp"] > spec.layers:
-        d["pp"] = out["pp"] = spec.layers
-        notes.append(f"pp {current['pp']} -> {spec.layers}: {spec.name} has {spec.layers} layers")
+        put("pp", spec.layers, f"{spec.name} has {spec.layers} layers")
     if "micro_batches" not in changes and d["micro_batches"] > d["batch"]:
-        notes.append(f"micro_batches {d['micro_batches']} -> {d['batch']}: at most batch")
-        d["micro_batches"] = out["micro_batches"] = d["batch"]
+        put("micro_batches", d["batch"], "at most batch")
     # tp / ep at fault: still invalid with every other dependent field at a neutral value
     neutral = dict(algorithm="auto", micro_batches=1,
                    interconnect=d["interconnect"] if d["interconnect"] != "none" else "nvlink")
@@ -280,8 +292,5 @@ def adapt_changes(current: dict, changes: dict) -> tuple[dict, list[str]]:
         move("ep", nearest(CANDIDATES["ep"], d["ep"]), lambda e: ok(ep=e, **neutral),
              f"must divide the {spec.experts} experts and fit with tp={d['tp']}")
     if "interconnect" not in changes and d["interconnect"] == "none" and not ok():
-        link = get_gpu(d["gpu"]).native_link
-        notes.append(f"interconnect none -> {link}: several GPUs need a link")
-        d["interconnect"] = out["interconnect"] = link
-    Scenario(**d)                            # still invalid: the engine's message
-    return out, notes
+        put("interconnect", get_gpu(d["gpu"]).native_link, "several GPUs need a link")
+    return Scenario(**d), out, notes         # still invalid: the engine's message

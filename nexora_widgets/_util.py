@@ -30,8 +30,11 @@ def as_model(model=None, **fields) -> ScenarioModel:
 
 
 # ---- formatting (inputs in SI units: seconds, bytes, FLOPs) -------------------------------
+_PREFIXES = (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3))
+
+
 def fmt_time(s: float) -> str:
-    """Seconds -> '11.65 ms' / '850 µs' / '1.23 s'."""
+    """Seconds -> '11.65 ms' / '850.0 µs' / '1.23 s'."""
     s = float(s)
     if s >= 1.0:
         return f"{s:.2f} s"
@@ -40,23 +43,27 @@ def fmt_time(s: float) -> str:
     return f"{s * 1e6:.1f} µs"
 
 
+def _fmt_si(x: float, unit: str) -> str:
+    """``x`` ``unit``s with a decimal prefix and 3 significant digits: '1.5 GB', '12 B'."""
+    x = float(x)
+    for prefix, f in _PREFIXES:
+        if x >= f:
+            return f"{x / f:.3g} {prefix}{unit}"
+    return f"{x:.0f} {unit}"
+
+
 def fmt_bytes(b: float) -> str:
-    b = float(b)
-    for unit, f in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if b >= f:
-            return f"{b / f:.3g} {unit}"
-    return f"{b:.0f} B"
+    """Bytes -> '1.5 GB' / '640 kB' / '12 B' (decimal prefixes)."""
+    return _fmt_si(b, "B")
 
 
 def fmt_flops(f: float) -> str:
-    f = float(f)
-    for unit, k in (("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3)):
-        if f >= k:
-            return f"{f / k:.3g} {unit}"
-    return f"{f:.0f} FLOP"
+    """FLOPs -> '2.1 TFLOP' / '340 MFLOP' / '12 FLOP'."""
+    return _fmt_si(f, "FLOP")
 
 
 def esc(x) -> str:
+    """``x`` as text safe inside HTML."""
     return html.escape(str(x))
 
 
@@ -76,11 +83,13 @@ def evaluate_many(scenarios: list[Scenario]) -> dict:
             P[k] = np.array([p[k] for p in Ps], dtype=float)
     out = _sim.evaluate(P)
     n = len(scenarios)
-    res = {k: np.broadcast_to(np.asarray(out[k], dtype=float), (n,)).copy()
-           for k in ("tpot_s", "ttft_s", "e2e_s", "output_tokens_per_s")}
-    res["fits"] = np.broadcast_to(np.asarray(out["fits"]), (n,)).copy()
-    res["bottleneck_code"] = np.broadcast_to(np.asarray(out["bottleneck_code"]), (n,)).copy()
+
+    def per_plan(v, dtype=float):            # a scalar where no plan differs -> n values
+        return np.broadcast_to(np.asarray(v, dtype=dtype), (n,)).copy()
+
+    res = {k: per_plan(out[k]) for k in ("tpot_s", "ttft_s", "e2e_s", "output_tokens_per_s")}
+    res["fits"] = per_plan(out["fits"], None)
+    res["bottleneck_code"] = per_plan(out["bottleneck_code"], None)
     for key in ("breakdown", "ttft_breakdown", "memory"):
-        res[key] = {c: np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy()
-                    for c, v in out[key].items()}
+        res[key] = {c: per_plan(v) for c, v in out[key].items()}
     return res

@@ -8,10 +8,12 @@ from ._util import esc, fmt_time
 from .base import View
 
 
-def metric(label: str, value: str, note: str = "", color: str = "#222") -> str:
+def metric(label: str, value: str, note: str = "", color: str | None = None) -> str:
+    """One headline card: a small label, ``value`` (HTML) large, an optional note below."""
     n = f'<div class="nx-sub">{note}</div>' if note else ""
+    style = f' style="color:{color}"' if color else ""
     return (f'<div class="nx-metric"><div class="l">{label}</div>'
-            f'<div class="v" style="color:{color}">{value}</div>{n}</div>')
+            f'<div class="v"{style}>{value}</div>{n}</div>')
 
 
 class MetricCards(View):
@@ -37,12 +39,10 @@ class MetricCards(View):
         gb, cap = res.memory["total"] / 1e9, res.memory["capacity"] / 1e9
         self.mem.value = metric("memory / GPU", f"{gb:.1f} GB", f"of {cap:.0f} GB"
                                 + ("" if res.fits else " · does not fit"),
-                                "#222" if res.fits else palette.ERROR)
-        color = palette.BOTTLENECK.get(res.bottleneck, "#666")
-        self.badge.value = (f'<div class="nx-metric"><div class="l">bottleneck</div>'
-                            f'<div style="margin-top:6px"><span class="nx-badge" style="background:{color}">'
-                            f'{esc(res.bottleneck)}</span></div>'
-                            f'<div class="nx-sub">{res.num_gpus} GPU(s)</div></div>')
+                                None if res.fits else palette.ERROR)
+        color = palette.BOTTLENECK.get(res.bottleneck, palette.OTHER)
+        self.badge.value = metric("bottleneck", f'<span class="nx-badge" style="background:{color}">'
+                                  f'{esc(res.bottleneck)}</span>', f"{res.num_gpus} GPU(s)")
         self.insight.value = f'<div style="font-size:13px;margin:2px 0">{esc(res.insight)}</div>'
         self.warnings.value = "".join(
             f'<div style="font-size:12px;color:{palette.WARNING}">⚠ {esc(w)}</div>' for w in res.warnings)

@@ -8,12 +8,12 @@ import numpy as np
 
 from kernel_model import Scenario, get_interconnect
 from kernel_model.hardware import TYPICAL_GPU
-from kernel_model.model_object import ScenarioModel, adapt_changes
+from kernel_model.model_object import ScenarioModel, adapt_scenario
 from kernel_model.insight import LABELS
 
 from . import palette
 from ._util import esc, evaluate_many
-from .base import View, hold
+from .base import View, figure, highlight, hold, tpot_bars
 
 CATS = tuple(palette.CATEGORY)
 DEFAULT_PRESETS = ("pcie4_bad", "pcie4_good", "pcie5_good", "nvlink", "nvlink4", "nvlink5")
@@ -29,8 +29,7 @@ def compare_plans(base: Scenario, presets, typical_gpu: bool) -> list[tuple[str,
         if typical_gpu:
             ch["gpu"] = TYPICAL_GPU.get(p, base.gpu)
         try:
-            ch, _ = adapt_changes(cur, ch)
-            out.append((p, base.replace(**ch), ""))
+            out.append((p, adapt_scenario(cur, ch), ""))
         except ValueError as e:
             out.append((p, None, str(e)))
     return out
@@ -59,35 +58,26 @@ class Compare(View):
         self.gpu_mode.observe(lambda ch: self.refresh(), "value")
 
     def _build(self):
-        self.xs = bq.OrdinalScale()
-        self.ys = bq.LinearScale(min=0.0)
-        self.bars = bq.Bars(x=["-"], y=np.zeros((len(CATS), 1)), scales={"x": self.xs, "y": self.ys},
-                            type="stacked", colors=[palette.CATEGORY[c] for c in CATS], padding=0.3,
-                            labels=[palette.CATEGORY_LABEL[c] for c in CATS], opacity_mode="group",
-                            stroke="white", stroke_width=0.5,
-                            tooltip=bq.Tooltip(fields=["x", "y"], labels=["link", "ms"], formats=["", ".3f"]))
+        self.xs, self.ys, self.bars, ax_y = tpot_bars("link", "-")
         ax_x = bq.Axis(scale=self.xs, tick_rotate=-30, tick_style={"text-anchor": "end"},
                        label="interconnect preset", label_offset="58px")
-        ax_y = bq.Axis(scale=self.ys, side="left", label="TPOT (ms)", grid_lines="dashed",
-                       grid_color="#ddd")
-        self.fig = bq.Figure(marks=[self.bars], axes=[ax_x, ax_y], animation_duration=0,
-                             fig_margin=dict(top=12, bottom=78, left=58, right=12),
-                             layout=widgets.Layout(width="100%", height="300px"))
+        self.fig = figure([self.bars], [ax_x, ax_y], "300px", dict(top=12, bottom=78, left=58, right=12))
         self.fig.add_class("nx-compare")
-        self.table = widgets.HTML()
-        self.legend = widgets.HTML(palette.legend_html(
-            {palette.CATEGORY_LABEL[c]: palette.CATEGORY[c] for c in CATS}))
-        self.table.layout = widgets.Layout(flex="3 1 0", min_width="360px", overflow="auto")
+        self.table = widgets.HTML(layout=widgets.Layout(flex="3 1 0", min_width="360px",
+                                                        overflow="auto"))
+        self.legend = widgets.HTML(palette.legend_html(palette.CATEGORY, palette.CATEGORY_LABEL))
         left = widgets.VBox([self.fig, self.legend], layout=widgets.Layout(flex="2 1 0", min_width="300px"))
         return [self.gpu_mode, widgets.HBox([left, self.table], layout=widgets.Layout(
             flex_flow="row wrap", width="100%", align_items="flex-start"))]
 
     def update(self, res):
         base = res.scenario
-        plans = compare_plans(base, self.presets, self.gpu_mode.value == "typical")
-        ok = [(p, sc) for p, sc, _ in plans if sc is not None]
-        rows = []
         typical = self.gpu_mode.value == "typical"
+        plans = compare_plans(base, self.presets, typical)
+        ok = [(p, sc) for p, sc, _ in plans if sc is not None]
+        head = ["link", *(["GPU"] if typical else []), "GB/s", "µs/hop", "TTFT ms", "TPOT ms",
+                "tokens/s", "comm", "bound by", *(["GB/GPU"] if typical else []), "fits"]
+        rows = []
         if ok:
             ev = evaluate_many([sc for _, sc in ok])
             y = np.array([ev["breakdown"][c] for c in CATS]) * 1e3
@@ -96,7 +86,7 @@ class Compare(View):
             with hold(self.fig, self.bars, self.xs, self.ys):
                 self.xs.domain = names
                 self.bars.x, self.bars.y = names, y
-                self.bars.opacities = [1.0 if c or not any(cur) else palette.MUTED_OPACITY for c in cur]
+                self.bars.opacities = highlight(cur)
                 self.ys.max = float(y.sum(axis=0).max() * 1.08 or 1.0)
             self.values = {"presets": names, "tpot_s": ev["tpot_s"], "ttft_s": ev["ttft_s"],
                            "output_tokens_per_s": ev["output_tokens_per_s"],
@@ -117,13 +107,9 @@ class Compare(View):
                     f'<td style="color:{"inherit" if fits else palette.ERROR}">{"yes" if fits else "no"}</td></tr>')
         for p, sc, note in plans:
             if sc is None:
-                rows.append(f'<tr><td>{esc(p)}</td><td colspan="{10 if typical else 8}" style="text-align:left;'
+                rows.append(f'<tr><td>{esc(p)}</td><td colspan="{len(head) - 1}" style="text-align:left;'
                             f'color:{palette.ERROR}">{esc(note)}</td></tr>')
-        self.table.value = ('<table class="nx-table"><tr><th>link</th>' + ("<th>GPU</th>" if typical else "")
-                            + '<th>GB/s</th>'
-                            '<th>µs/hop</th><th>TTFT ms</th><th>TPOT ms</th><th>tokens/s</th>'
-                            '<th>comm</th><th>bound by</th>' + ("<th>GB/GPU</th>" if typical else "")
-                            + '<th>fits</th></tr>'
-                            + "".join(rows) + "</table>")
+        self.table.value = ('<table class="nx-table"><tr>' + "".join(f"<th>{h}</th>" for h in head)
+                            + "</tr>" + "".join(rows) + "</table>")
         self.set_header("Compare interconnects",
                         f"{esc(base.model)}, tp={base.tp} pp={base.pp}, batch {base.batch}")

@@ -15,7 +15,7 @@ from kernel_model import list_gpus, list_interconnects, list_models
 
 from . import palette
 from ._util import as_model, esc
-from .layout import CSS
+from .layout import style
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PROMPTS = (16, 32, 64, 128, 200, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
@@ -67,9 +67,9 @@ class FieldLink(traitlets.link):
         return self._busy_updating()
 
 
-def _with_value(options, value):
-    """``options`` (sorted) including ``value``."""
-    return tuple(sorted(set(options) | {value})) if value not in options else tuple(options)
+def _with_value(options, value) -> tuple:
+    """``options`` as a tuple, with ``value`` added in sorted place when it is missing."""
+    return tuple(options) if value in options else tuple(sorted({*options, value}))
 
 
 class Controls(widgets.VBox):
@@ -131,7 +131,7 @@ class Controls(widgets.VBox):
         advanced = widgets.VBox([w["algorithm"], w["comm_group"], w["flash_attention"]])
         self.advanced = widgets.Accordion(children=[advanced], titles=("collectives & kernels",),
                                           selected_index=None, layout=widgets.Layout(width="98%"))
-        kids = ([widgets.HTML(CSS, layout=widgets.Layout(height="0px"))] if css else [])
+        kids = [style()] if css else []
         kids += [widgets.HTML('<div class="nx-title">Scenario</div>')]
         kids += group("model & hardware", ["model", "gpu", "interconnect"])
         kids += group("parallelism", ["tp", "pp", "ep", "micro_batches"])
@@ -154,8 +154,7 @@ class Controls(widgets.VBox):
     def _preparer(self, name):
         def prepare(value):
             widget = self.widgets[name]
-            opts = getattr(widget, "options", None)
-            if opts is not None and value not in widget._options_values:
+            if hasattr(widget, "options") and value not in widget._options_values:
                 widget.options = _with_value(widget._options_values, value)
         return prepare
 
@@ -164,10 +163,8 @@ class Controls(widgets.VBox):
         m = self.model
         for name in ("tp", "ep", "pp", "micro_batches", "algorithm"):
             widget, link = self.widgets[name], self.links[name]
-            allowed = tuple(m.allowed(name))
             cur = getattr(m, name)
-            if cur not in allowed:
-                allowed = _with_value(allowed, cur)
+            allowed = _with_value(m.allowed(name), cur)
             if tuple(widget._options_values) != allowed:
                 with link.quiet():
                     widget.options = allowed

@@ -1,4 +1,4 @@
-"""Small layout pieces: a titled card, a wrapping row, and the dashboard's CSS."""
+"""Small layout pieces: the dashboard's CSS (``style()``) and a wrapping row."""
 from __future__ import annotations
 
 import ipywidgets as widgets
@@ -32,22 +32,6 @@ CSS = f"""
 def style() -> widgets.HTML:
     """An HTML widget carrying the CSS the views use (include it once per output)."""
     return widgets.HTML(CSS, layout=widgets.Layout(height="0px", margin="0", overflow="hidden"))
-
-
-class Card(widgets.VBox):
-    """A bordered box with a title line above its children."""
-
-    def __init__(self, title: str, children=(), subtitle: str = "", **layout):
-        self.title = widgets.HTML()
-        self.set_title(title, subtitle)
-        lay = dict(margin="4px", overflow="hidden")
-        lay.update(layout)
-        super().__init__(children=[self.title, *children], layout=widgets.Layout(**lay))
-        self.add_class("nx-card")
-
-    def set_title(self, title: str, subtitle: str = "") -> None:
-        sub = f' <span class="nx-sub">{subtitle}</span>' if subtitle else ""
-        self.title.value = f'<div class="nx-title">{title}{sub}</div>'
 
 
 class Row(widgets.HBox):

@@ -53,6 +53,7 @@ BOTTLENECK = {"COMPUTE-BOUND": CATEGORY["compute"], "MEMORY-BOUND": CATEGORY["hb
 OTHER = "#79706E"          # anything the engine adds that has no color here yet
 TOKENS = "#222222"        # tokens/s line (scaling chart)
 MUTED_OPACITY = 0.45      # other plans
+GRID = "#ddd"             # dashed grid lines of every value axis
 ERROR = "#B00020"
 WARNING = "#8A5A00"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
@@ -64,6 +65,7 @@ def bound_colors() -> dict:
 
 
 def swatch(color: str, label: str) -> str:
+    """A small square of ``color`` followed by ``label`` (HTML)."""
     return (f'<span style="display:inline-flex;align-items:center;margin-right:12px;'
             f'white-space:nowrap"><span style="width:11px;height:11px;border-radius:2px;'
             f'background:{color};display:inline-block;margin-right:5px"></span>{label}</span>')

@@ -9,8 +9,6 @@ kind. ``add_gemm(kernel_model.gemm.gemm(...))`` places extra GEMMs on the same c
 """
 from __future__ import annotations
 
-import sys
-
 import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
@@ -18,8 +16,8 @@ import numpy as np
 from kernel_model.kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
 
 from . import palette
-from ._util import esc
-from .base import View, hold
+from ._util import _sim, esc
+from .base import View, figure, hold, value_axis
 
 PHASES = ("prefill", "decode")
 KINDS = ("gemm", "attention", "elementwise")
@@ -29,10 +27,8 @@ MARKER = {"prefill": "circle", "decode": "diamond"}
 def kernel_points(result) -> dict:
     """{phase: {"name", "kind", "intensity" (FLOP/B), "tflops" (achieved, one GPU)}} for
     the non-communication kernels of a :class:`kernel_model.Result`."""
-    sc = result.scenario
-    sim = sys.modules["kernel_model.simulate"]
-    P = sim.params(sc)
-    out = sim.evaluate(P)
+    P = _sim.params(result.scenario)
+    out = _sim.evaluate(P)
     pts = {}
     for ph in PHASES:
         d = out[ph]
@@ -74,14 +70,10 @@ class RooflineChart(View):
         self.gemm_dots = bq.Scatter(x=[], y=[], names=[], display_names=True, scales=sc,
                                     marker="square", default_size=80, colors=["#222222"],
                                     tooltip=tip)
-        ax_x = bq.Axis(scale=self.xs, label="arithmetic intensity (FLOP / byte)",
-                       grid_lines="dashed", grid_color="#ddd", tick_format=".2~s")
-        ax_y = bq.Axis(scale=self.ys, side="left", label="TFLOP/s per GPU",
-                       grid_lines="dashed", grid_color="#ddd", tick_format=".2~s")
-        self.fig = bq.Figure(marks=[self.roof_peak, self.roof_ach, *self.dots.values(), self.gemm_dots],
-                             axes=[ax_x, ax_y], animation_duration=0,
-                             fig_margin=dict(top=10, bottom=48, left=64, right=16),
-                             layout=widgets.Layout(width="100%", height="340px"))
+        ax_x = value_axis(self.xs, "arithmetic intensity (FLOP / byte)", tick_format=".2~s")
+        ax_y = value_axis(self.ys, "TFLOP/s per GPU", side="left", tick_format=".2~s")
+        self.fig = figure([self.roof_peak, self.roof_ach, *self.dots.values(), self.gemm_dots],
+                          [ax_x, ax_y], "340px", dict(top=10, bottom=48, left=64, right=16))
         legend = {palette.KIND_LABEL[k]: palette.KIND[k] for k in KINDS}
         self.legend = widgets.HTML(palette.legend_html(legend) +
                                    '<div class="nx-sub">● prefill &nbsp; ◆ decode step &nbsp; '
@@ -96,12 +88,16 @@ class RooflineChart(View):
         roof = pts["roof"]
         F, B = roof["peak"] / 1e12, roof["bw"] / 1e12            # TFLOP/s, TB/s
         Fa, Ba = F * roof["ef"], B * roof["em"]
-        allx = np.concatenate([pts[p]["intensity"] for p in PHASES]
-                              + [np.array([g.arithmetic_intensity for g in self._gemms])])
+        gs = self._gemms
+        gx = np.array([g.arithmetic_intensity for g in gs], dtype=float)
+        gy = np.array([g.flops_per_gpu / g.kernel_s / 1e12 for g in gs], dtype=float)
+        allx = np.concatenate([pts[p]["intensity"] for p in PHASES] + [gx])
+        ally = np.concatenate([pts[p]["tflops"] for p in PHASES] + [gy, np.array([F])])
         lo = max(min(allx.min() if allx.size else 1.0, F / B) / 4.0, 1e-2)
         hi = max(allx.max() if allx.size else 1e3, F / B) * 4.0
         x = np.geomspace(lo, hi, 64)
-        with hold(self.fig, self.roof_peak, self.roof_ach, self.xs, self.ys, *self.dots.values()):
+        with hold(self.fig, self.roof_peak, self.roof_ach, self.xs, self.ys, self.gemm_dots,
+                  *self.dots.values()):
             self.roof_peak.x, self.roof_peak.y = x, np.minimum(F, B * x)
             self.roof_ach.x, self.roof_ach.y = x, np.minimum(Fa, Ba * x)
             for ph in PHASES:
@@ -109,12 +105,12 @@ class RooflineChart(View):
                 self.dots[ph].x, self.dots[ph].y = d["intensity"], d["tflops"]
                 self.dots[ph].names = [f"{ph}: {n}" for n in d["name"]]
                 self.dots[ph].colors = [palette.KIND[k] for k in d["kind"]]
-            ally = np.concatenate([pts[p]["tflops"] for p in PHASES] + [np.array([F])])
+            self.gemm_dots.x, self.gemm_dots.y = gx, gy
+            self.gemm_dots.names = [f"{g.m}x{g.k}x{g.n} {g.dtype}" for g in gs]
             self.xs.min, self.xs.max = float(lo), float(hi)
             self.ys.min = float(max(min(ally.min(), B * lo) / 2.0, 1e-4))
-            self.ys.max = float(F * 1.5)
+            self.ys.max = float(ally.max() * 1.5)
         self.points = pts
-        self._draw_gemms()
         sc = res.scenario
         self.note.value = (f'<div class="nx-sub">{esc(sc.gpu)}: peak {F:.0f} TFLOP/s, '
                            f'{B * 1e3:.0f} GB/s; ridge point {F / B:.0f} FLOP/byte '
@@ -128,12 +124,6 @@ class RooflineChart(View):
         self.refresh()
 
     def clear_gemms(self) -> None:
+        """Remove the GEMMs placed with :meth:`add_gemm`."""
         self._gemms = []
         self.refresh()
-
-    def _draw_gemms(self):
-        gs = self._gemms
-        with self.gemm_dots.hold_sync():
-            self.gemm_dots.x = [g.arithmetic_intensity for g in gs]
-            self.gemm_dots.y = [g.flops_per_gpu / g.kernel_s / 1e12 for g in gs]
-            self.gemm_dots.names = [f"{g.m}x{g.k}x{g.n} {g.dtype}" for g in gs]

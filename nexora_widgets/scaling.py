@@ -7,29 +7,24 @@ import ipywidgets as widgets
 import numpy as np
 
 from kernel_model import Scenario
-from kernel_model.model_object import adapt_changes
+from kernel_model.model_object import adapt_scenario
 
 from . import palette
-from ._util import evaluate_many
-from .base import View, hold
+from ._util import esc, evaluate_many
+from .base import View, figure, highlight, hold, tpot_bars
 
 CATS = tuple(palette.CATEGORY)
 TPS = (1, 2, 4, 8)
-TOKENS_COLOR = palette.TOKENS
 
 
 def scaling_plans(sc: Scenario, tps=TPS) -> list[Scenario]:
     """``sc`` at each tensor-parallel degree of ``tps`` the model accepts, plus ``sc``
     itself; other fields kept (ep / micro-batches adjusted where the engine requires)."""
     cur = sc.to_dict()
-    out = {}
-    for t in sorted(set(tps) | {sc.tp}):
-        if t == sc.tp:
-            out[t] = sc
-            continue
+    out = {sc.tp: sc}
+    for t in set(tps) - {sc.tp}:
         try:
-            ch, _ = adapt_changes(cur, {"tp": t})
-            out[t] = sc.replace(**ch)
+            out[t] = adapt_scenario(cur, {"tp": t})
         except ValueError:
             continue
     return [out[t] for t in sorted(out)]
@@ -39,32 +34,23 @@ class ScalingChart(View):
     """TPOT (ms, bars stacked by cause) and output tokens/s (line, right axis) against TP."""
 
     def _build(self):
-        self.xs = bq.OrdinalScale()
-        self.ys = bq.LinearScale(min=0.0)
+        self.xs, self.ys, self.bars, ax_y = tpot_bars("plan", "TP 1")
         self.ys2 = bq.LinearScale(min=0.0)
-        self.bars = bq.Bars(x=["TP 1"], y=np.zeros((len(CATS), 1)), scales={"x": self.xs, "y": self.ys},
-                            type="stacked", colors=[palette.CATEGORY[c] for c in CATS],
-                            labels=[palette.CATEGORY_LABEL[c] for c in CATS], padding=0.3,
-                            opacity_mode="group", stroke="white", stroke_width=0.5,
-                            tooltip=bq.Tooltip(fields=["x", "y"], labels=["plan", "ms"], formats=["", ".3f"]))
         self.tps_line = bq.Lines(x=["TP 1"], y=[0.0], scales={"x": self.xs, "y": self.ys2},
-                                 colors=[TOKENS_COLOR], marker="circle", marker_size=36,
+                                 colors=[palette.TOKENS], marker="circle", marker_size=36,
                                  stroke_width=2, labels=["tokens/s"], enable_hover=False)
         self.notes = bq.Label(x=["TP 1"], y=[0.0], text=[""], scales={"x": self.xs, "y": self.ys},
                               default_size=11, colors=["#333"], align="middle", y_offset=-8,
                               font_weight="bold", enable_hover=False)
         ax_x = bq.Axis(scale=self.xs, label="tensor-parallel GPUs per stage")
-        ax_y = bq.Axis(scale=self.ys, side="left", label="TPOT (ms)",
-                       grid_lines="dashed", grid_color="#ddd")
         ax_y2 = bq.Axis(scale=self.ys2, side="right", label="tokens/s",
-                        grid_lines="none", color=TOKENS_COLOR, label_color=TOKENS_COLOR)
-        self.fig = bq.Figure(marks=[self.bars, self.tps_line, self.notes], axes=[ax_x, ax_y, ax_y2],
-                             fig_margin=dict(top=22, bottom=44, left=58, right=62), animation_duration=0,
-                             layout=widgets.Layout(width="100%", height="300px"))
+                        grid_lines="none", color=palette.TOKENS, label_color=palette.TOKENS)
+        self.fig = figure([self.bars, self.tps_line, self.notes], [ax_x, ax_y, ax_y2], "300px",
+                          dict(top=22, bottom=44, left=58, right=62))
         self.fig.add_class("nx-scaling")
-        legend = {palette.CATEGORY_LABEL[c]: palette.CATEGORY[c] for c in CATS}
-        legend["tokens/s (right axis)"] = TOKENS_COLOR
-        self.legend = widgets.HTML(palette.legend_html(legend))
+        self.legend = widgets.HTML(palette.legend_html(
+            {**palette.CATEGORY, "tokens": palette.TOKENS},
+            {**palette.CATEGORY_LABEL, "tokens": "tokens/s (right axis)"}))
         return [self.fig, self.legend]
 
     def update(self, res):
@@ -80,13 +66,14 @@ class ScalingChart(View):
         with hold(self.fig, self.bars, self.tps_line, self.notes, self.xs, self.ys, self.ys2):
             self.xs.domain = labels
             self.bars.x, self.bars.y = labels, y
-            self.bars.opacities = [1.0 if c else palette.MUTED_OPACITY for c in cur]
+            self.bars.opacities = highlight(cur)
             self.tps_line.x, self.tps_line.y = labels, tok
             self.notes.x, self.notes.y, self.notes.text = labels, tot, notes
             self.ys.max = float(tot.max() * 1.15 or 1.0)
             self.ys2.max = float(tok.max() * 1.15 or 1.0)
         extra = f", pp={sc.pp}" if sc.pp > 1 else ""
         self.set_header("Scaling with tensor parallelism",
-                        f"{sc.model} on {sc.gpu} over {sc.interconnect}, batch {sc.batch}{extra}")
+                        f"{esc(sc.model)} on {esc(sc.gpu)} over {esc(sc.interconnect)}, "
+                        f"batch {sc.batch}{extra}")
         self.plans = plans
         self.values = {"tpot_s": ev["tpot_s"], "output_tokens_per_s": tok, "labels": labels}

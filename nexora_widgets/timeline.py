@@ -14,10 +14,11 @@ import numpy as np
 
 from . import palette
 from ._util import fmt_bytes, fmt_flops, fmt_time
-from .base import View, hold
+from .base import View, figure, hold, value_axis
 
-_TL_COLS = ("phase", "stage", "stream", "micro_batch", "layer", "name", "kind", "start_s",
-            "end_s", "duration_s", "flops", "bytes", "bound")
+_TL_COLS = ("stage", "stream", "micro_batch", "layer", "name", "kind", "start_s", "end_s",
+            "duration_s", "flops", "bytes", "bound")
+_NONE = (np.zeros(0), np.zeros(0), np.array([], dtype=str))     # no micro-batch labels
 
 
 def lane_layout(pp: int) -> tuple[int, int]:
@@ -25,6 +26,47 @@ def lane_layout(pp: int) -> tuple[int, int]:
     n = 2 * pp
     px = 44 if n <= 4 else (30 if n <= 8 else 20)
     return n, px
+
+
+def lane_y(stage, stream, n_lanes: int):
+    """y of each row's lane: stage 0's compute lane on top, each stage's comm lane below it."""
+    return (n_lanes - 1 - (2 * stage + (stream == "comm"))).astype(float)
+
+
+def lane_ticks(pp: int) -> dict:
+    """y tick labels of the ``2 * pp`` lanes ("compute" / "comm", by stage when pp > 1)."""
+    n = 2 * pp
+    ticks = {}
+    for s in range(pp):
+        stage = f"stage {s} " if pp > 1 else ""
+        ticks[str(n - 1 - 2 * s)] = stage + "compute"
+        ticks[str(n - 2 - 2 * s)] = stage + "comm"
+    return ticks
+
+
+def group_styles(groups, colors: dict, labels: dict) -> dict:
+    """{group: (color, label)}: the palette's groups in its order, then any other value of
+    ``groups`` (a kind the palette lacks) in ``palette.OTHER`` under its own name."""
+    known = {k: (c, labels.get(k, k)) for k, c in colors.items()}
+    for k in sorted(set(groups.tolist()) - set(known)):
+        known[k] = (palette.OTHER, str(k))
+    return known
+
+
+def kernel_tips(name, layer, dur_s, flops, byts, bound):
+    """Tooltip text per kernel: name (layer) · µs · FLOPs · bytes · what bounds it.
+
+    Layers repeat the same kernels, so each distinct (time, FLOPs, bytes, bound) is
+    formatted once."""
+    done, out = {}, []
+    for n, l, d, f, b, o in zip(name.tolist(), layer.tolist(), dur_s.tolist(), flops.tolist(),
+                                byts.tolist(), bound.tolist()):
+        tail = done.get((d, f, b, o))
+        if tail is None:
+            tail = done[(d, f, b, o)] = (f" · {d * 1e6:.1f} µs · {fmt_flops(f)} · {fmt_bytes(b)}"
+                                         f" · {palette.BOUND_LABEL.get(o, o)}")
+        out.append(f"{n}{tail}" if l < 0 else f"{n} (layer {l}){tail}")
+    return np.array(out, dtype=str)
 
 
 def segments(start, end, y, groups, keys):
@@ -69,10 +111,10 @@ class TimelineChart(View):
         for w in (self.phase, self.span, self.color_by):
             w.style.button_width = "112px"
             w.layout.margin = "0 12px 0 0"
+            w.observe(lambda ch: self.refresh(), "value")
         self.xs = bq.LinearScale(min=0.0, max=1.0)
         self.ys = bq.LinearScale(min=-0.5, max=1.5)
-        self.ax_x = bq.Axis(scale=self.xs, label="time since the step started (ms)", grid_lines="dashed",
-                            grid_color="#ddd", tick_format=".3~f")
+        self.ax_x = value_axis(self.xs, "time since the step started (ms)", tick_format=".3~f")
         self.ax_y = bq.Axis(scale=self.ys, side="left", grid_lines="none",
                             tick_values=[0, 1], tick_labels={"0": "comm", "1": "compute"})
         sc = {"x": self.xs, "y": self.ys}
@@ -87,111 +129,97 @@ class TimelineChart(View):
         self.mb_labels = bq.Label(x=np.zeros(0), y=np.zeros(0), text=np.array([], dtype=str),
                                   scales=sc, default_size=11, colors=["#444"], align="start",
                                   x_offset=2, y_offset=0, enable_hover=False)
-        self.fig = bq.Figure(marks=[self.bars, self.hover, self.mb_labels], axes=[self.ax_x, self.ax_y],
-                             fig_margin=dict(top=8, bottom=42, left=120, right=16), padding_y=0.0,
-                             animation_duration=0,
-                             layout=widgets.Layout(width="100%", height="140px", min_width="300px"))
+        self.fig = figure([self.bars, self.hover, self.mb_labels], [self.ax_x, self.ax_y], "140px",
+                          dict(top=8, bottom=42, left=120, right=16), padding_y=0.0, min_width="300px")
         self.fig.add_class("nx-timeline")
         self.legend = widgets.HTML()
-        for w in (self.phase, self.span, self.color_by):
-            w.observe(lambda ch: self.refresh(), "value")
         bar = widgets.HBox([self.phase, self.span, self.color_by],
                            layout=widgets.Layout(flex_flow="row wrap"))
         return [bar, self.fig, self.legend]
 
     # ---------------------------------------------------------------------------------------
-    def _columns(self, res):
-        """The timeline as numpy columns, cached per result."""
-        if getattr(self, "_cols_for", None) is not res:
-            tl = res.timeline
-            self._cols = {c: tl[c].to_numpy() for c in _TL_COLS}
-            self._cols_for = res
-        return self._cols
+    def _rows(self, res, phase: str) -> dict:
+        """The ``phase`` rows of ``res.timeline`` as numpy columns (times in ms) with their
+        tooltips; cached, so a toggle that keeps result and phase redraws without redoing them."""
+        cached = getattr(self, "_cached", None)
+        if cached is not None and cached[0] is res and cached[1] == phase:
+            return cached[2]
+        tl = res.timeline
+        m = (tl["phase"] == phase).to_numpy()
+        c = {k: tl[k].to_numpy()[m] for k in _TL_COLS}
+        r = {"start": c["start_s"] * 1e3, "end": c["end_s"] * 1e3, "stream": c["stream"],
+             "stage": c["stage"].astype(int), "layer": c["layer"].astype(int),
+             "mb": c["micro_batch"].astype(int), "bound": c["bound"], "kind": c["kind"]}
+        r["tips"] = kernel_tips(c["name"], r["layer"], c["duration_s"], c["flops"], c["bytes"],
+                                c["bound"])
+        self._cached = (res, phase, r)
+        return r
+
+    def _draw(self, pp, start, end, y, groups, styles, bar_labels, tips, x_range, x_label,
+              mb_labels=_NONE):
+        """Bars from ``start`` to ``end`` on lanes ``y`` of ``pp`` stages, one curve per key
+        of ``styles`` ({group: (color, label)}); one message per mark."""
+        n_lanes, px = lane_layout(pp)
+        keys = list(styles)
+        X, Y = segments(start, end, y, groups, keys)
+        with hold(self.fig, self.bars, self.hover, self.mb_labels, self.xs, self.ys, self.ax_x,
+                  self.ax_y):
+            self.bars.x, self.bars.y = X, Y
+            self.bars.colors, self.bars.labels = [styles[k][0] for k in keys], bar_labels
+            self.bars.stroke_width = 0.72 * px
+            self.hover.x, self.hover.y, self.hover.names = 0.5 * (start + end), y, tips
+            self.hover.default_size = int((0.72 * px) ** 2)
+            self.mb_labels.x, self.mb_labels.y, self.mb_labels.text = mb_labels
+            self.xs.min, self.xs.max = x_range
+            self.ys.min, self.ys.max = -0.5, n_lanes - 0.5
+            self.ax_x.label = x_label
+            self.ax_y.tick_values = np.arange(n_lanes, dtype=float)
+            self.ax_y.tick_labels = lane_ticks(pp)
+            self.fig.layout.height = f"{50 + px * n_lanes}px"
+        self.legend.value = palette.legend_html({k: c for k, (c, _) in styles.items()},
+                                                {k: label for k, (_, label) in styles.items()})
 
     def update(self, res):
         if self.training is not None:
             self.update_training(self.training)
             return
-        sc = res.scenario
-        c = self._columns(res)
-        m = c["phase"] == self.phase.value
-        start, end = c["start_s"][m] * 1e3, c["end_s"][m] * 1e3          # ms
-        stage, stream = c["stage"][m].astype(int), c["stream"][m]
-        layer, mb = c["layer"][m].astype(int), c["micro_batch"][m].astype(int)
+        sc, phase = res.scenario, self.phase.value
+        r = self._rows(res, phase)
+        start, end, stage, stream, mb = r["start"], r["end"], r["stage"], r["stream"], r["mb"]
         pp = int(sc.pp)
-        n_lanes, px = lane_layout(pp)
-        lane = 2 * stage + (stream == "comm")
-        y = (n_lanes - 1 - lane).astype(float)                            # stage 0 on top
-
+        y = lane_y(stage, stream, 2 * pp)
         if self.color_by.value == "bound":
-            groups = c["bound"][m]
-            known = {k: (palette.CATEGORY[palette.BOUND[k]], palette.BOUND_LABEL[k]) for k in palette.BOUND}
+            groups, styles = r["bound"], group_styles(r["bound"], palette.bound_colors(),
+                                                      palette.BOUND_LABEL)
         else:
-            groups = c["kind"][m]
-            known = {k: (palette.KIND[k], palette.KIND_LABEL[k]) for k in palette.KIND}
-        for k in sorted(set(groups.tolist()) - set(known)):      # a kind the palette lacks
-            known[k] = (palette.OTHER, str(k))
-        keys = list(known)
-        colors = [known[k][0] for k in keys]
-        labels = [known[k][1] for k in keys]
-        X, Y = segments(start, end, y, groups, keys)
+            groups, styles = r["kind"], group_styles(r["kind"], palette.KIND, palette.KIND_LABEL)
 
-        t_end = float(end.max()) if len(end) else 1.0
+        lo, hi = 0.0, (float(end.max()) if len(end) else 1.0)
         if self.span.value == "layer":
-            sel = (layer == 0) & (stage == 0) & (mb == 0)
-            lo, hi = (float(start[sel].min()), float(end[sel].max())) if sel.any() else (0.0, t_end)
-        else:
-            lo, hi = 0.0, t_end
+            sel = (r["layer"] == 0) & (stage == 0) & (mb == 0)
+            if sel.any():
+                lo, hi = float(start[sel].min()), float(end[sel].max())
         pad = 0.01 * (hi - lo or 1.0)
         lo = lo - pad if lo > 0 else 0.0
 
-        names = c["name"][m]
-        dur, fl, by, bd = c["duration_s"][m], c["flops"][m], c["bytes"][m], c["bound"][m]
-        tips = np.array([f"{n}{'' if l < 0 else f' (layer {l})'} · {d * 1e6:.1f} µs · "
-                         f"{fmt_flops(f)} · {fmt_bytes(b)} · {palette.BOUND_LABEL.get(o, o)}"
-                         for n, l, d, f, b, o in zip(names, layer, dur, fl, by, bd)], dtype=str)
-
-        # micro-batch staircase labels (pp > 1 or several micro-batches)
+        labels = _NONE                        # micro-batch staircase (pp > 1 or several)
         if pp > 1 or int(sc.micro_batches) > 1:
-            key = stage * 100000 + mb
-            first = np.unique(key, return_index=True)[1]
-            first = first[stream[first] != "comm"] if len(first) else first
-            lx, ly = start[first], y[first] + 0.42
-            lt = np.array([f"mb {j}" for j in mb[first]], dtype=str)
-        else:
-            lx, ly, lt = np.zeros(0), np.zeros(0), np.array([], dtype=str)
+            first = np.unique(stage * 100000 + mb, return_index=True)[1]
+            first = first[stream[first] != "comm"]          # one label per (stage, micro-batch)
+            labels = (start[first], y[first] + 0.42,
+                      np.array([f"mb {j}" for j in mb[first]], dtype=str))
 
-        if pp == 1:
-            ticks = {str(n_lanes - 1): "compute", str(n_lanes - 2): "comm"}
-        else:
-            ticks = {}
-            for s in range(pp):
-                ticks[str(n_lanes - 1 - 2 * s)] = f"stage {s} compute"
-                ticks[str(n_lanes - 2 - 2 * s)] = f"stage {s} comm"
-
-        with hold(self.fig, self.bars, self.hover, self.mb_labels, self.xs, self.ys, self.ax_y):
-            self.bars.x, self.bars.y = X, Y
-            self.bars.colors, self.bars.labels = colors, labels
-            self.bars.stroke_width = 0.72 * px
-            self.hover.x, self.hover.y, self.hover.names = 0.5 * (start + end), y, tips
-            self.hover.default_size = int((0.72 * px) ** 2)
-            self.mb_labels.x, self.mb_labels.y, self.mb_labels.text = lx, ly, lt
-            self.xs.min, self.xs.max = lo, hi + pad
-            self.ys.min, self.ys.max = -0.5, n_lanes - 0.5
-            self.ax_y.tick_values = np.arange(n_lanes, dtype=float)
-            self.ax_y.tick_labels = ticks
-            self.fig.layout.height = f"{50 + px * n_lanes}px"
-
-        n_k = int((stream != "comm").sum())
+        what = "step" if phase == "decode" else "prefill"
+        self._draw(pp, start, end, y, groups, styles, [label for _, label in styles.values()],
+                   r["tips"], (lo, hi + pad), f"time since the {what} started (ms)", labels)
         n_c = int((stream == "comm").sum())
-        if self.phase.value == "decode":
-            what, total = "one decode step", f"TPOT {fmt_time(res.tpot_s)}"
+        if phase == "decode":
+            title, total = "one decode step", f"TPOT {fmt_time(res.tpot_s)}"
         else:
-            what, total = "the prefill", f"TTFT {fmt_time(res.ttft_s)}"
-        per = f"{sc.gpus_per_stage} GPUs per stage, one shown" if pp > 1 else f"{res.num_gpus} GPU(s), one shown"
-        self.set_header(f"Timeline of {what}",
-                        f"{total} · {n_k} kernels, {n_c} transfers · {per} · hover a bar for details")
-        self.legend.value = palette.legend_html(dict(zip(labels, colors)))
+            title, total = "the prefill", f"TTFT {fmt_time(res.ttft_s)}"
+        gpus = f"{sc.gpus_per_stage} GPUs per stage" if pp > 1 else f"{res.num_gpus} GPU(s)"
+        self.set_header(f"Timeline of {title}", f"{total} · {len(stream) - n_c} kernels, {n_c} "
+                        f"transfers · {gpus}, one shown · hover a bar for details")
 
     def update_training(self, tres):
         """Draw one training iteration: a lane pair per pipeline stage, colored by phase."""
@@ -201,38 +229,16 @@ class TimelineChart(View):
         start, end = tl["start_s"].to_numpy(), tl["end_s"].to_numpy()          # seconds
         stage, stream = tl["stage"].to_numpy().astype(int), tl["stream"].to_numpy()
         phase, mb = tl["phase"].to_numpy(), tl["micro_batch"].to_numpy().astype(int)
-        pp = int(tres.config.get("pp", int(stage.max()) + 1 if len(stage) else 1))
-        n_lanes, px = lane_layout(pp)
-        y = (n_lanes - 1 - (2 * stage + (stream == "comm"))).astype(float)
-        known = dict(palette.TRAINING_PHASE)
-        for k in sorted(set(phase.tolist()) - set(known)):
-            known[k] = palette.OTHER
-        keys = [k for k in known if (phase == k).any()]
-        X, Y = segments(start, end, y, phase, keys)
+        cfg = tres.config
+        pp = int(cfg.get("pp", int(stage.max()) + 1 if len(stage) else 1))
+        styles = group_styles(phase, palette.TRAINING_PHASE, palette.TRAINING_PHASE_LABEL)
+        styles = {k: v for k, v in styles.items() if (phase == k).any()}     # present phases only
         tips = np.array([f"{p} · micro-batch {j} · stage {s} · {fmt_time(d)}"
                          for p, j, s, d in zip(phase, mb, stage, end - start)], dtype=str)
-        ticks = {}
-        for s in range(pp):
-            ticks[str(n_lanes - 1 - 2 * s)] = f"stage {s} compute"
-            ticks[str(n_lanes - 2 - 2 * s)] = f"stage {s} comm"
         hi = float(end.max()) if len(end) else 1.0
-        with hold(self.fig, self.bars, self.hover, self.mb_labels, self.xs, self.ys, self.ax_x, self.ax_y):
-            self.bars.x, self.bars.y = X, Y
-            self.bars.colors = [known[k] for k in keys]
-            self.bars.labels = keys
-            self.bars.stroke_width = 0.72 * px
-            self.hover.x, self.hover.y, self.hover.names = 0.5 * (start + end), y, tips
-            self.hover.default_size = int((0.72 * px) ** 2)
-            self.mb_labels.x, self.mb_labels.y, self.mb_labels.text = np.zeros(0), np.zeros(0), np.array([], dtype=str)
-            self.xs.min, self.xs.max = 0.0, 1.01 * hi
-            self.ys.min, self.ys.max = -0.5, n_lanes - 0.5
-            self.ax_x.label = "time since the iteration started (s)"
-            self.ax_y.tick_values = np.arange(n_lanes, dtype=float)
-            self.ax_y.tick_labels = ticks
-            self.fig.layout.height = f"{50 + px * n_lanes}px"
-        cfg = tres.config
+        self._draw(pp, start, end, lane_y(stage, stream, 2 * pp), phase, styles, list(styles),
+                   tips, (0.0, 1.01 * hi), "time since the iteration started (s)")
         self.set_header("Timeline of one training iteration",
                         f"{fmt_time(tres.iteration_s)} · {tres.micro_batches} micro-batches x {pp} "
                         f"stage(s), {cfg.get('schedule', '')} · MFU {tres.mfu:.0%} · bubble "
                         f"{tres.bubble_fraction:.0%} · hover a bar for details")
-        self.legend.value = palette.legend_html({palette.TRAINING_PHASE_LABEL.get(k, k): known[k] for k in keys})

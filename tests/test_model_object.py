@@ -9,7 +9,7 @@ import pytest
 from traitlets import TraitError
 
 import kernel_model as km
-from kernel_model.model_object import FIELDS, ScenarioModel, adapt_changes
+from kernel_model.model_object import FIELDS, ScenarioModel, adapt_changes, adapt_scenario
 
 BIG = dict(model="llama-2-70b", gpu="h100-sxm", interconnect="nvlink4", tp=8)
 
@@ -129,6 +129,16 @@ def test_adapt_changes_is_pure_and_validates():
         adapt_changes(cur, {"tp": 3})
 
 
+def test_adapt_scenario_is_the_scenario_adapt_changes_describes():
+    cur = km.Scenario(**BIG, algorithm="in_switch").to_dict()
+    for ch in ({"model": "qwen2.5-7b"}, {"interconnect": "pcie4_bad"}, {"batch": 4}):
+        out, notes = adapt_changes(cur, ch)
+        assert adapt_scenario(cur, ch) == km.Scenario(**{**cur, **out})
+    assert adapt_scenario(cur, {"model": "qwen2.5-7b"}).tp == 4       # moved: 4 KV heads
+    with pytest.raises(ValueError):
+        adapt_scenario(cur, {"tp": 3})
+
+
 def test_allowed_lists_exactly_what_the_engine_accepts():
     m = ScenarioModel(**BIG)
     spec = km.get_model("llama-2-70b")
@@ -141,6 +151,8 @@ def test_allowed_lists_exactly_what_the_engine_accepts():
     assert "in_switch" in m.allowed("algorithm")
     m.interconnect = "pcie4_bad"
     assert "in_switch" not in m.allowed("algorithm")
+    m.allowed("ep").append(3)                          # a copy: what is remembered stays intact
+    assert 3 not in m.allowed("ep")
 
 
 def test_aliases_become_canonical_names():

@@ -14,6 +14,7 @@ from kernel_model.model_object import ScenarioModel                 # noqa: E402
 from nexora_widgets import (BreakdownChart, Compare, Controls, Dashboard, MemoryChart,  # noqa: E402
                             MetricCards, ScalingChart, TimelineChart, palette)
 from nexora_widgets import timeline as timeline_mod                 # noqa: E402
+from nexora_widgets._util import fmt_bytes, fmt_flops, fmt_time     # noqa: E402
 
 BIG = dict(model="llama-2-70b", gpu="h100-sxm", interconnect="nvlink4")
 CATS = list(palette.CATEGORY)
@@ -82,6 +83,7 @@ def test_timeline_draws_every_kernel_once_with_its_bound_color(comms):
     t.phase.value = "prefill"
     tl = t.model.result.timeline
     assert len(t.hover.x) == int((tl.phase == "prefill").sum())
+    assert t.ax_x.label == "time since the prefill started (ms)" and "TTFT" in t.header.value
     # first layer zooms onto layer 0
     t.phase.value = "decode"
     t.span.value = "layer"
@@ -254,8 +256,6 @@ def test_views_share_one_model(comms):
 
 
 def test_timeline_chart_draws_a_training_iteration():
-    import kernel_model as km
-    from nexora_widgets import TimelineChart
     tres = km.simulate_training("gpt-22b", gpu="a100-sxm-80gb", tp=8, pp=4, dp=1, seq_len=2048,
                                 global_batch=8, micro_batch=1)
     chart = TimelineChart(tres)
@@ -270,3 +270,17 @@ def test_timeline_chart_draws_a_training_iteration():
     assert len(chart.ax_y.tick_values) == 2 * 4                    # compute + comm lane per stage
     assert chart.xs.max == pytest.approx(1.01 * tl.end_s.max())
     assert "8 micro-batches x 4 stage" in chart.header.value
+
+
+def test_units_are_formatted_with_decimal_prefixes():
+    assert (fmt_time(2.5), fmt_time(0.01165), fmt_time(850e-6)) == ("2.50 s", "11.65 ms", "850.0 µs")
+    assert (fmt_bytes(1.5e9), fmt_bytes(640e3), fmt_bytes(12)) == ("1.5 GB", "640 kB", "12 B")
+    assert fmt_bytes(2e12) == "2 TB"
+    assert (fmt_flops(2.1e12), fmt_flops(3.4e8), fmt_flops(12)) == ("2.1 TFLOP", "340 MFLOP", "12 FLOP")
+
+
+def test_lane_ticks_name_each_stage_only_when_there_are_several():
+    assert timeline_mod.lane_ticks(1) == {"1": "compute", "0": "comm"}
+    ticks = timeline_mod.lane_ticks(3)
+    assert ticks["5"] == "stage 0 compute" and ticks["4"] == "stage 0 comm" and ticks["0"] == "stage 2 comm"
+    assert len(ticks) == 6
