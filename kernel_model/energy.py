@@ -127,12 +127,36 @@ class EnergyResult:
         return "\n".join(lines)
 
 
-def _combine(kind, counts, seconds, n, tokens, out_tokens, ep: EnergyParams, fp8_ratio=1.0,
+def sent_bytes(S, n, passes):
+    """Bytes one rank sends in ``passes`` ring phases over ``n`` ranks of an S-byte tensor
+    (1: all-gather, reduce-scatter or all-to-all; 2: all-reduce)."""
+    return passes * S * (n - 1) / n if n > 1 else 0.0
+
+
+def link_bytes(P, work, names):
+    """Bytes one GPU sends for the collectives among ``names`` of a ``kernels`` work dict:
+    all-reduces over TP (2 ring phases), all-to-alls over EP and the logits gather (1)."""
+    from .kernels import KIND
+    out = 0.0
+    for n in names:
+        if KIND[n] != "comm":
+            continue
+        S = float(np.asarray(work[n][2]))
+        if n.endswith("a2a"):
+            out += sent_bytes(S, P["ep"], 1)
+        else:
+            out += sent_bytes(S, P["tp"], 1 if n == "logits_gather" else 2)
+    return out
+
+
+def _combine(kind, counts, seconds, n, tokens, out_tokens, ep: EnergyParams, gemm_ratio=1.0,
              gemm_flops=None):
+    """``gemm_ratio``: energy of a GEMM FLOP relative to a 16-bit one (16-bit peak / peak of
+    the GEMM precision); ``gemm_flops`` None: every FLOP is a GEMM FLOP."""
     pj = 1e-12
     gf = counts["flops"] if gemm_flops is None else gemm_flops
     other = counts["flops"] - gf
-    comp = (gf * ep.flop_pj * fp8_ratio + other * ep.flop_pj) * pj
+    comp = (gf * ep.flop_pj * gemm_ratio + other * ep.flop_pj) * pj
     comps = {"compute": comp, "hbm": counts["hbm_bytes"] * ep.hbm_pj_per_byte * pj,
              "link": counts["link_bytes"] * ep.link_pj_per_byte * pj,
              "network": counts["network_bytes"] * ep.network_pj_per_byte * pj,
@@ -155,7 +179,7 @@ def _phase_counts(P, ph, steps):
     phase (prefill: 1, decode: output_tokens - 1), every layer, stage and micro-batch."""
     from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
     w = ph["work"]
-    tp, ep, gps, pp, m, L = P["tp"], P["ep"], P["gps"], P["pp"], P["m"], P["L"]
+    tp, gps, pp, m, L = P["tp"], P["gps"], P["pp"], P["m"], P["L"]
 
     def fl(names, gemm_only=False):
         return sum(float(np.asarray(w[n][0])) for n in names
@@ -164,25 +188,11 @@ def _phase_counts(P, ph, steps):
     def hb(names):
         return sum(float(np.asarray(w[n][1])) for n in names if KIND[n] != "comm")
 
-    def lk(names):
-        out = 0.0
-        for n in names:
-            if KIND[n] != "comm":
-                continue
-            S = float(np.asarray(w[n][2]))
-            if n.endswith("a2a"):
-                out += S * (ep - 1) / ep
-            elif n == "logits_gather":
-                out += S * (tp - 1) / tp
-            else:
-                out += S * 2 * (tp - 1) / tp
-        return out
-
     reps = gps * m * steps
     c = {"flops": reps * (L * fl(LAYER_KERNELS) + fl(HEAD_KERNELS) + fl(TAIL_KERNELS)),
          "gemm_flops": reps * (L * fl(LAYER_KERNELS, True) + fl(TAIL_KERNELS, True)),
          "hbm_bytes": reps * (L * hb(LAYER_KERNELS) + hb(HEAD_KERNELS) + hb(TAIL_KERNELS)),
-         "link_bytes": reps * (L * lk(LAYER_KERNELS) + lk(TAIL_KERNELS))}
+         "link_bytes": reps * (L * link_bytes(P, w, LAYER_KERNELS) + link_bytes(P, w, TAIL_KERNELS))}
     # pipeline transfers: each GPU of a stage sends its share of the activations
     S = float(np.asarray(ph["tokens"])) / (gps / tp) * P["h"] * P["cb"] / tp
     n_nodes = np.ceil(gps * pp / P["gpn"])
@@ -207,11 +217,9 @@ def inference_energy(result, params: EnergyParams | None = None) -> EnergyResult
     counts = {k: pre[k] + dec[k] for k in pre}
     gf = counts.pop("gemm_flops")
     ep = params or energy_params(sc.gpu, sc.link_spec().name)
-    fp8_ratio = P["F16"] / P["F"]
-    n = result.num_gpus
     tokens = sc.batch * (sc.prompt_tokens + sc.output_tokens)
-    return _combine("inference", counts, result.e2e_s, n, tokens, sc.batch * sc.output_tokens,
-                    ep, fp8_ratio, gf)
+    return _combine("inference", counts, result.e2e_s, result.num_gpus, tokens,
+                    sc.batch * sc.output_tokens, ep, P["F16"] / P["F"], gf)
 
 
 def training_energy(result, params: EnergyParams | None = None) -> EnergyResult:
@@ -220,14 +228,11 @@ def training_energy(result, params: EnergyParams | None = None) -> EnergyResult:
     c = result.config
     ep = params or energy_params(c["gpu"], c["interconnect"])
     counts = {k: result.totals[k] for k in ("flops", "hbm_bytes", "link_bytes", "network_bytes")}
-    fp8_ratio = 0.5 if c["precision"] == "fp8" else (2.0 if c["precision"] == "fp32" else 1.0)
     from .hardware import get_gpu
-    g = get_gpu(c["gpu"])
-    if c["precision"] == "fp8" and g.fp8_tflops:
-        fp8_ratio = g.bf16_tflops / g.fp8_tflops
+    peak16 = get_gpu(c["gpu"]).bf16_tflops * 1e12
     tokens = c["seq_len"] * c["global_batch"]
     return _combine("training", counts, result.iteration_s, result.num_gpus, tokens, tokens, ep,
-                    fp8_ratio)
+                    peak16 / result.peak_flops)
 
 
 def energy(result, params: EnergyParams | None = None) -> EnergyResult:

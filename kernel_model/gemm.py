@@ -16,7 +16,6 @@ Times in seconds, FLOP/s in 1e12 (TFLOP/s), bytes per GPU, intensity in FLOP/byt
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, asdict
@@ -28,6 +27,7 @@ from .calibration import DEFAULT
 from .hardware import get_gpu, get_interconnect, inter_node_for, closest
 from .kernels import roofline
 from .collectives import ALGORITHMS
+from .simulate import link_params
 
 # dtype -> (bytes per input element, bytes per output element)
 DTYPES = {"fp32": (4, 4), "tf32": (4, 4), "bf16": (2, 2), "fp16": (2, 2), "fp8": (1, 2)}
@@ -39,13 +39,47 @@ def peak_flops(gpu, dtype: str) -> float:
     16-bit peak on Ampere and newer)."""
     if dtype in ("fp32", "tf32"):
         return gpu.bf16_tflops * 1e12 / 2.0
-    if dtype == "fp8":
-        if not gpu.fp8_tflops:
-            ok = [d for d in DTYPES if d != "fp8"]
-            raise ValueError(f"dtype='fp8' is not allowed on gpu={gpu.name!r}: it has no FP8 "
-                             f"tensor cores (valid here: {', '.join(ok)})")
-        return gpu.fp8_tflops * 1e12
-    return gpu.bf16_tflops * 1e12
+    if dtype == "fp8" and not gpu.fp8_tflops:
+        ok = [d for d in DTYPES if d != "fp8"]
+        raise ValueError(f"dtype='fp8' is not allowed on gpu={gpu.name!r}: it has no FP8 "
+                         f"tensor cores (valid here: {', '.join(ok)})")
+    return gpu.peak_flops(8 if dtype == "fp8" else 16)
+
+
+# ---- input checks and the CLI runner (shared with kernel_model.training) --------------------
+def bad_choice(name, value, allowed) -> ValueError:
+    """``name=value is not allowed; closest: ... (valid: ...)`` for a value outside ``allowed``."""
+    near = closest(str(value), [str(a) for a in allowed])
+    hint = f"; closest: {', '.join(near)}" if near else ""
+    return ValueError(f"{name}={value!r} is not allowed{hint} (valid: "
+                      f"{', '.join(str(a) for a in allowed)})")
+
+
+def whole_number(name, v, minimum=1) -> int:
+    """``v`` as an int, or ValueError naming ``name`` unless it is a whole number >= minimum."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"{name}={v!r} is not allowed: must be a whole number >= {minimum}")
+    return int(v)
+
+
+def run_cli(parser, argv, mode, run) -> int:
+    """``nexora --mode <mode>``: parse ``argv``, print ``run(args)`` (text) and return 0; on
+    bad input print one ``nexora: error:`` line on stderr and return 2."""
+    from .cli import BadInput
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        a = parser.parse_args(argv)
+        if a.mode != mode:
+            raise ValueError(f"--mode={a.mode!r} is not allowed here: this is the {mode} mode")
+        text = run(a)
+    except (ValueError, OSError, BadInput) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"nexora: error: {msg}", file=sys.stderr)
+        return 2
+    except SystemExit as e:          # --help
+        return int(e.code or 0)
+    print(text)
+    return 0
 
 
 @dataclass
@@ -94,12 +128,6 @@ class GemmResult:
         return "\n".join(lines)
 
 
-def _posint(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name}={v!r} is not allowed: must be a whole number >= 1")
-    return int(v)
-
-
 def gemm(m, k, n, gpu="h100-sxm", dtype="bf16", tp=1, shard="col", *, interconnect=None,
          gather=True, backward=False, algorithm="auto", gpus_per_node=8, efficiency=None
          ) -> GemmResult:
@@ -107,15 +135,11 @@ def gemm(m, k, n, gpu="h100-sxm", dtype="bf16", tp=1, shard="col", *, interconne
 
     ``interconnect``: preset joining the GPUs (None: the GPU's native link).
     """
-    m, k, n, tp = (_posint(a, v) for a, v in (("m", m), ("k", k), ("n", n), ("tp", tp)))
-    if dtype not in DTYPES:
-        near = closest(str(dtype), DTYPES)
-        raise ValueError(f"dtype={dtype!r} is not allowed" + (f"; closest: {', '.join(near)}" if near else "")
-                         + f" (valid: {', '.join(DTYPES)})")
-    if shard not in SHARDS:
-        raise ValueError(f"shard={shard!r} is not allowed (valid: {', '.join(SHARDS)})")
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm={algorithm!r} is not allowed (valid: {', '.join(ALGORITHMS)})")
+    m, k, n, tp = (whole_number(a, v) for a, v in (("m", m), ("k", k), ("n", n), ("tp", tp)))
+    for name, v, allowed in (("dtype", dtype, DTYPES), ("shard", shard, SHARDS),
+                             ("algorithm", algorithm, ALGORITHMS)):
+        if v not in allowed:
+            raise bad_choice(name, v, list(allowed))
     g = get_gpu(gpu)
     cal = DEFAULT.replace(**efficiency) if efficiency else DEFAULT
     split = n if shard == "col" else k
@@ -143,13 +167,8 @@ def gemm(m, k, n, gpu="h100-sxm", dtype="bf16", tp=1, shard="col", *, interconne
     # the collective(s)
     comm, comm_bytes, what = 0.0, 0.0, "none"
     if tp > 1:
-        link = get_interconnect(interconnect or g.native_link)
-        from .simulate import link_params
-        L = link_params(g, link, inter_node_for(g), algorithm, gpus_per_node)
-        L = {key: np.asarray(v, dtype=float) for key, v in L.items()}
-        if "collective_step_s" in cal.to_dict() and L["lat"] == link.latency_s:
-            L["lat"] = L["lat"] + cal.collective_step_s          # calibrated per-step latency
-            L["lat_x"] = L["lat_x"] + cal.collective_step_s
+        L = link_params(g, get_interconnect(interconnect or g.native_link), inter_node_for(g),
+                        algorithm, gpus_per_node, cal.collective_step_s)
         S = float(m * n * ob)
         if shard == "col":
             if gather:
@@ -178,15 +197,10 @@ def gemm(m, k, n, gpu="h100-sxm", dtype="bf16", tp=1, shard="col", *, interconne
 
 
 # ---- CLI -------------------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise ValueError(message)
-
-
 def cli_main(argv=None) -> int:
     """``nexora --mode gemm --m 4096 --k 4096 --n 4096 --gpu h100-sxm [--dtype fp8]
     [--tp 2 --shard row] [--backward] [--json]``. Exit 2 with one line on bad input."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    from .cli import _Parser
     p = _Parser(prog="nexora --mode gemm", allow_abbrev=False, description="Time and roofline position of one GEMM.")
     p.add_argument("--mode", default="gemm")
     p.add_argument("--m", type=int, required=True)
@@ -200,17 +214,9 @@ def cli_main(argv=None) -> int:
     p.add_argument("--no-gather", action="store_true")
     p.add_argument("--backward", action="store_true")
     p.add_argument("--json", action="store_true")
-    try:
-        a = p.parse_args(argv)
-        if a.mode != "gemm":
-            raise ValueError(f"--mode={a.mode!r} is not allowed here: this is the gemm mode")
+
+    def run(a):
         r = gemm(a.m, a.k, a.n, gpu=a.gpu, dtype=a.dtype, tp=a.tp, shard=a.shard,
                  interconnect=a.interconnect, gather=not a.no_gather, backward=a.backward)
-    except ValueError as e:
-        msg = str(e).splitlines()[0] if str(e) else "bad input"
-        print(f"nexora: error: {msg}", file=sys.stderr)
-        return 2
-    except SystemExit as e:      # --help
-        return int(e.code or 0)
-    print(json.dumps(r.to_dict(), indent=2) if a.json else r.summary())
-    return 0
+        return json.dumps(r.to_dict(), indent=2) if a.json else r.summary()
+    return run_cli(p, argv, "gemm", run)

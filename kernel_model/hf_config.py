@@ -23,23 +23,40 @@ SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "phi3", "gpt2"
              "opt", "deepseek_v2", "deepseek_v3")
 
 
-def _load(path_or_dict):
+def read_mapping(path_or_dict, label, parse, hint=""):
+    """``(data, path)`` from a dict (path None) or from a file whose top level is a mapping.
+
+    ``label`` names the file in messages ("config file"); ``parse(f)`` reads the open file
+    and raises ValueError saying what is wrong ("is not valid JSON: ..."); ``hint`` follows
+    the does-not-exist message."""
     if isinstance(path_or_dict, dict):
-        return dict(path_or_dict), None
+        return path_or_dict, None
     path = os.fspath(path_or_dict)
-    if os.path.isdir(path):
-        path = os.path.join(path, "config.json")
     if not os.path.exists(path):
-        raise ValueError(f"config file {path!r} does not exist (give a config.json path, its "
-                         f"folder, or a dict)")
+        raise ValueError(f"{label} {path!r} does not exist{hint}")
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = parse(f)
+        except ValueError as e:
+            raise ValueError(f"{label} {path!r} {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{label} {path!r} must hold a mapping at the top level, not "
+                         f"{type(data).__name__}")
+    return data, path
+
+
+def _parse_json(f):
     try:
-        with open(path, encoding="utf-8") as f:
-            cfg = json.load(f)
+        return json.load(f)
     except json.JSONDecodeError as e:
-        raise ValueError(f"config file {path!r} is not valid JSON: line {e.lineno}: {e.msg}") from None
-    if not isinstance(cfg, dict):
-        raise ValueError(f"config file {path!r} must hold a JSON object, not {type(cfg).__name__}")
-    return cfg, path
+        raise ValueError(f"is not valid JSON: line {e.lineno}: {e.msg}") from None
+
+
+def _load(path_or_dict):
+    if not isinstance(path_or_dict, dict) and os.path.isdir(path_or_dict):
+        path_or_dict = os.path.join(path_or_dict, "config.json")
+    return read_mapping(path_or_dict, "config file", _parse_json,
+                        " (give a config.json path, its folder, or a dict)")
 
 
 def _default_name(cfg, path, mt):
@@ -118,7 +135,7 @@ def model_from_hf_config(path_or_dict, name: str | None = None, register: bool =
     c = _Cfg(cfg, mt, where)
     name = name or _default_name(cfg, path, mt)
     src = path or "config dict"
-    if mt in ("gpt2",):
+    if mt == "gpt2":
         h = c.req("n_embd")
         kw = dict(layers=c.req("n_layer"), hidden=h, heads=c.req("n_head"),
                   ffn=c.opt("n_inner", 4 * h), vocab=c.req("vocab_size"), gated_mlp=False,

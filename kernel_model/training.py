@@ -32,31 +32,30 @@ computes half the score matrix).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import collectives as coll
+from .energy import sent_bytes, link_bytes
+from .gemm import bad_choice, whole_number, peak_flops, run_cli
+from .hardware import get_gpu
 from .kernels import (LAYER_KERNELS, KIND, ACT_BYTES, layer_work, head_tail_work,
                       kernel_times, roofline)
 from .scenario import Scenario
-from .simulate import params
-from .hardware import closest
+from .schedule import CATEGORIES
+from .simulate import params, _f
 
 RECOMPUTE = ("none", "selective", "full")
 SCHEDULES = ("1f1b", "gpipe")
 PRECISIONS = ("bf16", "fp16", "fp8", "fp32")
 OPTIMIZERS = ("adam", "sgd")
-CATEGORIES = ("compute", "hbm", "communication", "launch_overhead", "pipeline_bubble")
 PHASES = ("forward", "backward", "recompute", "p2p", "pipeline_bubble", "dp_communication",
           "optimizer")
 TIMELINE_COLUMNS = ("phase", "stage", "gpu", "stream", "micro_batch", "layer", "name", "kind",
                     "start_s", "end_s", "duration_s", "flops", "bytes", "bound")
-
 
 
 @dataclass(frozen=True)
@@ -85,19 +84,6 @@ FLASH_BWD_ATTENTION = 2.5   # FlashAttention backward: 5 matmuls against 2 in th
 PLAIN_BWD_ATTENTION = 2.0   # unfused attention backward reads the stored scores
 
 
-def _bad(name, value, allowed) -> ValueError:
-    near = closest(str(value), [str(a) for a in allowed])
-    hint = f"; closest: {', '.join(near)}" if near else ""
-    return ValueError(f"{name}={value!r} is not allowed{hint} (valid: "
-                      f"{', '.join(str(a) for a in allowed)})")
-
-
-def _posint(name, v, minimum=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name}={v!r} is not allowed: must be a whole number >= {minimum}")
-    return int(v)
-
-
 def _flag(name, v) -> bool:
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
@@ -108,16 +94,41 @@ def _flag(name, v) -> bool:
     raise ValueError(f"{name}={v!r} is not allowed: must be true or false")
 
 
-def _f(x) -> float:
-    return float(np.asarray(x))
-
-
 def _group_link(link: dict, gpus_in_node: float) -> dict:
     """``link`` for a group whose consecutive members share nodes ``gpus_in_node`` at a time."""
     d = dict(link)
     if link["gpn"] > 1:
         d["gpn"] = float(max(1, gpus_in_node))
     return d
+
+
+def _by_cause(kt, names):
+    """Seconds of the ``kernel_times`` entries ``names`` by cause (engine categories)."""
+    compute, hbm, launch, comm = (sum((_f(kt[n][i]) for n in names), 0.0) for i in (1, 2, 3, 4))
+    return {"compute": compute, "hbm": hbm, "launch_overhead": launch, "communication": comm}
+
+
+def _collective(fn, nbytes, n, link, c) -> float:
+    """Seconds of the collective ``fn`` (``kernel_model.collectives``) among ``n`` ranks; a
+    group of one GPU skips the call (it costs nothing, and this is the hot path)."""
+    return _f(fn(nbytes, n, link, c)) if n > 1 else 0.0
+
+
+def _elementwise(P, flops, bytes_):
+    """(seconds, compute-bound?) of a fused element-wise kernel on the engine's roofline."""
+    t, c, m = roofline(flops, bytes_, P["F16"] * P["ef"], P["HBM"] * P["em"], P["rexp"])
+    return _f(t), bool(c >= m)
+
+
+def _state_bytes(precision, optimizer):
+    """Optimizer-state bytes per parameter: fp32 master copy (not for fp32 training) plus
+    Adam's two moments or SGD's momentum, all fp32."""
+    return (8.0 if optimizer == "adam" else 4.0) + (0.0 if precision == "fp32" else 4.0)
+
+
+def _per_rank(n_dense, n_exp, n_dp, n_edp, sharded):
+    """Parameters per GPU after ZeRO sharding (dense over n_dp ranks, experts over n_edp)."""
+    return n_dense / n_dp + n_exp / n_edp if sharded else n_dense + n_exp
 
 
 # ---- result ---------------------------------------------------------------------------------
@@ -205,7 +216,8 @@ class TrainingResult:
 def _layer_passes(P, link, link_cp, tokens, seqs, ctx, sp, flash, recompute, cp):
     """Per-layer, per-micro-batch times of forward, backward and recompute on one GPU.
 
-    Returns dict pass -> {category: seconds} plus flops/bytes/comm totals.
+    Returns dict pass -> {category: seconds}, ``<pass>_tot`` -> (FLOPs, HBM bytes, bytes
+    sent over links) and ``model_flops`` (GEMM and attention FLOPs of the forward).
     """
     tp = P["tp"]
     work = layer_work(P, tokens, seqs, ctx, True)
@@ -231,109 +243,72 @@ def _layer_passes(P, link, link_cp, tokens, seqs, ctx, sp, flash, recompute, cp)
     # behind the attention kernel it feeds
     kvfrac = max(1.0 / tp, 1.0 / P["kv_groups"])
     kv_bytes = tokens * cp / (P["gps"] / tp) * P["kv_elems"] * kvfrac * ACT_BYTES
-    t_cp = _f(coll.allgather(kv_bytes, cp, link_cp, P["c_coll"])) if cp > 1 else 0.0
+    t_cp = _collective(coll.allgather, kv_bytes, cp, link_cp, P["c_coll"])
 
     def cats(kt):
-        comm = sum(_f(kt[n][4]) for n in LAYER_KERNELS)
+        d = _by_cause(kt, LAYER_KERNELS)
         math_ = sum(_f(kt[n][0]) for n in LAYER_KERNELS if KIND[n] in ("gemm", "attention"))
-        hidden = min(P["overlap"] * comm, math_)
-        cp_exposed = max(0.0, t_cp - _f(kt["attention"][0]))
-        return {"compute": sum(_f(kt[n][1]) for n in LAYER_KERNELS),
-                "hbm": sum(_f(kt[n][2]) for n in LAYER_KERNELS),
-                "launch_overhead": sum(_f(kt[n][3]) for n in LAYER_KERNELS),
-                "communication": comm - hidden + cp_exposed}
+        hidden = min(P["overlap"] * d["communication"], math_)
+        d["communication"] = (d["communication"] - hidden
+                              + max(0.0, t_cp - _f(kt["attention"][0])))
+        return d
+
+    def totals(w, names, extra_link):
+        """(FLOPs, HBM bytes, bytes this GPU sends over links) of ``names`` in one pass."""
+        return (sum((_f(w[n][0]) for n in names), 0.0),
+                sum((_f(w[n][1]) for n in names if KIND[n] != "comm"), 0.0),
+                link_bytes(P, w, names) + extra_link)
 
     fwd = cats(kt_f)
-    bwd = cats(kt_b)
-    if recompute == "full":
-        rec = dict(fwd)
-        rec_flops = sum(_f(work[n][0]) for n in LAYER_KERNELS)
-        rec_bytes = sum(_f(work[n][1]) for n in LAYER_KERNELS if KIND[n] != "comm")
-        rec_comm = _link_traffic(P, work)
-    elif recompute == "selective" and not flash:
-        t = kt_f["attention"]
-        rec = {"compute": _f(t[1]), "hbm": _f(t[2]), "launch_overhead": _f(t[3]),
-               "communication": 0.0}
-        rec_flops, rec_bytes, rec_comm = _f(work["attention"][0]), _f(work["attention"][1]), 0.0
-    else:
-        rec = {"compute": 0.0, "hbm": 0.0, "launch_overhead": 0.0, "communication": 0.0}
-        rec_flops = rec_bytes = rec_comm = 0.0
-
-    def totals(w, extra_link):
-        """(FLOPs, HBM bytes, bytes this GPU sends over links) of one layer pass."""
-        return (sum(_f(w[n][0]) for n in LAYER_KERNELS),
-                sum(_f(w[n][1]) for n in LAYER_KERNELS if KIND[n] != "comm"),
-                _link_traffic(P, w) + extra_link)
-
+    if recompute == "full":              # the whole layer forward again
+        rec, rec_names = dict(fwd), LAYER_KERNELS
+    else:                                # selective: the attention core, unless FlashAttention
+        rec_names = ("attention",) if recompute == "selective" and not flash else ()
+        rec = _by_cause(kt_f, rec_names)
     model_flops = sum(_f(work[n][0]) for n in LAYER_KERNELS if KIND[n] in ("gemm", "attention"))
-    cp_link_bytes = kv_bytes * (cp - 1) / cp if cp > 1 else 0.0
-    return {"forward": fwd, "backward": bwd, "recompute": rec,
-            "fwd_tot": totals(work, cp_link_bytes), "bwd_tot": totals(bwork, cp_link_bytes),
-            "rec_tot": (rec_flops, rec_bytes, rec_comm), "model_flops": model_flops,
-            "kt_f": kt_f, "kt_b": kt_b, "work": work}
-
-
-def _link_traffic(P, w):
-    """Bytes one GPU sends for the collectives of one layer pass (ring all-reduce over TP:
-    2(n-1)/n of the message; all-to-all over EP: (n-1)/n)."""
-    tp, ep = P["tp"], P["ep"]
-    ar = sum(_f(w[n][2]) for n in ("allreduce_attn", "allreduce_mlp"))
-    a2a = sum(_f(w[n][2]) for n in ("dispatch_a2a", "combine_a2a"))
-    return ar * 2.0 * (tp - 1) / tp + a2a * (ep - 1) / ep
+    cp_link_bytes = sent_bytes(kv_bytes, cp, 1)
+    return {"forward": fwd, "backward": cats(kt_b), "recompute": rec,
+            "fwd_tot": totals(work, LAYER_KERNELS, cp_link_bytes),
+            "bwd_tot": totals(bwork, LAYER_KERNELS, cp_link_bytes),
+            "rec_tot": totals(work, rec_names, 0.0), "model_flops": model_flops}
 
 
 def _ends(P, link, tokens, sp):
     """Embedding (first stage) and final norm / LM head / cross-entropy (last stage),
     forward and backward, per micro-batch: ({'first': cats, 'last': cats}, flops/bytes)."""
     tp, V, h = P["tp"], P["V"], P["h"]
+    names = ("embedding", "final_norm", "lm_head")
     w = head_tail_work(P, tokens, tokens)
-    w = {n: w[n] for n in ("embedding", "final_norm", "lm_head")}
+    w = {n: w[n] for n in names}
     if sp:
         f, b, c = w["final_norm"]
         w["final_norm"] = (f / tp, b / tp, c)
-    # vocab-parallel embedding: its output is all-reduced over TP
-    w["embed_allreduce"] = (0.0, 0.0, tokens * h * P["cb"] if tp > 1 else 0.0)
-    ce_elems = tokens * V / tp            # fp32 logits of this GPU's vocabulary slice
-    ce = (6.0 * ce_elems, ce_elems * 4.0 * 3.0, 0.0)
-    names = ("embedding", "final_norm", "lm_head")
+    bw = {n: (2.0 * f, 2.0 * b, 0.0) for n, (f, b, _) in w.items()}    # backward: 2x forward
     kt_f = kernel_times(P, w, link, names)
-    bw = {"embedding": (0.0, 2.0 * w["embedding"][1], 0.0),
-          "final_norm": (2.0 * w["final_norm"][0], 2.0 * w["final_norm"][1], 0.0),
-          "lm_head": (2.0 * w["lm_head"][0], 2.0 * w["lm_head"][1], 0.0)}
     kt_b = kernel_times(P, bw, link, names)
-    t_ar = _f(coll.allreduce(w["embed_allreduce"][2], tp, link, P["c_coll"])) if tp > 1 else 0.0
-    t_ce, c_ce, m_ce = roofline(ce[0], ce[1], P["F16"] * P["ef"], P["HBM"] * P["em"], P["rexp"])
+    S_embed = tokens * h * P["cb"]        # vocab-parallel embedding: output all-reduced over TP
+    t_ar = _collective(coll.allreduce, S_embed, tp, link, P["c_coll"])
+    ce_elems = tokens * V / tp            # fp32 logits of this GPU's vocabulary slice
+    ce = (6.0 * ce_elems, ce_elems * 4.0 * 3.0)
+    t_ce, ce_compute = _elementwise(P, *ce)
     # cross-entropy needs three small all-reduces (max, sum, target logit) of fp32 per token
-    t_ce_ar = _f(coll.allreduce(tokens * 4.0, tp, link, P["c_coll"])) * 3.0 if tp > 1 else 0.0
+    t_ce_ar = 3.0 * _collective(coll.allreduce, tokens * 4.0, tp, link, P["c_coll"])
 
-    def cat(kts, keys):
-        out = {"compute": 0.0, "hbm": 0.0, "launch_overhead": 0.0, "communication": 0.0}
-        for kt in kts:
-            for n in keys:
-                out["compute"] += _f(kt[n][1])
-                out["hbm"] += _f(kt[n][2])
-                out["launch_overhead"] += _f(kt[n][3])
-                out["communication"] += _f(kt[n][4])
-        return out
-
-    first_f = cat([kt_f], ["embedding"])
+    first_f = _by_cause(kt_f, ("embedding",))
     first_f["communication"] += t_ar
-    first_b = cat([kt_b], ["embedding"])
-    last_f = cat([kt_f], ["final_norm", "lm_head"])
-    last_b = cat([kt_b], ["final_norm", "lm_head"])
-    ce_c, ce_m = _f(np.where(c_ce >= m_ce, t_ce, 0.0)), _f(np.where(c_ce >= m_ce, 0.0, t_ce))
-    for d, k in ((last_f, 1.0), (last_b, 1.0)):
-        d["compute"] += ce_c * k
-        d["hbm"] += ce_m * k
+    first_b = _by_cause(kt_b, ("embedding",))
+    last_f = _by_cause(kt_f, ("final_norm", "lm_head"))
+    last_b = _by_cause(kt_b, ("final_norm", "lm_head"))
+    for d in (last_f, last_b):
+        d["compute" if ce_compute else "hbm"] += t_ce
         d["launch_overhead"] += 2 * P["t_launch"]
         d["communication"] += t_ce_ar
-    ring = 2.0 * (tp - 1) / tp
-    flops_first = (0.0, _f(w["embedding"][1]) * 3.0, _f(w["embed_allreduce"][2]) * ring)
-    flops_last = (_f(w["lm_head"][0]) * 3.0 + _f(w["final_norm"][0]) * 3.0 + 2 * ce[0],
-                  (_f(w["lm_head"][1]) + _f(w["final_norm"][1])) * 3.0 + 2 * ce[1],
-                  tokens * 4.0 * 6.0 * ring)
-    return {"first": (first_f, first_b), "last": (last_f, last_b), "first_tot": flops_first,
-            "last_tot": flops_last, "lm_flops": _f(w["lm_head"][0])}
+    first_tot = (0.0, _f(w["embedding"][1]) * 3.0, sent_bytes(S_embed, tp, 2))
+    last_tot = (_f(w["lm_head"][0]) * 3.0 + _f(w["final_norm"][0]) * 3.0 + 2 * ce[0],
+                (_f(w["lm_head"][1]) + _f(w["final_norm"][1])) * 3.0 + 2 * ce[1],
+                6 * sent_bytes(tokens * 4.0, tp, 2))
+    return {"first": (first_f, first_b), "last": (last_f, last_b), "first_tot": first_tot,
+            "last_tot": last_tot, "lm_flops": _f(w["lm_head"][0])}
 
 
 def _stage_sizes(L, pp):
@@ -345,23 +320,18 @@ def _stage_sizes(L, pp):
     return sizes
 
 
-def _params_per_gpu(P, spec_layers, ep, first, last, tied, pp):
-    """Parameters held by one GPU of a stage with ``spec_layers`` layers (before ZeRO)."""
-    tp, gps, h, phi, mats = P["tp"], P["gps"], P["h"], P["phi"], P["mats"]
-    tp_e = gps / ep
+def _params_per_gpu(P, layers, first, last):
+    """(dense, expert) parameters held by one GPU of a stage with ``layers`` layers (before
+    ZeRO); the first stage holds the embedding, the last the LM head (one stage: both, or
+    one tied matrix)."""
+    tp, gps, ep, h, phi, mats = P["tp"], P["gps"], P["ep"], P["h"], P["phi"], P["mats"]
     attn = (P["w_qkv"] + P["w_o"]) / tp
     dense = mats * h * P["ffn"] / tp
-    experts = P["E"] / ep * mats * h * P["f_e"] / tp_e
+    experts = P["E"] / ep * mats * h * P["f_e"] / (gps / ep)
     shared = mats * h * P["f_s"] / tp + h * P["E"]
-    dense_part = spec_layers * (attn + (1 - phi) * dense + phi * shared + 2 * h)
-    expert_part = spec_layers * phi * experts
-    vocab = P["V"] * h / tp
-    n_vocab = 0.0
-    if pp == 1:
-        n_vocab = 1.0 if tied else 2.0
-    else:
-        n_vocab = (1.0 if first else 0.0) + (1.0 if last else 0.0)
-    return dense_part + n_vocab * vocab, expert_part
+    dense_part = layers * (attn + (1 - phi) * dense + phi * shared + 2 * h)
+    n_vocab = P["embed_mats"] if P["pp"] == 1 else float(first) + float(last)
+    return dense_part + n_vocab * (P["V"] * h / tp), layers * phi * experts
 
 
 def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, *,
@@ -389,25 +359,23 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
                              f"16 (bf16) or 8 (fp8)")
         if weight_bits == 8:
             precision = "fp8"
-    if precision not in PRECISIONS:
-        raise _bad("precision", precision, PRECISIONS)
-    if recompute not in RECOMPUTE:
-        raise _bad("recompute", recompute, RECOMPUTE)
-    if schedule not in SCHEDULES:
-        raise _bad("schedule", schedule, SCHEDULES)
-    if optimizer not in OPTIMIZERS:
-        raise _bad("optimizer", optimizer, OPTIMIZERS)
+    for name, v, allowed in (("precision", precision, PRECISIONS),
+                             ("recompute", recompute, RECOMPUTE),
+                             ("schedule", schedule, SCHEDULES),
+                             ("optimizer", optimizer, OPTIMIZERS)):
+        if v not in allowed:
+            raise bad_choice(name, v, allowed)
     if zero_stage not in (0, 1, 2, 3) or isinstance(zero_stage, bool):
         raise ValueError(f"zero_stage={zero_stage!r} is not allowed: must be 0, 1, 2 or 3")
     if grad_bits not in (16, 32):
         raise ValueError(f"grad_bits={grad_bits!r} is not allowed: must be 16 or 32")
     seq_len, global_batch, micro_batch, dp, tp, pp, cp, ep, gpus_per_node = (
-        _posint(name, v) for name, v in (
+        whole_number(name, v) for name, v in (
             ("seq_len", seq_len), ("global_batch", global_batch), ("micro_batch", micro_batch),
             ("dp", dp), ("tp", tp), ("pp", pp), ("cp", cp), ("ep", ep),
             ("gpus_per_node", gpus_per_node)))
     if layers is not None:
-        layers = _posint("layers", layers)
+        layers = whole_number("layers", layers)
     for name, v in (("tp_overlap", tp_overlap), ("dp_overlap", dp_overlap)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
             raise ValueError(f"{name}={v!r} is not allowed: must be in [0, 1]")
@@ -422,27 +390,24 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
         raise ValueError(f"ep={ep} is not allowed with tp={tp}, dp={dp}: expert parallelism "
                          f"beyond tp borrows data-parallel ranks, so ep/tp must divide dp")
     total = tp * cp * dp * pp
-    if num_gpus is not None and _posint("num_gpus", num_gpus) != total:
+    if num_gpus is not None and whole_number("num_gpus", num_gpus) != total:
         raise ValueError(f"num_gpus={num_gpus} does not match tp*cp*dp*pp = {tp}*{cp}*{dp}*{pp}"
                          f" = {total}")
 
-    from .hardware import get_gpu
     g = get_gpu(gpu)
-    link_name = interconnect or g.native_link
-    sc = Scenario(model=model, gpu=gpu, interconnect=link_name, tp=tp, pp=pp, ep=ep,
-                  batch=micro_batch, prompt_tokens=seq_len, output_tokens=1,
+    sc = Scenario(model=model, gpu=gpu, interconnect=interconnect or g.native_link, tp=tp,
+                  pp=pp, ep=ep, batch=micro_batch, prompt_tokens=seq_len, output_tokens=1,
                   weight_bits=8 if precision == "fp8" else 16, overlap=float(tp_overlap),
                   algorithm=algorithm, flash_attention=flash, layers=layers,
                   gpus_per_node=gpus_per_node, inter_node=inter_node, efficiency=efficiency)
-    spec = sc.model_spec()
     if precision == "fp8" and not g.fp8_tflops:
         raise ValueError(f"precision='fp8' is not allowed on gpu={gpu!r}: it has no FP8 tensor "
                          f"cores (use bf16)")
     P = params(sc)
     if not (efficiency and "flops_efficiency" in efficiency):
         P["ef"] = TRAINING_CALIBRATION.gemm_efficiency
+    P["F"] = peak_flops(g, precision)       # fp32 trains on TF32 tensor cores
     if precision == "fp32":
-        P["F"] = P["F16"] / 2.0          # TF32 tensor cores
         P["wb"] = 4.0
     link = P["link"]
     gpn = P["gpn"]
@@ -458,6 +423,7 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
     lp = _layer_passes(P, link, link_cp, tokens, seqs, float(seq_len), sp, flash, recompute, cp)
     ends = _ends(P, link, micro_batch * seq_len / cp, sp)
 
+    spec = sc.model_spec()
     L = spec.layers
     sizes = _stage_sizes(L, pp)
     t_f = sum(lp["forward"].values())
@@ -478,33 +444,36 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
     group = tp * cp * dp
     stages_per_node = int(gpn // group) if (group < gpn and link["gpn"] > 1) else 1
     crosses = [(s + 1) % stages_per_node == 0 for s in range(pp - 1)]   # boundary s -> s+1
-    n_cross = sum(crosses)
     S = micro_batch * seq_len / cp * P["h"] * P["cb"] / tp
-    t_in = _f(coll.p2p(S, False, link, P["c_coll"])) if pp > 1 else 0.0
-    t_x = _f(coll.p2p(S, True, link, P["c_coll"])) if pp > 1 else 0.0
-    hop = [t_x if crosses[s] else t_in for s in range(pp - 1)]
+    t_in = _f(coll.p2p(S, False, link, P["c_coll"]))
+    t_x = _f(coll.p2p(S, True, link, P["c_coll"]))
+    hop = [t_x if x else t_in for x in crosses]
     p2p_total = 2.0 * sum(hop)
-    worst_hop = max(hop) if hop else 0.0
+    worst_hop = max(hop, default=0.0)
 
-    # ZeRO 3 gathers the stage's parameters before each forward and backward
-    n_dense, n_exp = _params_per_gpu(P, sizes[crit], ep, crit == 0, crit == pp - 1,
-                                     spec.tie_embeddings, pp)
+    # parameters per GPU of each stage (dense, experts), and the data-parallel groups
+    stage_params = [_params_per_gpu(P, n, s == 0, s == pp - 1) for s, n in enumerate(sizes)]
+    n_dense, n_exp = stage_params[crit]
     n_dp = dp * cp
     n_edp = max(1, n_dp // max(1, ep // tp)) if ep > tp else n_dp
     link_dp = _group_link(link, gpn // (tp * cp) if tp * cp < gpn else 1)
 
-    def rs_ag(nbytes, n):
-        return _f(coll.allgather(nbytes, n, link_dp, P["c_coll"])) if n > 1 else 0.0
+    def ag(nbytes, n):                  # all-gather, or reduce-scatter (same cost)
+        return _collective(coll.allgather, nbytes, n, link_dp, P["c_coll"])
 
     def ar(nbytes, n):
-        return _f(coll.allreduce(nbytes, n, link_dp, P["c_coll"])) if n > 1 else 0.0
+        return _collective(coll.allreduce, nbytes, n, link_dp, P["c_coll"])
 
+    def over_dp(fn, nd, ne, per_param, *args):
+        """``fn(bytes, ranks)`` over the dense (n_dp ranks) plus the expert (n_edp) params."""
+        return fn(nd * per_param, n_dp, *args) + fn(ne * per_param, n_edp, *args)
+
+    # ZeRO 3 gathers the stage's parameters before each forward and backward
     z3_mb = 0.0
     if zero_stage == 3:
-        gather = rs_ag(n_dense * wbytes, n_dp) + rs_ag(n_exp * wbytes, n_edp)
-        scatter = rs_ag(n_dense * gbytes, n_dp) + rs_ag(n_exp * gbytes, n_edp)
-        busy_mb = stage[crit]
-        z3_mb = max(0.0, 2.0 * gather + scatter - dp_overlap * busy_mb)
+        gather = over_dp(ag, n_dense, n_exp, wbytes)
+        scatter = over_dp(ag, n_dense, n_exp, gbytes)
+        z3_mb = max(0.0, 2.0 * gather + scatter - dp_overlap * stage[crit])
     stage_mb = [t + z3_mb for t in stage]
 
     # the pipeline: fill, steady state and drain
@@ -517,36 +486,27 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
     t_b_last = bwd_s[0] + rec_s[0]
     t_f_first = fwd_s[0]
     if zero_stage == 0:
-        t_dp = ar(n_dense * gbytes, n_dp) + ar(n_exp * gbytes, n_edp)
+        t_dp = over_dp(ar, n_dense, n_exp, gbytes)
         dp_exposed = t_dp - dp_overlap * min(t_dp, t_b_last)
-        dp_bytes = _ring_bytes(n_dense * gbytes, n_dp, 2) + _ring_bytes(n_exp * gbytes, n_edp, 2)
     elif zero_stage in (1, 2):
-        t_rs = rs_ag(n_dense * gbytes, n_dp) + rs_ag(n_exp * gbytes, n_edp)
-        t_ag = rs_ag(n_dense * wbytes, n_dp) + rs_ag(n_exp * wbytes, n_edp)
+        t_rs = over_dp(ag, n_dense, n_exp, gbytes)
+        t_ag = over_dp(ag, n_dense, n_exp, wbytes)
         t_dp = t_rs + t_ag
         dp_exposed = (t_rs - dp_overlap * min(t_rs, t_b_last)
                       + t_ag - dp_overlap * min(t_ag, t_f_first))
-        dp_bytes = (_ring_bytes(n_dense * gbytes, n_dp, 1) + _ring_bytes(n_exp * gbytes, n_edp, 1)
-                    + _ring_bytes(n_dense * wbytes, n_dp, 1) + _ring_bytes(n_exp * wbytes, n_edp, 1))
     else:
         t_dp = 0.0
         dp_exposed = 0.0
-        dp_bytes = m * (2 * _ring_bytes(n_dense * wbytes, n_dp, 1) + _ring_bytes(n_dense * gbytes, n_dp, 1)
-                        + 2 * _ring_bytes(n_exp * wbytes, n_edp, 1) + _ring_bytes(n_exp * gbytes, n_edp, 1))
 
     # optimizer step over this GPU's shard of the parameters
-    n_local = n_dense + n_exp
-    shard = (n_dense / (n_dp if zero_stage >= 1 else 1)
-             + n_exp / (n_edp if zero_stage >= 1 else 1))
+    shard = _per_rank(n_dense, n_exp, n_dp, n_edp, zero_stage >= 1)
+    state_b = _state_bytes(precision, optimizer)
     if precision == "fp32":
-        state_b = 8.0 if optimizer == "adam" else 4.0
         opt_bytes_pp = 2 * wbytes + 2 * state_b + 2 * gbytes
-    else:
-        state_b = 12.0 if optimizer == "adam" else 8.0    # fp32 master (+ m, v) or (+ momentum)
+    else:     # the fp32 master copy is part of the state; the 16-bit weights are written
         opt_bytes_pp = 2 * state_b + wbytes + 2 * gbytes
-    t_opt, c_o, m_o = roofline(12.0 * shard, opt_bytes_pp * shard, P["F16"] * P["ef"],
-                               P["HBM"] * P["em"], P["rexp"])
-    t_opt = _f(t_opt) + 4 * P["t_launch"]
+    t_opt, opt_compute = _elementwise(P, 12.0 * shard, opt_bytes_pp * shard)
+    t_opt += 4 * P["t_launch"]
 
     iteration = pipe + dp_exposed + t_opt + P["t_step"]
 
@@ -564,9 +524,7 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
     cats_c["communication"] += m * z3_mb + dp_exposed
     p2p_exposed = min(pipe - busy, p2p_total + steady)
     cats_c["communication"] += p2p_exposed
-    o_comp = t_opt if _f(c_o) >= _f(m_o) else 0.0
-    cats_c["compute"] += o_comp
-    cats_c["hbm"] += t_opt - o_comp
+    cats_c["compute" if opt_compute else "hbm"] += t_opt
     cats_c["launch_overhead"] += P["t_step"]
     cats_c["pipeline_bubble"] = pipe - busy - p2p_exposed
 
@@ -579,15 +537,20 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
     lm = ends["lm_flops"] * tp * cp
     samples_mb = global_batch / micro_batch
     model_flops = samples_mb * 3.0 * (L * fwd_layer_flops + lm)
-    rec_flops = lp["rec_tot"][0] * tp * cp if recompute != "none" else 0.0
-    rec_model = (lp["model_flops"] * tp * cp if recompute == "full"
-                 else rec_flops)
+    rec_model = (lp["model_flops"] if recompute == "full" else lp["rec_tot"][0]) * tp * cp
     hardware_flops = model_flops + samples_mb * L * rec_model
     peak = P["F"]
     mfu = model_flops / (iteration * total * peak)
     hfu = hardware_flops / (iteration * total * peak)
 
     # traffic per iteration, for energy: one GPU of the critical stage, and all GPUs
+    if zero_stage == 0:                 # all-reduce the gradients
+        dp_per_param, dp_passes, dp_times = gbytes, 2, 1
+    elif zero_stage in (1, 2):          # reduce-scatter gradients, all-gather weights
+        dp_per_param, dp_passes, dp_times = gbytes + wbytes, 1, 1
+    else:                               # per micro-batch: gather weights twice, scatter grads
+        dp_per_param, dp_passes, dp_times = 2 * wbytes + gbytes, 1, m
+
     def stage_traffic(st):
         n = sizes[st]
         fl = (lp["fwd_tot"][0] + lp["bwd_tot"][0] + lp["rec_tot"][0]) * n
@@ -596,16 +559,9 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
         for idx, key in ((0, "first_tot"), (pp - 1, "last_tot")):
             if st == idx:
                 fl, hb, lk = fl + ends[key][0], hb + ends[key][1], lk + ends[key][2]
-        nd, ne = _params_per_gpu(P, n, ep, st == 0, st == pp - 1, spec.tie_embeddings, pp)
-        sh = nd / (n_dp if zero_stage >= 1 else 1) + ne / (n_edp if zero_stage >= 1 else 1)
-        if zero_stage == 0:
-            dpb = _ring_bytes(nd * gbytes, n_dp, 2) + _ring_bytes(ne * gbytes, n_edp, 2)
-        elif zero_stage in (1, 2):
-            dpb = (_ring_bytes(nd * (gbytes + wbytes), n_dp, 1)
-                   + _ring_bytes(ne * (gbytes + wbytes), n_edp, 1))
-        else:
-            dpb = m * (_ring_bytes(nd * (2 * wbytes + gbytes), n_dp, 1)
-                       + _ring_bytes(ne * (2 * wbytes + gbytes), n_edp, 1))
+        nd, ne = stage_params[st]
+        sh = _per_rank(nd, ne, n_dp, n_edp, zero_stage >= 1)
+        dpb = dp_times * over_dp(sent_bytes, nd, ne, dp_per_param, dp_passes)
         sends = (1 if st > 0 else 0) + (1 if st < pp - 1 else 0)
         return {"flops": m * fl + 12.0 * sh, "hbm_bytes": m * hb + opt_bytes_pp * sh,
                 "tp_bytes": m * lk, "dp_bytes": dpb, "p2p_bytes": m * S * sends}
@@ -616,19 +572,19 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
                "link_bytes": c["tp_bytes"] + c["dp_bytes"] + c["p2p_bytes"]}
     cross_dp = group > gpn or link["gpn"] <= 1
     cross_tp = tp > gpn or link["gpn"] <= 1
-    frac_x = n_cross / (pp - 1) if pp > 1 else 0.0
+    frac_x = sum(crosses) / (pp - 1) if pp > 1 else 0.0
     tot = {"flops": 0.0, "hbm_bytes": 0.0, "link_bytes": 0.0, "network_bytes": 0.0}
     for st in per_stage:
         tot["flops"] += group * st["flops"]
         tot["hbm_bytes"] += group * st["hbm_bytes"]
-        for key, crosses in (("tp_bytes", cross_tp), ("dp_bytes", cross_dp)):
-            tot["network_bytes" if crosses else "link_bytes"] += group * st[key]
+        for key, network in (("tp_bytes", cross_tp), ("dp_bytes", cross_dp)):
+            tot["network_bytes" if network else "link_bytes"] += group * st[key]
         tot["network_bytes"] += group * st["p2p_bytes"] * frac_x
         tot["link_bytes"] += group * st["p2p_bytes"] * (1 - frac_x)
 
     # memory per GPU (the busiest stage: stage 0 holds the most in-flight micro-batches)
-    mem = _memory(P, spec, sizes, ep, pp, m, micro_batch, seq_len, cp, sp, flash, recompute,
-                  schedule, zero_stage, n_dp, n_edp, wbytes, gbytes, precision, optimizer)
+    mem = _memory(P, sizes, stage_params, m, micro_batch, seq_len, cp, sp, flash, recompute,
+                  schedule, zero_stage, n_dp, n_edp, wbytes, gbytes, state_b)
     fits = mem["total"] <= mem["capacity"]
     warnings = []
     if not fits:
@@ -666,7 +622,7 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
     sched = dict(fwd=[f + (z3_mb * f / st if st else 0.0) for f, st in zip(fwd_s, stage)],
                  bwd=[b + (z3_mb * b / st if st else 0.0) for b, st in zip(bwd_s, stage)],
                  rec=rec_s, hop=hop, m=m, pp=pp, schedule=schedule, gpus_per_stage=group,
-                 pipe=pipe, t_dp=t_dp, dp_exposed=dp_exposed, t_opt=t_opt, S=S,
+                 t_dp=t_dp, dp_exposed=dp_exposed, t_opt=t_opt, S=S,
                  zero_stage=zero_stage,
                  **{f"{k}_{p}": [n * lp[f"{t}_tot"][i] for n in sizes]
                     for p, t in (("f", "fwd"), ("b", "bwd"), ("r", "rec"))
@@ -675,57 +631,37 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
     return res
 
 
-def _ring_bytes(S, n, passes):
-    """Bytes one GPU sends in ``passes`` ring phases (1: all-gather, 2: all-reduce)."""
-    return passes * S * (n - 1) / n if n > 1 else 0.0
-
-
-def _memory(P, spec, sizes, ep, pp, m, b, s, cp, sp, flash, recompute, schedule, zero_stage,
-            n_dp, n_edp, wbytes, gbytes, precision, optimizer):
+def _memory(P, sizes, stage_params, m, b, s, cp, sp, flash, recompute, schedule, zero_stage,
+            n_dp, n_edp, wbytes, gbytes, state_b):
     """Bytes per GPU of the busiest stage: weights, gradients, optimizer states, activations."""
     tp, h, V = P["tp"], P["h"], P["V"]
-    best = None
+    pp = len(sizes)
+    # activations of one layer for one micro-batch (Korthikanti et al. 2022, generalised)
+    tok = b * s / cp
+    f_eff = (1 - P["phi"]) * P["ffn"] + P["phi"] * (P["k"] * P["f_e"] + P["f_s"])
+    repl = 4 * h + 2 * h + 2 * h + 2 * h               # norms' inputs, attn/MLP inputs, dropout masks
+    split = 2 * P["qkv_out"] + 2 * P["attn_out"] + 2 * (P["mats"] - 1) * f_eff + 2 * f_eff
+    scores = 0.0 if flash or recompute == "selective" else 5.0 * P["nh"] * s
+    full_layer = tok * ((repl / tp if sp else repl) + (split + scores) / tp)
+    layer_act = tok * 2 * h / (tp if sp else 1) if recompute == "full" else full_layer
+    cands = []
     for st in sorted({0, pp - 1}):
-        first, last = st == 0, st == pp - 1
-        n_dense, n_exp = _params_per_gpu(P, sizes[st], ep, first, last, spec.tie_embeddings, pp)
-        z = lambda k: (n_dense / n_dp + n_exp / n_edp) if zero_stage >= k else (n_dense + n_exp)
-        weights = z(3) * wbytes
-        grads = z(2) * gbytes
-        if precision == "fp32":
-            per = 8.0 if optimizer == "adam" else 4.0
-        else:
-            per = 12.0 if optimizer == "adam" else 8.0
-        opt = z(1) * per
-
-        # activations of one layer for one micro-batch (Korthikanti et al. 2022, generalised)
-        tok = b * s / cp
-        f_eff = ((1 - P["phi"]) * P["ffn"]
-                 + P["phi"] * (P["k"] * P["f_e"] + P["f_s"]))
-        repl = 4 * h + 2 * h + 2 * h + 2 * h               # norms' inputs, attn/MLP inputs, dropout masks
-        split = (2 * P["qkv_out"] + 2 * P["attn_out"] + 2 * (P["mats"] - 1) * f_eff + 2 * f_eff
-                 - 0.0)
-        scores = 0.0 if flash else 5.0 * P["nh"] * s
-        if recompute == "selective":
-            scores = 0.0
-        per_tok = (repl / tp if sp else repl) + (split + scores) / tp
-        full_layer = tok * per_tok
-        if recompute == "full":
-            layer_act = tok * 2 * h / (tp if sp else 1)
-        else:
-            layer_act = full_layer
+        nd, ne = stage_params[st]
+        weights = _per_rank(nd, ne, n_dp, n_edp, zero_stage >= 3) * wbytes
+        grads = _per_rank(nd, ne, n_dp, n_edp, zero_stage >= 2) * gbytes
+        opt = _per_rank(nd, ne, n_dp, n_edp, zero_stage >= 1) * state_b
         in_flight = min(m, pp - st) if schedule == "1f1b" else m
         act = sizes[st] * layer_act * in_flight
         if recompute == "full":
             act += full_layer                      # one layer rebuilt during its backward
-        if first:
+        if st == 0:
             act += tok * h * ACT_BYTES / (tp if sp else 1) * in_flight   # embedding output
-        if last:
+        if st == pp - 1:
             act += tok * V / tp * 4.0 * 2.0        # fp32 logits and their gradient
-        total = weights + grads + opt + act
-        cand = {"weights": weights, "gradients": grads, "optimizer_states": opt,
-                "activations": act, "total": total, "capacity": P["cap"]}
-        if best is None or total > best["total"]:
-            best = cand
+        cands.append({"weights": weights, "gradients": grads, "optimizer_states": opt,
+                      "activations": act, "total": weights + grads + opt + act,
+                      "capacity": P["cap"]})
+    best = max(cands, key=lambda d: d["total"])    # the first stage on a tie
     return {k: float(v) for k, v in best.items()}
 
 
@@ -840,18 +776,13 @@ def _timeline_frame(sched):
     for s in range(pp):
         add("optimizer", s, "compute", [-1], "optimizer_step", "elementwise", [t0],
             sched["t_opt"], 0.0, 0.0, "memory")
-    import pandas as pd
     df = pd.DataFrame({k: np.concatenate(v) for k, v in cols.items()})
     return df.sort_values(["stage", "start_s"], kind="stable").reset_index(drop=True)
 
 
 # ---- CLI -------------------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise ValueError(message)
-
-
 def _parser():
+    from .cli import _Parser
     p = _Parser(prog="nexora --mode training", allow_abbrev=False,
                 description="Training iteration time, memory per GPU and MFU.")
     p.add_argument("--mode", default="training")
@@ -883,41 +814,25 @@ def _parser():
 
 def cli_main(argv=None) -> int:
     """``nexora --mode training ...``: print the iteration summary (or JSON). Exit 2 on bad input."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        a = _parser().parse_args(argv)
-        if a.mode != "training":
-            raise ValueError(f"--mode={a.mode!r} is not allowed here: this is the training mode")
-        model = a.model
-        if model.endswith(".json"):
-            from .hf_config import model_from_hf_config
-            model = model_from_hf_config(model).name
+    def run(a):
+        from .cli import resolve_model
         res = simulate_training(
-            model=model, gpu=a.gpu, interconnect=a.interconnect, seq_len=a.seq_len,
-            global_batch=a.global_batch, micro_batch=a.micro_batch, dp=a.dp, tp=a.tp, pp=a.pp,
-            cp=a.cp, ep=a.ep, recompute=a.recompute, sequence_parallel=a.sequence_parallel,
-            zero_stage=a.zero_stage, schedule=a.schedule, precision=a.precision,
-            grad_bits=a.grad_bits, optimizer=a.optimizer,
-            flash_attention=not a.no_flash_attention, tp_overlap=a.tp_overlap,
-            dp_overlap=a.dp_overlap, layers=a.layers, num_gpus=a.num_gpus,
-            gpus_per_node=a.gpus_per_node)
+            model=resolve_model(a.model), gpu=a.gpu, interconnect=a.interconnect,
+            seq_len=a.seq_len, global_batch=a.global_batch, micro_batch=a.micro_batch, dp=a.dp,
+            tp=a.tp, pp=a.pp, cp=a.cp, ep=a.ep, recompute=a.recompute,
+            sequence_parallel=a.sequence_parallel, zero_stage=a.zero_stage,
+            schedule=a.schedule, precision=a.precision, grad_bits=a.grad_bits,
+            optimizer=a.optimizer, flash_attention=not a.no_flash_attention,
+            tp_overlap=a.tp_overlap, dp_overlap=a.dp_overlap, layers=a.layers,
+            num_gpus=a.num_gpus, gpus_per_node=a.gpus_per_node)
         en = None
         if a.energy:
             from .energy import training_energy
             en = training_energy(res)
-    except (ValueError, OSError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"nexora: error: {msg}", file=sys.stderr)
-        return 2
-    except SystemExit as e:          # --help
-        return int(e.code or 0)
-    if a.json:
-        d = res.to_dict()
-        if en is not None:
-            d["energy"] = en.to_dict()
-        print(json.dumps(d, indent=2))
-    else:
-        print(res.summary())
-        if en is not None:
-            print(en.summary())
-    return 0
+        if a.json:
+            d = res.to_dict()
+            if en is not None:
+                d["energy"] = en.to_dict()
+            return json.dumps(d, indent=2)
+        return res.summary() + ("" if en is None else "\n" + en.summary())
+    return run_cli(_parser(), argv, "training", run)

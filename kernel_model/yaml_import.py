@@ -49,23 +49,20 @@ class YamlImport:
 
 
 def _read(path_or_dict):
+    from .hf_config import read_mapping
     if isinstance(path_or_dict, dict):
         return path_or_dict, None
     try:
         import yaml
     except ImportError:
         raise ImportError("reading YAML needs PyYAML: pip install pyyaml") from None
-    path = os.fspath(path_or_dict)
-    if not os.path.exists(path):
-        raise ValueError(f"YAML file {path!r} does not exist")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except yaml.YAMLError as e:
-        raise ValueError(f"YAML file {path!r} cannot be parsed: {str(e).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"YAML file {path!r} must hold a mapping at the top level")
-    return data, path
+
+    def parse(f):
+        try:
+            return yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise ValueError(f"cannot be parsed: {str(e).splitlines()[0]}") from None
+    return read_mapping(path_or_dict, "YAML file", parse)
 
 
 def _quantity(v, key, where):
@@ -130,29 +127,29 @@ def load_yaml(path_or_dict, name: str | None = None, register: bool = True) -> Y
 
 
 def _hardware(data, where, name, register) -> YamlImport:
-    from .hardware import GPU, GPUS, GPU_ALIASES, register_gpu
+    from .hardware import GPU, GPUS, GPU_ALIASES, register_gpu, get_interconnect
     if not name:
         raise ValueError(f"{where}: give name= (or a top-level 'name' key) for the GPU")
     name = str(name).lower()
-    used = {"name", "family", "native_link",
-            "tech_param.core.operating_frequency", "tech_param.core.num_bundles",
-            "tech_param.core.num_mcu_per_bundle", "tech_param.core.nominal_flop_rate_per_mcu",
-            "tech_param.DRAM.size", "tech_param.DRAM.bandwidth", "power_breakdown.TDP"}
-    f = float(_quantity(_get(data, "tech_param.core.operating_frequency", where), "operating_frequency", where))
-    n_sm = _quantity(_get(data, "tech_param.core.num_bundles", where), "num_bundles", where)
-    n_tc = _quantity(_get(data, "tech_param.core.num_mcu_per_bundle", where), "num_mcu_per_bundle", where)
-    rate = _quantity(_get(data, "tech_param.core.nominal_flop_rate_per_mcu", where),
-                     "nominal_flop_rate_per_mcu", where)
-    peak = f * n_sm * n_tc * rate
-    mem = _quantity(_get(data, "tech_param.DRAM.size", where), "DRAM.size", where)
-    bw = _quantity(_get(data, "tech_param.DRAM.bandwidth", where), "DRAM.bandwidth", where)
-    tdp = _quantity(_get(data, "power_breakdown.TDP", where), "TDP", where)
+    used = {"name", "family", "native_link"}
+
+    def need(dotted, label):
+        used.add(dotted)
+        return _quantity(_get(data, dotted, where), label, where)
+
+    core = "tech_param.core."
+    peak = (need(core + "operating_frequency", "operating_frequency")
+            * need(core + "num_bundles", "num_bundles")
+            * need(core + "num_mcu_per_bundle", "num_mcu_per_bundle")
+            * need(core + "nominal_flop_rate_per_mcu", "nominal_flop_rate_per_mcu"))
+    mem = need("tech_param.DRAM.size", "DRAM.size")
+    bw = need("tech_param.DRAM.bandwidth", "DRAM.bandwidth")
+    tdp = need("power_breakdown.TDP", "TDP")
     for key, v in (("peak FLOP/s", peak), ("DRAM.size", mem), ("DRAM.bandwidth", bw), ("TDP", tdp)):
         if v <= 0:
             raise ValueError(f"{where}: {key} must be > 0 (got {v})")
     out = YamlImport(kind="hardware")
     native = str(data.get("native_link", "nvlink"))
-    from .hardware import get_interconnect
     get_interconnect(native)                       # raises with closest names
     gpu = GPU(name=name, bf16_tflops=peak / 1e12, fp8_tflops=None, hbm_gbps=bw / 1e9,
               memory_gb=mem / 1e9, tdp_w=tdp, idle_w=IDLE_SHARE * tdp,

@@ -5,7 +5,8 @@ import pytest
 
 import kernel_model as km
 from kernel_model.energy import (inference_energy, training_energy, energy, energy_params,
-                                 register_energy, EnergyParams, MATH_SHARE)
+                                 register_energy, EnergyParams, MATH_SHARE, sent_bytes,
+                                 link_bytes)
 from kernel_model.training import simulate_training
 
 
@@ -92,3 +93,30 @@ def test_dispatch_and_overrides():
     hot = EnergyParams(gpu="x", flop_pj=1000.0, hbm_pj_per_byte=31.0, link_pj_per_byte=40.0,
                        network_pj_per_byte=160.0, idle_w=60.0, tdp_w=100.0)
     assert any("exceeds" in w for w in inference_energy(res, hot).warnings)
+
+
+def test_link_bytes_are_ring_shares_of_each_collective():
+    from kernel_model.kernels import LAYER_KERNELS, TAIL_KERNELS, layer_work, head_tail_work
+    from kernel_model.simulate import params
+    assert sent_bytes(800.0, 8, 2) == pytest.approx(2 * 7 / 8 * 800.0)
+    assert sent_bytes(800.0, 4, 1) == pytest.approx(3 / 4 * 800.0)
+    assert sent_bytes(800.0, 1, 2) == 0.0
+    sc = km.Scenario(model="mixtral-8x7b", gpu="h100-sxm", interconnect="nvlink4", tp=4, ep=2)
+    P = params(sc)
+    w = layer_work(P, 64.0, 4.0, 256.0, False)
+    ar = float(w["allreduce_attn"][2]) + float(w["allreduce_mlp"][2])
+    a2a = float(w["dispatch_a2a"][2]) + float(w["combine_a2a"][2])
+    assert ar > 0 and a2a > 0
+    assert link_bytes(P, w, LAYER_KERNELS) == pytest.approx(ar * 2 * 3 / 4 + a2a * 1 / 2)
+    tail = head_tail_work(P, 4.0, 4.0)
+    assert link_bytes(P, tail, TAIL_KERNELS) == pytest.approx(float(tail["logits_gather"][2]) * 3 / 4)
+    assert link_bytes(P, w, ("attention", "mlp_up")) == 0.0
+
+
+def test_fp32_training_flops_cost_twice_the_16bit_energy():
+    kw = dict(model="gpt-22b", gpu="a100-sxm-80gb", tp=8, global_batch=4, layers=4)
+    bf = training_energy(simulate_training(**kw))
+    f32 = training_energy(simulate_training(**kw, precision="fp32"))
+    # the same FLOPs, each at the 16-bit energy times peak16 / peak_tf32 = 2
+    assert f32.counts["flops"] == pytest.approx(bf.counts["flops"], rel=1e-9)
+    assert f32.components["compute"] == pytest.approx(2 * bf.components["compute"], rel=1e-9)

@@ -96,6 +96,15 @@ def test_bad_input(kw, field):
         gemm(**args)
 
 
+@pytest.mark.parametrize("kw, hint", [
+    (dict(dtype="bf61"), "closest: bf16"), (dict(shard="cols"), "closest: col"),
+    (dict(algorithm="rign"), "closest: ring"),
+])
+def test_name_typos_suggest_the_closest(kw, hint):
+    with pytest.raises(ValueError, match=hint):
+        gemm(64, 4096, 4096, gpu="h100-sxm", **kw)
+
+
 def test_cli(capsys):
     base = ["--mode", "gemm", "--m", "4096", "--k", "4096", "--n", "4096", "--gpu", "h100-sxm"]
     assert cli_main(base) == 0
@@ -109,6 +118,10 @@ def test_cli(capsys):
         assert cli_main(bad) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("nexora: error:")
+    assert cli_main(base + ["--dtpye", "fp8"]) == 2          # a misspelt flag: its closest
+    assert "closest: --dtype" in capsys.readouterr().err
+    assert cli_main(["--mode", "training", "--m", "1", "--k", "1", "--n", "1"]) == 2
+    assert "this is the gemm mode" in capsys.readouterr().err
 
 
 # ---- RooflineChart ------------------------------------------------------------------------

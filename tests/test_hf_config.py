@@ -144,6 +144,11 @@ def test_errors_name_the_problem(tmp_path):
         model_from_hf_config(bad)
     with pytest.raises(ValueError, match="does not exist"):
         model_from_hf_config(tmp_path / "nope.json")
+    listed = tmp_path / "list" / "config.json"
+    listed.parent.mkdir()
+    listed.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="must hold a mapping at the top level, not list"):
+        model_from_hf_config(listed.parent)                      # the folder finds config.json
     with pytest.raises(ValueError, match="num_key_value_heads"):
         model_from_hf_config(dict(base, num_key_value_heads=5), name="x")
     ds = json.loads((HF / "deepseek-v3" / "config.json").read_text())
@@ -201,7 +206,16 @@ def test_yaml_model_and_gemm():
     assert gemm(**g.gemm, gpu="a100-sxm-80gb").flops == 3 * 2 * 4096 * 8192 * 2048
 
 
-def test_yaml_errors():
+def test_yaml_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ValueError, match="bad.yaml.*must hold a mapping at the top level, not list"):
+        load_yaml(bad)
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(ValueError, match="bad.yaml.*cannot be parsed"):
+        load_yaml(bad)
+    with pytest.raises(ValueError, match="YAML file .*nope.yaml.* does not exist"):
+        load_yaml(tmp_path / "nope.yaml")
     with pytest.raises(ValueError, match="LSTM"):
         load_yaml({"model_param": {"mode": "LSTM"}}, name="x")
     with pytest.raises(ValueError, match="num_heads"):
@@ -225,3 +239,18 @@ def test_yaml_errors():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model_from_yaml(YAML / "gemm.yaml")
+
+
+def test_training_cli_reads_a_config_json(capsys):
+    from kernel_model.training import cli_main
+    argv = ["--mode", "training", "--model", str(HF / "mistral-7b-v0.1" / "config.json"),
+            "--gpu", "h100-sxm", "--tp", "8", "--seq-len", "1024", "--global-batch", "8",
+            "--json"]
+    assert cli_main(argv) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["config"]["model"] == "mistral-7b-v0.1"
+    # the ignored sliding window is one note line on stderr, not a Python warning
+    assert out.err.count("\n") == 1 and "note:" in out.err and "sliding_window" in out.err
+    assert cli_main(argv[:3] + [str(HF / "nope" / "config.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("nexora: error:") and "no such file" in err

@@ -249,6 +249,13 @@ def test_fp8_training_uses_fp8_peak():
     with pytest.raises(ValueError, match="fp8"):
         simulate_training(model="gpt-22b", gpu="a100-sxm-80gb", tp=8, global_batch=4,
                           precision="fp8")
+    # fp32 trains on TF32 tensor cores at half the 16-bit peak, with 4-byte weights and
+    # gradients and no separate master copy (Adam: 8 bytes of moments per parameter)
+    f32 = simulate_training(**kw, precision="fp32")
+    assert f32.peak_flops == pytest.approx(bf.peak_flops / 2)
+    assert f32.iteration_s > bf.iteration_s
+    assert f32.memory["weights"] == pytest.approx(2 * bf.memory["weights"])
+    assert f32.memory["optimizer_states"] == pytest.approx(8 / 12 * bf.memory["optimizer_states"])
 
 
 @pytest.mark.parametrize("kw, field", [
@@ -261,6 +268,9 @@ def test_fp8_training_uses_fp8_peak():
     (dict(micro_batch=0), "micro_batch"),
     (dict(sequence_parallel="maybe"), "sequence_parallel"),
     (dict(model="gpt-176b"), "model"),
+    (dict(precision="bf17"), "precision"),
+    (dict(optimizer="adamw"), "optimizer"),
+    (dict(grad_bits=8), "grad_bits"),
 ])
 def test_bad_input_names_the_field(kw, field):
     with pytest.raises(ValueError, match=field):
