@@ -165,6 +165,28 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
               source=HF.format("facebook/opt-30b")),
     ModelSpec("opt-66b", 64, 9216, 72, 72, 36864, 50272, gated_mlp=False, tie_embeddings=True,
               source=HF.format("facebook/opt-66b")),
+    # more published config.json shapes (dense)
+    _llama("llama-3.1-405b", "meta-llama/Llama-3.1-405B", 126, 16384, 128, 8, 53248, 128256),
+    _llama("llama-3.2-1b", "meta-llama/Llama-3.2-1B", 16, 2048, 32, 8, 8192, 128256,
+           head_dim=64, tie_embeddings=True),
+    _llama("llama-3.2-3b", "meta-llama/Llama-3.2-3B", 28, 3072, 24, 8, 8192, 128256,
+           head_dim=128, tie_embeddings=True),
+    _llama("codellama-7b", "codellama/CodeLlama-7b-hf", 32, 4096, 32, 32, 11008, 32016),
+    _llama("codellama-13b", "codellama/CodeLlama-13b-hf", 40, 5120, 40, 40, 13824, 32016),
+    _llama("codellama-70b", "codellama/CodeLlama-70b-hf", 80, 8192, 64, 8, 28672, 32016),
+    _llama("mistral-7b", "mistralai/Mistral-7B-v0.1", 32, 4096, 32, 8, 14336, 32000),
+    _llama("qwen2.5-0.5b", "Qwen/Qwen2.5-0.5B", 24, 896, 14, 2, 4864, 151936, tie_embeddings=True),
+    _llama("qwen2.5-1.5b", "Qwen/Qwen2.5-1.5B", 28, 1536, 12, 2, 8960, 151936, tie_embeddings=True),
+    _llama("qwen2.5-3b", "Qwen/Qwen2.5-3B", 36, 2048, 16, 2, 11008, 151936, tie_embeddings=True),
+    _llama("qwen2.5-14b", "Qwen/Qwen2.5-14B", 48, 5120, 40, 8, 13824, 152064),
+    _llama("qwen2.5-32b", "Qwen/Qwen2.5-32B", 64, 5120, 40, 8, 27648, 152064),
+    _llama("phi-3-mini", "microsoft/Phi-3-mini-4k-instruct", 32, 3072, 32, 32, 8192, 32064),
+    # mixture of experts
+    _llama("qwen1.5-moe-a2.7b", "Qwen/Qwen1.5-MoE-A2.7B", 24, 2048, 16, 16, 5632, 151936,
+           experts=60, top_k=4, expert_ffn=1408, shared_experts=1, shared_ffn=5632),
+    _llama("deepseek-v3", "deepseek-ai/DeepSeek-V3", 61, 7168, 128, 128, 18432, 129280,
+           experts=256, top_k=8, expert_ffn=2048, shared_experts=1, dense_layers=3,
+           q_lora_rank=1536, kv_lora_rank=512, qk_rope_dim=64, qk_nope_dim=128, v_head_dim=128),
     _gpt("gpt-6.7b", 32, 4096, 32, 16384, 50257, _PAPER),
     _gpt("gpt-20b", 44, 6144, 48, 24576, 50257, _PAPER),
     _gpt("gpt-22b", 48, 6144, 64, 24576, 51200, _PAPER),
@@ -175,7 +197,7 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
 ]}
 
 MODEL_ALIASES = {"llama-7b": "llama-2-7b", "llama-13b": "llama-2-13b", "llama-70b": "llama-2-70b",
-                 "gpt-530b": "megatron-530b"}
+                 "gpt-530b": "megatron-530b", "deepseek-r1": "deepseek-v3"}
 
 # Models registered at run time (imported config.json files, user shapes).
 _USER_MODELS: dict[str, ModelSpec] = {}

@@ -380,3 +380,21 @@ def test_importing_the_engine_never_imports_front_end_packages():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("name, total_b, active_b", [
+    ("llama-3.1-405b", 405.8, 405.8), ("llama-3.2-1b", 1.24, 1.24), ("llama-3.2-3b", 3.21, 3.21),
+    ("mistral-7b", 7.24, 7.24), ("qwen2.5-0.5b", 0.49, 0.49), ("qwen2.5-14b", 14.7, 14.7),
+    ("phi-3-mini", 3.82, 3.82), ("qwen1.5-moe-a2.7b", 14.3, 2.7), ("deepseek-v3", 671.0, 37.5),
+])
+def test_more_presets_match_published_parameter_counts(name, total_b, active_b):
+    spec = km.get_model(name)
+    assert spec.total_params / 1e9 == pytest.approx(total_b, rel=0.02)
+    assert spec.active_params / 1e9 == pytest.approx(active_b, rel=0.03)
+
+
+def test_deepseek_preset_matches_its_config_json():
+    from pathlib import Path
+    imported = km.model_from_hf_config(Path(__file__).parent / "fixtures" / "hf" / "deepseek-v3" / "config.json")
+    assert km.get_model("deepseek-r1").shape() == imported.shape()
+    assert km.get_model("deepseek-v3").attention == "mla"
