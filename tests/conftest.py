@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -22,3 +24,14 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def python_ok():
+    """Run Python code in a fresh interpreter (a clean ``sys.modules``); fail with its
+    output unless it exits 0. Returns the CompletedProcess."""
+    def run(code: str):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out
+    return run

@@ -287,7 +287,7 @@ def test_optimize_subcommand(capsys):
     assert rc == 1 and "no feasible plan" in out
 
 
-def test_json_path_imports_neither_pandas_nor_widgets():
+def test_json_path_imports_neither_pandas_nor_widgets(python_ok):
     code = ("import sys, io, contextlib\n"
             "from kernel_model.cli import main\n"
             "buf = io.StringIO()\n"
@@ -296,8 +296,7 @@ def test_json_path_imports_neither_pandas_nor_widgets():
             "bad = [m for m in ('pandas', 'ipywidgets', 'bqplot', 'jupyterlab', 'IPython') if m in sys.modules]\n"
             "print(rc, bad)\n"
             "sys.exit(0 if rc == 0 and not bad else 1)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
+    python_ok(code)
 
 
 def test_python_dash_m_kernel_model():

@@ -2,7 +2,6 @@
 import dataclasses
 import itertools
 import math
-import subprocess
 import sys
 
 import numpy as np
@@ -266,15 +265,14 @@ def test_ttft_breakdown_columns_sum_to_ttft():
         assert abs(row[f"ttft_{c}_s"] - v) <= 1e-9 * max(res.ttft_s, 1e-300)
 
 
-def test_engine_modules_stay_free_of_widgets_and_pandas_on_import():
+def test_engine_modules_stay_free_of_widgets_and_pandas_on_import(python_ok):
     code = ("import sys, kernel_model.sweep, kernel_model.optimize, kernel_model.progress, "
             "kernel_model.cli; bad = [m for m in ('ipywidgets', 'bqplot', 'pandas', 'tqdm') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
+    python_ok(code)
 
 
-def test_notebook_progress_bar_without_ipywidgets():
+def test_notebook_progress_bar_without_ipywidgets(python_ok):
     code = ("import sys\n"
             "from IPython.core.interactiveshell import InteractiveShell\n"
             "import kernel_model.progress as p\n"
@@ -285,5 +283,4 @@ def test_notebook_progress_bar_without_ipywidgets():
             "bar.update(10); bar.close()\n"
             "assert type(bar).__name__ == 'HtmlBar', type(bar)\n"
             "assert 'ipywidgets' not in sys.modules\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
+    python_ok(code)
