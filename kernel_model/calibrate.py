@@ -39,6 +39,7 @@ BOUNDS = {
     "launch_overhead_s": (0.5e-6, 30e-6, "log", "s", "gap per kernel launch"),
     "collective_overhead_s": (1e-6, 100e-6, "log", "s", "fixed cost per collective call"),
     "collective_step_s": (0.0, 40e-6, "lin", "s", "extra latency per collective algorithm step"),
+    "direct_allreduce_max_bytes": (6.4e4, 6.4e7, "log", "bytes", "largest one/two-shot all-reduce"),
     "step_overhead_s": (0.0, 2e-3, "lin", "s", "host work per decode step"),
     "roofline_exponent": (1.0, 10.0, "log", "", "n in (compute^n + memory^n)^(1/n)"),
 }

@@ -17,6 +17,7 @@ class Calibration:
     launch_overhead_s: float = 11.7e-6    # gap per kernel launch (CUDA-graph replay), s
     collective_overhead_s: float = 8.6e-6 # per sync round of a collective call (x log2 ranks), s
     collective_step_s: float = 0.0       # extra latency per algorithm step (hop handshake), s
+    direct_allreduce_max_bytes: float = 524288.0   # "auto" uses one/two-shot all-reduce up to this size
     step_overhead_s: float = 0.0         # host work per decode step (sampling, scheduling), s
     roofline_exponent: float = 1.46       # n in (compute^n + memory^n)^(1/n); inf = ideal max
     source: str = "defaults"

@@ -13,7 +13,9 @@ Algorithms (``ALGORITHMS`` codes):
   oneshot    1 hop, every rank reads the n-1 other buffers: (n-1)S over the link;
   twoshot    2 hops (direct reduce-scatter + all-gather), 2(n-1)/n S over the link;
   in_switch  2 hops, the switch reduces: S over the link (NVLS / SHARP; nvlink4/5 only);
-  auto       the fastest algorithm the link supports (one/two-shot need P2P access).
+  auto       the fastest algorithm the link supports; one/two-shot need P2P access and, as
+             in serving stacks whose custom all-reduce kernels stage data through a fixed
+             P2P buffer, are used only up to ``direct_max`` bytes (larger: ring / tree).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def sync_cost(n, c):
     return c * np.log2(np.maximum(n, 2.0))
 
 
-def allreduce_flat(S, n, bw, lat, alg, p2p, in_switch):
+def allreduce_flat(S, n, bw, lat, alg, p2p, in_switch, direct_max=INF):
     """All-reduce over one link type, without the fixed call cost."""
     n = np.maximum(n, 1.0)
     nm1 = n - 1.0
@@ -39,7 +41,7 @@ def allreduce_flat(S, n, bw, lat, alg, p2p, in_switch):
     insw = 2.0 * lat + S / bw
     direct = np.minimum(oneshot, twoshot)
     auto = np.minimum(ring, tree)
-    auto = np.where(p2p > 0, np.minimum(auto, direct), auto)
+    auto = np.where((p2p > 0) & (S <= direct_max), np.minimum(auto, direct), auto)
     auto = np.where(in_switch > 0, np.minimum(auto, insw), auto)
     t = np.select([alg == 1, alg == 2, alg == 3, alg == 4, alg == 5], [ring, tree, oneshot, twoshot, insw], auto)
     return np.where(n > 1, t, 0.0)
@@ -66,7 +68,8 @@ def allreduce(S, n, link, c, group=1.0):
     n_in = np.minimum(n, link["gpn"])
     n_out = np.ceil(n / n_in)
     bw_i, lat_i = link["bw"], link["lat"] / group
-    intra_only = allreduce_flat(S, n_in, bw_i, lat_i, link["alg"], link["p2p"], link["in_switch"])
+    intra_only = allreduce_flat(S, n_in, bw_i, lat_i, link["alg"], link["p2p"], link["in_switch"],
+                                link.get("direct_max", INF))
     rs = allgather_flat(S, n_in, bw_i, lat_i, link["alg"], link["p2p"])
     inter = allreduce_flat(S / n_in, n_out, link["bw_x"], link["lat_x"] / group, 1.0, 0.0, 0.0)
     t = np.where(n_out > 1, 2.0 * rs + inter, intra_only)

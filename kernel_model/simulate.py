@@ -19,9 +19,11 @@ from .insight import LABELS
 CATEGORIES = schedule.CATEGORIES
 
 
-def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0) -> dict:
+def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0,
+                direct_max=float("inf")) -> dict:
     """Link numbers for the collectives: intra-node and inter-node bandwidth (B/s), latency
-    per algorithm step (s): the preset's hop latency plus the calibrated ``step_s``.
+    per algorithm step (s): the preset's hop latency plus the calibrated ``step_s``;
+    ``direct_max``: largest all-reduce (bytes) that "auto" may run one/two-shot.
     A network preset as ``interconnect`` puts every GPU in its own node."""
     net = link.kind == "network"
     x = link if net else inter
@@ -29,7 +31,7 @@ def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0) -> dict:
             "alg": float(ALGORITHMS[algorithm]),
             "p2p": float(link.p2p), "in_switch": float(link.in_switch),
             "bw_x": x.bw_gbps * 1e9, "lat_x": x.latency_s + step_s,
-            "gpn": 1.0 if net else float(gpus_per_node)}
+            "gpn": 1.0 if net else float(gpus_per_node), "direct_max": float(direct_max)}
 
 
 def params(sc: Scenario) -> dict:
@@ -62,7 +64,8 @@ def params(sc: Scenario) -> dict:
         "flash": float(bool(sc.flash_attention)), "gpn": float(sc.gpus_per_node),
     }
     P["link"] = link_params(gpu, sc.link_spec(), sc.inter_node_spec(), sc.algorithm,
-                            sc.gpus_per_node, cal.collective_step_s)
+                            sc.gpus_per_node, cal.collective_step_s,
+                            cal.direct_allreduce_max_bytes)
     return P
 
 

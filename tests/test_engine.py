@@ -66,6 +66,25 @@ def test_ring_allreduce_matches_hand_formula():
     assert coll.sync_cost(8.0, c) == pytest.approx(3 * c)
 
 
+def test_auto_uses_one_or_two_shot_only_for_small_messages():
+    n, bw, lat = 8.0, 150e9, 3e-6
+    ring = lambda S: 2 * 7 * lat + 2 * 7 / 8 * S / bw
+    tree = lambda S: 2 * 3 * lat + 2 * 7 / 8 * S / bw * 1.15
+    twoshot = lambda S: 2 * lat + 2 * 7 / 8 * S / bw
+    oneshot = lambda S: lat + 7 * S / bw
+    small, large = 16e3, 4e6
+    limit = 1e6
+    auto = lambda S: coll.allreduce_flat(S, n, bw, lat, 0.0, 1.0, 0.0, direct_max=limit)
+    assert auto(small) == pytest.approx(min(oneshot(small), twoshot(small)))  # one or two hops
+    assert auto(large) == pytest.approx(min(ring(large), tree(large)))
+    # without P2P access (PCIe through the CPU) never one/two-shot, whatever the size
+    assert coll.allreduce_flat(small, n, bw, lat, 0.0, 0.0, 0.0, direct_max=limit) == pytest.approx(
+        min(ring(small), tree(small)))
+    # the engine passes the calibrated limit through the link numbers
+    P = params(km.Scenario(model="llama-2-70b", tp=8))
+    assert P["link"]["direct_max"] == CAL.direct_allreduce_max_bytes
+
+
 def test_auto_algorithm_is_never_slower_than_a_named_one():
     base = dict(model="llama-2-70b", gpu="a100-sxm-80gb", interconnect="nvlink", tp=8)
     auto = sim(**base).tpot_s
