@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
+from .simulate import _f
 
 NAMES = LAYER_KERNELS + HEAD_KERNELS + TAIL_KERNELS + ("send_activations",)
 KINDS = ("elementwise", "gemm", "attention", "comm")
@@ -23,10 +24,6 @@ COLUMNS = ("phase", "stage", "gpu", "stream", "micro_batch", "layer", "name", "k
            "start_s", "end_s", "duration_s", "flops", "bytes", "bound")
 _SEND = NAMES.index("send_activations")
 _KIND_CODE = np.array([KINDS.index(KIND.get(x, "comm")) for x in NAMES])
-
-
-def _f(x) -> float:
-    return float(np.asarray(x))
 
 
 def _kernel_table(ph, names):
