@@ -61,6 +61,13 @@ def main(argv=None) -> int:
     print(f"simulate() per row:      {m / t_sim:10.0f} rows/s")
     print(f"calibrate.fit():         {t_fit:10.2f} s  ({rep['evaluations']} evaluations, "
           f"MAPE {rep['mape_before']:.1f} % -> {rep['mape_after']:.1f} %)")
+    s = V.summarize(V.validate(path))
+    print(f"accuracy: overall MAPE {s['overall']:.1f} %; worst source "
+          f"{s['by_source']['mape'].idxmax()} {s['by_source']['mape'].max():.1f} %")
+    hold = V.find_measurements("holdout_h100.csv")
+    if hold:
+        h = V.summarize(V.validate(hold))
+        print(f"H100 hold-out (never fitted): MAPE {h['overall']:.1f} % over {h['ok']} rows")
     print(f"target >= {TARGET:.0f} rows/s: {'PASS' if rate >= TARGET else 'FAIL'}")
     return 0 if rate >= TARGET else 1
 

@@ -9,6 +9,7 @@ numpy / pandas / traitlets only: importing it never imports ipywidgets or bqplot
 """
 from .hardware import GPU, Interconnect, GPUS, INTERCONNECTS, get_gpu, get_interconnect, list_gpus, list_interconnects
 from .models import ModelSpec, MODELS, get_model, list_models, register_model
+from .runtime import Runtime, RUNTIMES, get_runtime, list_runtimes, runtime_for_framework
 from .calibration import Calibration, DEFAULT as DEFAULT_CALIBRATION
 from .scenario import Scenario
 from .simulate import simulate, Result
@@ -23,7 +24,8 @@ from .yaml_import import load_yaml
 
 __all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_interconnect",
            "list_gpus", "list_interconnects", "ModelSpec", "MODELS", "get_model", "list_models",
-           "register_model", "Calibration", "DEFAULT_CALIBRATION", "Scenario", "simulate", "Result", "ScenarioModel",
+           "register_model", "Runtime", "RUNTIMES", "get_runtime", "list_runtimes",
+           "runtime_for_framework", "Calibration", "DEFAULT_CALIBRATION", "Scenario", "simulate", "Result", "ScenarioModel",
            "sweep", "optimize", "OptimizeResult", "simulate_training", "TrainingResult",
            "inference_energy", "training_energy", "gemm", "GemmResult", "model_from_hf_config",
            "load_yaml"]

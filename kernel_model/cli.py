@@ -32,7 +32,7 @@ FIELD_FLAG = {"model": "--model", "gpu": "--gpu", "interconnect": "--interconnec
               "algorithm": "--algorithm", "comm_group": "--group", "layers": "--layers",
               "moe_experts": "--moe-experts", "active_experts": "--active-experts",
               "gpus_per_node": "--gpus-per-node", "inter_node": "--inter-node",
-              "flash_attention": "--no-flash-attention"}
+              "flash_attention": "--no-flash-attention", "runtime": "--runtime"}
 DEFAULT_SWEEP_BW = (12, 18, 25, 28, 50, 150, 200, 225, 450)   # GB/s: the presets' links
 
 EXAMPLES = """\
@@ -169,6 +169,9 @@ def build_parser():
     pl.add_argument("--algorithm", default="auto", metavar="NAME",
                     help="collective algorithm: auto, ring, tree, oneshot, twoshot, in_switch")
     pl.add_argument("--no-flash-attention", action="store_true", help="materialise attention scores")
+    pl.add_argument("--runtime", default="compiled", metavar="NAME",
+                    help="serving runtime: compiled (CUDA graphs / C++, default) or eager "
+                         "(PyTorch eager, host time per forward pass)")
     ctx = p.add_argument_group("request")
     ctx.add_argument("--ctx-len", type=_pos_int, metavar="N",
                      help="context the decode step attends (prompt N, 1 output token unless given)")
@@ -215,6 +218,8 @@ def build_optimize_parser():
     p.add_argument("--kv-bits", default="16,8", metavar="B,...", help="KV-cache precisions tried")
     p.add_argument("--overlap", default="0,0.5", metavar="F,...", help="overlap fractions tried")
     p.add_argument("--bits", type=int, choices=(4, 8, 16), default=16, help="communication precision")
+    p.add_argument("--runtime", default="compiled", metavar="NAME",
+                   help="serving runtime of every plan: compiled (default) or eager")
     p.add_argument("--no-replicas", action="store_true",
                    help="only plans that use all GPUs in one replica")
     p.add_argument("--top", type=_pos_int, default=0, metavar="N", help="also print the N best plans")
@@ -294,7 +299,7 @@ def scenario_kwargs(a) -> tuple[dict, dict]:
     kw = {"model": resolve_model(a.model), "tp": a.tp, "pp": a.pp, "ep": a.ep,
           "batch": a.batch_size, "micro_batches": a.micro_batches, "comm_group": a.group,
           "comm_bits": a.bits, "weight_bits": a.weight_bits, "kv_bits": a.kv_bits,
-          "overlap": a.overlap, "algorithm": a.algorithm,
+          "overlap": a.overlap, "algorithm": a.algorithm, "runtime": a.runtime,
           "flash_attention": not a.no_flash_attention}
     flags = {"interconnect": link_flag}
     if link is not None:
@@ -375,7 +380,7 @@ def describe(res, a, scaling) -> str:
         L.append(f"              nodes of {sc.gpus_per_node} joined by {x.name} ({x.bw_gbps:g} GB/s)")
     L.append(f"  plan        tp={sc.tp} pp={sc.pp} ep={sc.ep}, batch {sc.batch}, "
              f"micro-batches {sc.micro_batches}, algorithm {sc.algorithm}, comm group {sc.comm_group}, "
-             f"overlap {sc.overlap:.0%}")
+             f"overlap {sc.overlap:.0%}, {sc.runtime} runtime")
     L.append(f"  precision   weights {sc.weight_bits}-bit, KV cache {sc.kv_bits}-bit, "
              f"communication {sc.comm_bits}-bit")
     L.append(f"  request     {sc.prompt_tokens} prompt + {sc.output_tokens} output tokens "
@@ -695,7 +700,7 @@ def run_optimize(argv) -> int:
         kv_bits=parse_list("--kv-bits", a.kv_bits, int, allowed=(4, 8, 16)),
         overlap=parse_list("--overlap", a.overlap, float, minimum=0.0),
         prompt_tokens=a.prompt_tokens, output_tokens=a.output_tokens, comm_bits=a.bits,
-        replicas=not a.no_replicas)
+        replicas=not a.no_replicas, runtime=a.runtime)
     if any(v > 1 for v in kwargs["overlap"]):
         raise BadInput(f"--overlap {a.overlap!r}: values must be in [0, 1]")
     try:
@@ -705,7 +710,7 @@ def run_optimize(argv) -> int:
                        objective=a.objective, **kwargs)
     except ValueError as e:
         raise BadInput(_flag_error(e, {"num_gpus": "--num-gpus", "max_tpot_s": "--max-tpot-ms",
-                                       "max_ttft_s": "--max-ttft-ms"})) from None
+                                       "max_ttft_s": "--max-ttft-ms", "runtime": "--runtime"})) from None
     if a.csv and res.candidates is not None:
         res.candidates.to_csv(a.csv, index=False)
     if a.json:

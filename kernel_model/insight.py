@@ -55,6 +55,13 @@ def sentence(res) -> str:
         return (f"{head}: the GPUs run near their achievable FLOP/s; more GPUs (tp) or FP8 "
                 f"weights on hardware with FP8 help; batching no longer raises tokens/s much.")
     if cat == "launch_overhead":
+        from .runtime import get_runtime
+        host = sc.calibration().eager_step_overhead_s if get_runtime(sc.runtime).eager else 0.0
+        if host > 0.5 * bd[cat]:
+            return (f"{head}: {_ms(host)} of it is host time of the eager runtime (Python "
+                    f"dispatch, RPC, sampling) that the GPUs wait for every forward pass; a "
+                    f"runtime that replays CUDA graphs (runtime='compiled') removes it, and a "
+                    f"larger batch shares it among more tokens.")
         return (f"{head}: {res.kernels_per_step} kernel launches per step each cost a fixed gap; "
                 f"fewer, larger kernels (fusion), fewer layers per GPU, or a larger batch help.")
     return (f"{head}: with {sc.micro_batches} micro-batch(es) over {sc.pp} stages each GPU idles "

@@ -126,12 +126,14 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
              objective="throughput", *, batch=(1, 2, 4, 8, 16, 32, 64, 128, 256),
              weight_bits=(16, 8, 4), kv_bits=(16, 8), overlap=(0.0, 0.5),
              prompt_tokens=None, output_tokens=None, comm_bits=16, replicas=True,
-             gpus_per_node=8, efficiency=None, pareto_metric="tpot_s") -> OptimizeResult:
+             gpus_per_node=8, efficiency=None, pareto_metric="tpot_s",
+             runtime="compiled") -> OptimizeResult:
     """Search the plans of ``model`` on ``num_gpus`` GPUs of kind ``gpu`` (see module doc).
 
     ``interconnect`` defaults to the GPU's usual link. ``max_tpot_s`` / ``max_ttft_s``:
     limits in seconds. ``batch``, ``weight_bits``, ``kv_bits``, ``overlap``: the values tried.
     ``replicas=False`` only keeps plans that use all ``num_gpus`` in one replica.
+    ``runtime``: the serving runtime of every plan ("compiled" or "eager").
     """
     import time
     from .hardware import get_gpu
@@ -170,7 +172,7 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
             "weight_bits": list(weight_bits) if np.ndim(weight_bits) else [weight_bits],
             "kv_bits": list(kv_bits) if np.ndim(kv_bits) else [kv_bits],
             "overlap": list(overlap) if np.ndim(overlap) else [overlap],
-            "comm_bits": [comm_bits], "gpus_per_node": [gpus_per_node]}
+            "comm_bits": [comm_bits], "gpus_per_node": [gpus_per_node], "runtime": [runtime]}
     if prompt_tokens is not None:
         grid["prompt_tokens"] = [prompt_tokens]
     if output_tokens is not None:
@@ -220,7 +222,7 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
     from .simulate import simulate
     kw = {c: int(best[c]) for c in ("tp", "pp", "ep", "batch", "micro_batches", "weight_bits", "kv_bits")}
     kw.update(overlap=float(best["overlap"]), model=model, gpu=gpu, interconnect=link,
-              comm_bits=comm_bits, gpus_per_node=gpus_per_node)
+              comm_bits=comm_bits, gpus_per_node=gpus_per_node, runtime=runtime)
     if prompt_tokens is not None:
         kw["prompt_tokens"] = prompt_tokens
     if output_tokens is not None:

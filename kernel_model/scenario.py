@@ -7,6 +7,7 @@ from dataclasses import dataclass, asdict, fields, field
 from .hardware import get_gpu, get_interconnect, INTERCONNECTS, closest
 from .models import get_model, ModelSpec
 from .calibration import Calibration, DEFAULT
+from .runtime import get_runtime
 
 ALGORITHMS = ("auto", "ring", "tree", "oneshot", "twoshot", "in_switch")
 BITS = (4, 8, 16)
@@ -19,7 +20,8 @@ class Scenario:
     ``model``, ``gpu``, ``interconnect`` are preset names (see ``list_models()`` etc.);
     ``interconnect`` joins the GPUs of one node ("none" for a single GPU). Plans with more
     than ``gpus_per_node`` GPUs join nodes with ``inter_node`` ("auto": ib_hdr for Ampere,
-    ib_ndr for newer). ``efficiency`` overrides calibration fields by name.
+    ib_ndr for newer). ``runtime`` is the serving runtime (``kernel_model.runtime``: "compiled"
+    or "eager"). ``efficiency`` overrides calibration fields by name.
     """
     model: str = "llama-2-7b"
     gpu: str = "a100-sxm-80gb"
@@ -43,6 +45,7 @@ class Scenario:
     active_experts: int | None = None # override experts per token
     gpus_per_node: int = 8
     inter_node: str = "auto"
+    runtime: str = "compiled"         # serving runtime, one of RUNTIMES ("compiled", "eager")
     efficiency: dict | None = None    # calibration overrides, e.g. {"hbm_efficiency": 0.7}
 
     def __post_init__(self):
@@ -107,6 +110,7 @@ class Scenario:
             if link.kind != "network":
                 raise ValueError(f"inter_node={self.inter_node!r} is not allowed: must be 'auto', "
                                  f"'ib_hdr' or 'ib_ndr'")
+        get_runtime(self.runtime)
         self.calibration()
 
     # ---- resolved specs ---------------------------------------------------------------

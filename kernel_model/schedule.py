@@ -4,11 +4,13 @@ All functions are vectorised over the arrays in ``P`` (see ``simulate.params``),
 sweep and ``simulate()`` share one closed form.
 
 Pipeline model (per pass, ``m`` micro-batches, stage times t_s, transfers between stages):
-  decode step  = max(m * t_crit, sum_s t_s + transfers) + host step overhead
+  decode step  = max(m * t_crit, sum_s t_s + transfers) + host
                  (a micro-batch's next token needs it to pass every stage; each stage
                  serves all m micro-batches);
-  prefill      = sum_s t_s + transfers + (m - 1) * t_crit + host step overhead
-                 (fill and drain, GPipe-style forward).
+  prefill      = sum_s t_s + transfers + (m - 1) * t_crit + host
+                 (fill and drain, GPipe-style forward);
+  host         = step_overhead_s (+ eager_step_overhead_s on an "eager" runtime), host
+                 time per forward pass, counted with the launch overhead.
 The breakdown is the critical stage's busy time by cause, plus exposed transfers
 (communication) and idle time (pipeline_bubble); its parts add up to the total.
 """
@@ -93,10 +95,11 @@ def phase(P, link, prefill):
         core = np.maximum(busy, cycle)
     extra = core - busy
     p2p_exposed = np.minimum(transfers, extra)
-    total = core + P["t_step"]
+    host = P["t_step"] + P["eager"] * P["t_eager"]
+    total = core + host
     bd = {c: m * crit[c] for c in crit}
     bd["communication"] = bd["communication"] + p2p_exposed
-    bd["launch_overhead"] = bd["launch_overhead"] + P["t_step"]
+    bd["launch_overhead"] = bd["launch_overhead"] + host
     bd["pipeline_bubble"] = extra - p2p_exposed
-    return dict(kt=kt, work=work, hidden=hidden, t_in=t_in, t_x=t_x, total=total,
+    return dict(kt=kt, work=work, hidden=hidden, t_in=t_in, t_x=t_x, total=total, host=host,
                 breakdown=bd, tokens=tokens, L_first=L_first)

@@ -10,7 +10,7 @@ fields left out keep the Scenario default. Two extra axes override the link numb
 ``link_latency_us`` (per-hop latency, microseconds).
 
 How it works: combinations are grouped by their non-numeric fields (model, gpu,
-interconnect, algorithm, inter_node, layers / expert overrides, efficiency); for each group
+interconnect, algorithm, inter_node, runtime, layers / expert overrides, efficiency); for each group
 ``simulate.params`` is built once and its numeric entries (and the derived ones: ``gps``,
 ``ctx``, ``wb``/``kvb``/``cb``, ``F``, ``P["link"]``) are replaced by numpy arrays laid out
 as an outer product, so ``simulate.evaluate`` runs once per group (or chunk) and computes
@@ -42,6 +42,7 @@ import numpy as np
 from .scenario import Scenario, ALGORITHMS, BITS
 from .hardware import get_gpu, get_interconnect, closest
 from .models import get_model
+from .runtime import get_runtime
 
 _sim = importlib.import_module(__package__ + ".simulate")   # the module (the package exports a function of that name)
 from .insight import LABELS
@@ -134,6 +135,8 @@ def _check_value(key, v):
             raise ValueError(f"algorithm={v!r} is not allowed"
                              + (f"; closest: {', '.join(near)}" if near else "")
                              + f" (valid: {', '.join(ALGORITHMS)})")
+    elif key == "runtime":
+        get_runtime(v)
     elif key == "inter_node":
         if v != "auto" and get_interconnect(v).kind != "network":
             raise ValueError(f"inter_node={v!r} is not allowed: must be 'auto', 'ib_hdr' or 'ib_ndr'")

@@ -5,7 +5,8 @@ comm stream, advanced by their share of the communication hidden behind concurre
 (``overlap``). Micro-batch j enters stage s when it has left stage s-1 (plus the transfer)
 and stage s has finished micro-batch j-1: the pipeline staircase. The prefill fills and
 drains the pipeline; a decode step is one period of the steady state (the staircase wraps
-around the step time), so its timeline spans exactly the step time.
+around the step time), so its timeline spans exactly the step time less the host time per step
+(``step_overhead_s``, and ``eager_step_overhead_s`` on an eager runtime), when the GPUs wait.
 """
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def build(sc, P, dec, pre) -> pd.DataFrame:
     # Decode runs in steady state: every micro-batch's next token follows its last one, so a
     # full pipeline never drains. One step is a window of the step time; work that the
     # fill-and-drain order puts past it belongs to the previous step and wraps around.
-    window = _f(dec["total"]) - _f(P["t_step"])
+    window = _f(dec["total"]) - _f(dec["host"])     # host time per step is not GPU work
     if sc.pp > 1 and window > 0:
         for i in range(n_pre, len(parts)):
             code, s, j, tab, lay, start = parts[i]

@@ -9,6 +9,10 @@ has one measured point per row. Each row becomes a :class:`~kernel_model.Scenari
 * ``num_gpus`` larger than the plan, and a multiple of it, means data-parallel replicas:
   each serves its own requests, so per-request latency is that of one replica (noted in
   the ``note`` column); fewer GPUs than the plan, or not a multiple, cannot be simulated;
+* the serving runtime (``kernel_model.runtime``) comes from an optional ``runtime`` column
+  ("compiled" or "eager"), else from ``framework`` by ``runtime_for_framework`` (e.g.
+  "HF TGI 1.0.3" is eager: TGI decodes as CUDA graphs only from 2.0); unknown frameworks
+  are "compiled";
 * ``metric`` picks the prediction: ``e2e_latency_s`` -> ``e2e_s`` (s), ``tpot_ms`` ->
   ``tpot_s`` (ms), ``ttft_ms`` -> ``ttft_s`` (ms).
 
@@ -38,6 +42,7 @@ import pandas as pd
 from .calibration import Calibration
 from .hardware import closest
 from .scenario import Scenario
+from .runtime import runtime_for_framework
 from .simulate import params, evaluate, simulate
 
 # metric -> (result field, scale to the file's unit, unit)
@@ -57,7 +62,7 @@ INFERENCE_INTS = ("num_gpus", "weight_bits", "tp", "pp", "ep", "batch", "prompt_
 TRAINING_INTS = ("seq_len", "global_batch", "micro_batch", "dp", "tp", "pp")
 GPUS_PER_NODE = 8
 
-OUTPUT_COLUMNS = ("id", "source", "framework", "kind", "model", "gpu", "interconnect",
+OUTPUT_COLUMNS = ("id", "source", "framework", "runtime", "kind", "model", "gpu", "interconnect",
                   "num_gpus", "tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens",
                   "weight_bits", "metric", "unit", "measured", "predicted", "error_pct",
                   "status", "note")
@@ -196,6 +201,11 @@ def read_measurements(path_or_df) -> list[dict]:
             for c in INFERENCE_INTS:
                 r[c] = _int(name, df, i, c)
             r["interconnect"] = _text(name, df, i, "interconnect")
+            given = df.at[i, "runtime"] if "runtime" in df.columns else ""
+            if given:
+                r["runtime"], r["runtime_reason"] = given, "runtime column"
+            else:
+                r["runtime"], r["runtime_reason"] = runtime_for_framework(r["framework"])
         rows.append(r)
     return rows
 
@@ -237,7 +247,10 @@ def scenario_for(row: dict, efficiency: dict | None = None) -> tuple[Scenario, s
     sc = Scenario(model=row["model"], gpu=row["gpu"], interconnect=row["interconnect"],
                   tp=tp, pp=pp, ep=ep, batch=row["batch"], prompt_tokens=row["prompt_tokens"],
                   output_tokens=row["output_tokens"], weight_bits=row["weight_bits"],
-                  gpus_per_node=GPUS_PER_NODE, inter_node="auto", efficiency=efficiency)
+                  gpus_per_node=GPUS_PER_NODE, inter_node="auto",
+                  runtime=row.get("runtime", "compiled"), efficiency=efficiency)
+    if sc.runtime != "compiled":
+        note = "; ".join(x for x in (note, f"{sc.runtime} runtime: {row.get('runtime_reason', '')}") if x)
     return sc, note
 
 
@@ -485,7 +498,7 @@ def worst_rows(df: pd.DataFrame, n: int = 10, calibration=None) -> pd.DataFrame:
     out = []
     for _, r in ok.iterrows():
         row = {c: (int(r[c]) if c in PLAN_COLUMNS else r[c]) for c in
-               ("model", "gpu", "interconnect") + PLAN_COLUMNS}
+               ("model", "gpu", "interconnect", "runtime") + PLAN_COLUMNS}
         sc, _ = scenario_for(row, eff)
         res = simulate(sc)
         bd, tot = ((res.ttft_breakdown, res.ttft_s) if r["metric"] == "ttft_ms"

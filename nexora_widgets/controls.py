@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import traitlets
 
-from kernel_model import list_gpus, list_interconnects, list_models
+from kernel_model import list_gpus, list_interconnects, list_models, list_runtimes
 
 from . import palette
 from ._util import as_model, esc
@@ -114,6 +114,8 @@ class Controls(widgets.VBox):
                                             layout=wide, continuous_update=False,
                                             tooltip="collectives coalesced into one launch"),
             "flash_attention": widgets.Checkbox(description="FlashAttention", indent=False),
+            "runtime": dd("runtime", list_runtimes(),
+                          "compiled: CUDA graphs / C++ runtime; eager: PyTorch eager, host time per step"),
         }
         self.widgets = w
         self.links = {}
@@ -128,8 +130,8 @@ class Controls(widgets.VBox):
             return [widgets.HTML(f'<div class="nx-sub" style="margin:6px 0 0 2px"><b>{title}</b></div>')] + \
                    [w[n] for n in names]
 
-        advanced = widgets.VBox([w["algorithm"], w["comm_group"], w["flash_attention"]])
-        self.advanced = widgets.Accordion(children=[advanced], titles=("collectives & kernels",),
+        advanced = widgets.VBox([w["algorithm"], w["comm_group"], w["flash_attention"], w["runtime"]])
+        self.advanced = widgets.Accordion(children=[advanced], titles=("collectives, kernels, runtime",),
                                           selected_index=None, layout=widgets.Layout(width="98%"))
         kids = [style()] if css else []
         kids += [widgets.HTML('<div class="nx-title">Scenario</div>')]

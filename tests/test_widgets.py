@@ -153,6 +153,22 @@ def test_model_changes_reach_the_controls(comms):
     assert c.widgets["batch"].value == 3
 
 
+def test_runtime_dropdown_drives_the_breakdown(comms):
+    d = Dashboard(**BIG, tp=8)
+    w = d.controls.widgets["runtime"]
+    assert list(w.options) == km.list_runtimes() and w.value == "compiled"
+    before = d.model.result.breakdown["launch_overhead"]
+    w.value = "eager"
+    res = d.model.result
+    assert d.model.runtime == "eager"
+    assert res.breakdown["launch_overhead"] == pytest.approx(
+        before + km.DEFAULT_CALIBRATION.eager_step_overhead_s)
+    assert "15.50 ms of host time (eager runtime)" in d.timeline.header.value
+    ref = km.simulate(**BIG, tp=8, runtime="eager")
+    assert np.sum(d.breakdown.bars_dec.y) == pytest.approx(ref.tpot_s * 1e3, rel=1e-9)
+    assert np.sum(d.breakdown.bars_pre.y) == pytest.approx(ref.ttft_s * 1e3, rel=1e-9)
+
+
 # ---- charts -----------------------------------------------------------------------------
 def test_scaling_chart_matches_simulate_at_each_tp_and_highlights_the_plan(comms):
     s = ScalingChart(**BIG, tp=4)

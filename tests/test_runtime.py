@@ -1,0 +1,193 @@
+"""Serving runtimes (kernel_model.runtime): host time of an eager stack, everywhere it shows."""
+import pandas as pd
+import pytest
+
+import kernel_model as km
+from kernel_model import calibrate as C
+from kernel_model import validate as V
+from kernel_model.cli import main as cli_main
+
+EAGER = km.DEFAULT_CALIBRATION.eager_step_overhead_s
+BASE = dict(model="llama-2-13b", gpu="a100-sxm-40gb", interconnect="nvlink", tp=8,
+            prompt_tokens=11, output_tokens=50)
+
+
+@pytest.mark.parametrize("framework,runtime", [
+    ("HF TGI 1.0.3", "eager"),                 # before CUDA graphs became TGI's default (2.0)
+    ("text-generation-inference v1.4.5", "eager"),
+    ("TGI 2.0.1", "compiled"),
+    ("TGI", "compiled"),                       # no version: today's default
+    ("vLLM 0.2.1", "eager"),                   # CUDA graphs by default from 0.2.7
+    ("vLLM 0.2.7", "compiled"),
+    ("vllm 0.4.0 --enforce-eager", "eager"),
+    ("HF transformers 4.36 generate", "eager"),
+    ("FasterTransformer", "compiled"),         # "Transformer" inside a word is not HF transformers
+    ("TensorRT-LLM v0.5", "compiled"),
+    ("lmdeploy TurboMind v0.1.", "compiled"),
+    ("", "compiled"),
+])
+def test_runtime_for_framework(framework, runtime):
+    got, reason = km.runtime_for_framework(framework)
+    assert got == runtime
+    assert reason
+
+
+def test_eager_adds_the_host_time_to_every_forward_pass_by_hand():
+    c = km.simulate(**BASE)
+    e = km.simulate(**BASE, runtime="eager")
+    assert e.tpot_s - c.tpot_s == pytest.approx(EAGER, rel=1e-12)
+    assert e.ttft_s - c.ttft_s == pytest.approx(EAGER, rel=1e-12)
+    # e2e = ttft + (o - 1) tpot: one prefill and 49 decode steps, 50 passes in all
+    assert e.e2e_s - c.e2e_s == pytest.approx(50 * EAGER, rel=1e-12)
+    # counted with the launch overhead; GPU work is unchanged
+    assert e.breakdown["launch_overhead"] - c.breakdown["launch_overhead"] == pytest.approx(EAGER)
+    for k in ("compute", "hbm", "communication", "pipeline_bubble"):
+        assert e.breakdown[k] == c.breakdown[k]
+    assert sum(e.breakdown.values()) == pytest.approx(e.tpot_s, rel=1e-12)
+    assert "eager runtime" in e.insight and "compiled" in e.insight
+    # the timeline holds GPU work only: the GPUs wait out the host time
+    assert e.timeline["end_s"].max() == pytest.approx(c.timeline["end_s"].max())
+
+
+def test_eager_host_time_follows_its_calibration_field():
+    e0 = km.simulate(**BASE, runtime="eager", efficiency={"eager_step_overhead_s": 0.0})
+    c = km.simulate(**BASE)
+    assert e0.tpot_s == pytest.approx(c.tpot_s, rel=1e-12)
+    e5 = km.simulate(**BASE, runtime="eager", efficiency={"eager_step_overhead_s": 5e-3})
+    assert e5.tpot_s - c.tpot_s == pytest.approx(5e-3)
+    # the field does nothing on a compiled runtime
+    c5 = km.simulate(**BASE, efficiency={"eager_step_overhead_s": 5e-3})
+    assert c5.tpot_s == c.tpot_s
+
+
+def test_batching_shares_the_eager_host_time():
+    per_token = [km.simulate(**{**BASE, "batch": b}, runtime="eager").tpot_s / b for b in (1, 8)]
+    assert per_token[1] < per_token[0] / 4
+
+
+def test_unknown_runtime_names_the_closest():
+    with pytest.raises(ValueError, match=r"runtime='eagr' is not allowed; closest: eager"):
+        km.Scenario(runtime="eagr")
+
+
+def test_sweep_runtime_axis_matches_simulate():
+    df = km.sweep({**{k: v for k, v in BASE.items()}, "tp": [1, 8], "runtime": ["compiled", "eager"]})
+    for _, r in df.iterrows():
+        res = km.simulate(**{**BASE, "tp": int(r["tp"])}, runtime=r["runtime"])
+        assert r["tpot_s"] == pytest.approx(res.tpot_s, rel=1e-9)
+        assert r["e2e_s"] == pytest.approx(res.e2e_s, rel=1e-9)
+    with pytest.raises(ValueError, match="closest: compiled"):
+        km.sweep({"runtime": ["compild"]})
+
+
+HEADER = ("id,source,trust,framework,gpu,num_gpus,interconnect,model,weight_bits,tp,pp,ep,"
+          "batch,prompt_tokens,output_tokens,metric,value,notes")
+
+
+def test_validate_reads_the_runtime_from_framework_or_column(tmp_path):
+    rows = ["a,s,B,HF TGI 1.0.3,a100-sxm-40gb,8,nvlink,llama-2-13b,16,8,1,1,1,11,50,tpot_ms,21.6,",
+            "b,s,B,TGI 2.0.1,a100-sxm-40gb,8,nvlink,llama-2-13b,16,8,1,1,1,11,50,tpot_ms,9.0,"]
+    p = tmp_path / "m.csv"
+    p.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
+    df = V.validate(p).set_index("id")
+    assert df.at["a", "runtime"] == "eager" and df.at["b", "runtime"] == "compiled"
+    assert "eager runtime" in df.at["a", "note"] and "2.0" in df.at["a", "note"]
+    c = km.simulate(**BASE)
+    assert df.at["a", "predicted"] == pytest.approx((c.tpot_s + EAGER) * 1e3, rel=1e-9)
+    assert df.at["b", "predicted"] == pytest.approx(c.tpot_s * 1e3, rel=1e-9)
+    # an explicit runtime column wins; a bad name is that row's status, not a crash
+    q = tmp_path / "r.csv"
+    q.write_text(HEADER + ",runtime\n" + rows[0] + ",compiled\n" + rows[1] + ",eagre\n")
+    df = V.validate(q).set_index("id")
+    assert df.at["a", "runtime"] == "compiled"
+    assert df.at["a", "predicted"] == pytest.approx(c.tpot_s * 1e3, rel=1e-9)
+    assert df.at["b", "status"].startswith("cannot simulate") and "closest: eager" in df.at["b", "status"]
+    assert V.summarize(df.reset_index())["ok"] == 1
+
+
+def _eager_rows(host_s):
+    rows = []
+    for i, (model, tp, b) in enumerate([("llama-2-7b", 8, 1), ("llama-2-13b", 8, 1),
+                                         ("llama-2-70b", 8, 1), ("llama-2-13b", 4, 4)]):
+        res = km.simulate(model=model, gpu="a100-sxm-40gb", interconnect="nvlink", tp=tp,
+                          batch=b, prompt_tokens=11, output_tokens=50, runtime="eager",
+                          efficiency={"eager_step_overhead_s": host_s})
+        rows.append(dict(id=f"e{i}", source="synthetic", framework="HF TGI 1.0.3",
+                         gpu="a100-sxm-40gb", num_gpus=tp, interconnect="nvlink", model=model,
+                         weight_bits=16, tp=tp, pp=1, ep=1, batch=b, prompt_tokens=11,
+                         output_tokens=50, metric="tpot_ms", value=res.tpot_s * 1e3))
+    return pd.DataFrame(rows)
+
+
+def test_fit_recovers_the_eager_host_time():
+    cal, rep = C.fit(_eager_rows(9e-3))
+    assert cal.eager_step_overhead_s == pytest.approx(9e-3, rel=0.02)
+    assert rep["mape_after"] < 1.0
+
+
+def test_fit_leaves_the_eager_field_alone_without_eager_rows():
+    df = _eager_rows(9e-3).assign(framework="TensorRT-LLM")
+    cal, rep = C.fit(df, max_evals=200)
+    assert "eager_step_overhead_s" not in list(rep["parameters"]["name"])
+    assert cal.eager_step_overhead_s == EAGER
+    assert any("eager_step_overhead_s not fitted" in s for s in rep["skipped"])
+
+
+def test_cli_runtime_flag(capsys):
+    assert cli_main(["--model", "llama-2-13b", "--gpu", "a100-sxm-40gb", "--interconnect",
+                     "nvlink", "--tp", "8", "--runtime", "eager", "--json"]) == 0
+    import json
+    out = json.loads(capsys.readouterr().out)
+    assert out["scenario"]["runtime"] == "eager"
+    ref = km.simulate(model="llama-2-13b", gpu="a100-sxm-40gb", interconnect="nvlink", tp=8,
+                      runtime="eager")
+    assert out["tpot_s"] == pytest.approx(ref.tpot_s, rel=1e-12)
+    assert cli_main(["--runtime", "eagre"]) == 2
+    err = capsys.readouterr().err
+    assert "--runtime" in err and "closest: eager" in err
+
+
+def test_model_object_keeps_its_last_good_state_on_a_bad_runtime():
+    m = km.ScenarioModel(**BASE)
+    before = m.result.tpot_s
+    m.runtime = "eager"
+    assert m.result.tpot_s == pytest.approx(before + EAGER)
+    with pytest.raises(Exception):
+        m.runtime = "eagre"
+    assert "closest: eager" in m.error
+    assert m.runtime == "eager" and m.result.tpot_s == pytest.approx(before + EAGER)
+
+
+HOLDOUT = V.find_measurements("holdout_h100.csv")
+
+
+def test_h100_holdout_transfers_without_refitting():
+    """The A100-fitted calibration on the H100 column of the NeMo table (never fitted on)."""
+    df = V.validate(HOLDOUT)
+    s = V.summarize(df)
+    assert s["ok"] == 16
+    assert s["overall"] < 10.0
+    assert df["error_pct"].abs().max() < 25.0
+    tps = s["tp_scaling"]
+    assert len(tps) == 4 and (tps["diff_pct"].abs() < 15.0).all()
+
+
+@pytest.mark.skipif(V.find_measurements() is None, reason="published measurements file not found")
+def test_published_measurements_meet_every_issue_target():
+    tg = V.targets(V.summarize(V.validate(V.find_measurements())))
+    failed = tg[~tg["passed"]]
+    assert failed.empty, failed.to_string()
+    assert any(t.startswith("MAPE hf-tgi-sagemaker") for t in tg["target"])
+
+
+def test_optimize_searches_plans_on_the_given_runtime():
+    kw = dict(model="llama-2-13b", gpu="a100-sxm-40gb", num_gpus=8, max_tpot_s=0.040,
+              batch=(1, 8, 64), weight_bits=(16,), kv_bits=(16,), overlap=(0.0,))
+    c = km.optimize(**kw)
+    e = km.optimize(**kw, runtime="eager")
+    assert e.scenario.runtime == "eager" and c.scenario.runtime == "compiled"
+    assert e.result.tpot_s == pytest.approx(km.simulate(e.scenario).tpot_s)
+    assert e.result.tpot_s <= 0.040
+    # host time on every step can only cost throughput under the same latency limit
+    assert e.best["tokens_per_s_per_gpu"] < c.best["tokens_per_s_per_gpu"]
+    assert cli_main(["optimize", "--model", "llama-2-13b", "--runtime", "eagr"]) == 2
