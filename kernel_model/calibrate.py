@@ -41,12 +41,12 @@ BOUNDS = {
     "collective_step_s": (0.0, 40e-6, "lin", "s", "extra latency per collective algorithm step"),
     "direct_allreduce_max_bytes": (6.4e4, 6.4e7, "log", "bytes", "largest one/two-shot all-reduce"),
     "step_overhead_s": (0.0, 2e-3, "lin", "s", "host work per decode step"),
-    "eager_step_overhead_s": (0.0, 50e-3, "lin", "s", "host time per forward pass, eager runtime"),
+    "eager_server_step_s": (0.0, 50e-3, "lin", "s", "host time per forward pass, eager runtime"),
     "roofline_exponent": (1.0, 10.0, "log", "", "n in (compute^n + memory^n)^(1/n)"),
 }
 DEFAULT_PARAMS = ("flops_efficiency", "attention_efficiency", "hbm_efficiency",
                   "launch_overhead_s", "collective_overhead_s", "step_overhead_s",
-                  "eager_step_overhead_s", "roofline_exponent")
+                  "eager_server_step_s", "roofline_exponent")
 LOSSES = ("mape", "log")
 PROFILE_FORMAT = "nexora-calibration"
 
@@ -342,8 +342,8 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
         start_cal = make_calibration(V.efficiency_dict(start))
     prep = V.prepare(path_or_df, start_cal)
     unused = []
-    if tuple(params) == DEFAULT_PARAMS and not any(sc.runtime == "eager" for sc in prep.scenarios):
-        unused = ["eager_step_overhead_s"]          # nothing in the file depends on it
+    if tuple(params) == DEFAULT_PARAMS and not any(sc.runtime == "eager_server" for sc in prep.scenarios):
+        unused = ["eager_server_step_s"]          # nothing in the file depends on it
         names = tuple(n for n in names if n not in unused)
     obj = Objective(prep, loss, include_training)
     if obj.n_rows == 0:
@@ -387,7 +387,7 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
     skipped = []
     if len(prep.train_index) and obj.train_fn is None:
         skipped.append(f"{len(prep.train_index)} training rows not fitted: {V.TRAINING_UNAVAILABLE}")
-    skipped += [f"{n} not fitted: no row runs on an eager runtime (kept {getattr(start_cal, n):g})"
+    skipped += [f"{n} not fitted: no row runs on an eager_server runtime (kept {getattr(start_cal, n):g})"
                 for n in unused]
     excluded = int((prep.frame["status"] != "ok").sum() - len(prep.train_index))
     if excluded:
@@ -405,7 +405,9 @@ def format_fit(report: dict) -> str:
     t = report["parameters"].copy()
 
     def show(v, unit):
-        return f"{v * 1e6:.2f} µs" if unit == "s" else f"{v:.3f}"
+        if unit == "s":
+            return f"{v * 1e3:.2f} ms" if v >= 1e-3 else f"{v * 1e6:.2f} µs"
+        return f"{v:.3f}"
     lines = [f"Calibration fit on {report['file']}: {report['rows']} rows, "
              f"{report['evaluations']} evaluations, {report['loss']} loss "
              f"{report['loss_before']:.4g} -> {report['loss_after']:.4g}; "

@@ -170,8 +170,8 @@ def build_parser():
                     help="collective algorithm: auto, ring, tree, oneshot, twoshot, in_switch")
     pl.add_argument("--no-flash-attention", action="store_true", help="materialise attention scores")
     pl.add_argument("--runtime", default="compiled", metavar="NAME",
-                    help="serving runtime: compiled (CUDA graphs / C++, default) or eager "
-                         "(PyTorch eager, host time per forward pass)")
+                    help="serving runtime: compiled (CUDA graphs / C++, default) or eager_server "
+                         "(Python server without CUDA graphs, TGI < 2.0: host time per forward pass)")
     ctx = p.add_argument_group("request")
     ctx.add_argument("--ctx-len", type=_pos_int, metavar="N",
                      help="context the decode step attends (prompt N, 1 output token unless given)")
@@ -219,7 +219,7 @@ def build_optimize_parser():
     p.add_argument("--overlap", default="0,0.5", metavar="F,...", help="overlap fractions tried")
     p.add_argument("--bits", type=int, choices=(4, 8, 16), default=16, help="communication precision")
     p.add_argument("--runtime", default="compiled", metavar="NAME",
-                   help="serving runtime of every plan: compiled (default) or eager")
+                   help="serving runtime of every plan: compiled (default) or eager_server")
     p.add_argument("--no-replicas", action="store_true",
                    help="only plans that use all GPUs in one replica")
     p.add_argument("--top", type=_pos_int, default=0, metavar="N", help="also print the N best plans")

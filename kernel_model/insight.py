@@ -56,10 +56,10 @@ def sentence(res) -> str:
                 f"weights on hardware with FP8 help; batching no longer raises tokens/s much.")
     if cat == "launch_overhead":
         from .runtime import get_runtime
-        host = sc.calibration().eager_step_overhead_s if get_runtime(sc.runtime).eager else 0.0
+        host = sc.calibration().eager_server_step_s if get_runtime(sc.runtime).host_per_pass else 0.0
         if host > 0.5 * bd[cat]:
-            return (f"{head}: {_ms(host)} of it is host time of the eager runtime (Python "
-                    f"dispatch, RPC, sampling) that the GPUs wait for every forward pass; a "
+            return (f"{head}: {_ms(host)} of it is host time of the eager_server runtime "
+                    f"(Python steps, router <-> shard RPC, sampling) that the GPUs wait for every forward pass; a "
                     f"runtime that replays CUDA graphs (runtime='compiled') removes it, and a "
                     f"larger batch shares it among more tokens.")
         return (f"{head}: {res.kernels_per_step} kernel launches per step each cost a fixed gap; "

@@ -67,7 +67,7 @@ class ScenarioModel(HasTraits):
     active_experts = Int(None, allow_none=True, help="override experts per token")
     gpus_per_node = Int(_DEFAULTS["gpus_per_node"])
     inter_node = Unicode(_DEFAULTS["inter_node"], help="link between nodes: auto|ib_hdr|ib_ndr")
-    runtime = Unicode(_DEFAULTS["runtime"], help="serving runtime: compiled|eager")
+    runtime = Unicode(_DEFAULTS["runtime"], help="serving runtime: compiled|eager_server")
     efficiency = Dict(default_value=None, allow_none=True, help="calibration overrides by name")
 
     result = Instance(Result, read_only=True, help="simulate() of the current scenario")

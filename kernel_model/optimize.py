@@ -133,7 +133,7 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
     ``interconnect`` defaults to the GPU's usual link. ``max_tpot_s`` / ``max_ttft_s``:
     limits in seconds. ``batch``, ``weight_bits``, ``kv_bits``, ``overlap``: the values tried.
     ``replicas=False`` only keeps plans that use all ``num_gpus`` in one replica.
-    ``runtime``: the serving runtime of every plan ("compiled" or "eager").
+    ``runtime``: the serving runtime of every plan ("compiled" or "eager_server").
     """
     import time
     from .hardware import get_gpu

@@ -21,7 +21,7 @@ class Scenario:
     ``interconnect`` joins the GPUs of one node ("none" for a single GPU). Plans with more
     than ``gpus_per_node`` GPUs join nodes with ``inter_node`` ("auto": ib_hdr for Ampere,
     ib_ndr for newer). ``runtime`` is the serving runtime (``kernel_model.runtime``: "compiled"
-    or "eager"). ``efficiency`` overrides calibration fields by name.
+    or "eager_server"). ``efficiency`` overrides calibration fields by name.
     """
     model: str = "llama-2-7b"
     gpu: str = "a100-sxm-80gb"
@@ -45,7 +45,7 @@ class Scenario:
     active_experts: int | None = None # override experts per token
     gpus_per_node: int = 8
     inter_node: str = "auto"
-    runtime: str = "compiled"         # serving runtime, one of RUNTIMES ("compiled", "eager")
+    runtime: str = "compiled"         # serving runtime, one of RUNTIMES ("compiled", "eager_server")
     efficiency: dict | None = None    # calibration overrides, e.g. {"hbm_efficiency": 0.7}
 
     def __post_init__(self):

@@ -9,7 +9,7 @@ Pipeline model (per pass, ``m`` micro-batches, stage times t_s, transfers betwee
                  serves all m micro-batches);
   prefill      = sum_s t_s + transfers + (m - 1) * t_crit + host
                  (fill and drain, GPipe-style forward);
-  host         = step_overhead_s (+ eager_step_overhead_s on an "eager" runtime), host
+  host         = step_overhead_s (+ eager_server_step_s on the "eager_server" runtime), host
                  time per forward pass, counted with the launch overhead.
 The breakdown is the critical stage's busy time by cause, plus exposed transfers
 (communication) and idle time (pipeline_bubble); its parts add up to the total.
@@ -95,7 +95,7 @@ def phase(P, link, prefill):
         core = np.maximum(busy, cycle)
     extra = core - busy
     p2p_exposed = np.minimum(transfers, extra)
-    host = P["t_step"] + P["eager"] * P["t_eager"]
+    host = P["t_step"] + P["server"] * P["t_server"]
     total = core + host
     bd = {c: m * crit[c] for c in crit}
     bd["communication"] = bd["communication"] + p2p_exposed

@@ -47,7 +47,7 @@ def params(sc: Scenario) -> dict:
         "ef": cal.flops_efficiency, "ea": cal.attention_efficiency, "em": cal.hbm_efficiency,
         "t_launch": cal.launch_overhead_s, "c_coll": cal.collective_overhead_s,
         "t_step": cal.step_overhead_s, "rexp": cal.roofline_exponent,
-        "t_eager": cal.eager_step_overhead_s, "eager": float(get_runtime(sc.runtime).eager),
+        "t_server": cal.eager_server_step_s, "server": float(get_runtime(sc.runtime).host_per_pass),
         # model shape
         "L": float(s["layers"]), "h": float(s["hidden"]), "nh": float(s["heads"]),
         "V": float(s["vocab"]), "w_qkv": float(s["w_qkv"]), "w_o": float(s["w_o"]),

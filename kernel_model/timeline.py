@@ -6,7 +6,7 @@ comm stream, advanced by their share of the communication hidden behind concurre
 and stage s has finished micro-batch j-1: the pipeline staircase. The prefill fills and
 drains the pipeline; a decode step is one period of the steady state (the staircase wraps
 around the step time), so its timeline spans exactly the step time less the host time per step
-(``step_overhead_s``, and ``eager_step_overhead_s`` on an eager runtime), when the GPUs wait.
+(``step_overhead_s``, and ``eager_server_step_s`` on an eager runtime), when the GPUs wait.
 """
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ has one measured point per row. Each row becomes a :class:`~kernel_model.Scenari
   each serves its own requests, so per-request latency is that of one replica (noted in
   the ``note`` column); fewer GPUs than the plan, or not a multiple, cannot be simulated;
 * the serving runtime (``kernel_model.runtime``) comes from an optional ``runtime`` column
-  ("compiled" or "eager"), else from ``framework`` by ``runtime_for_framework`` (e.g.
-  "HF TGI 1.0.3" is eager: TGI decodes as CUDA graphs only from 2.0); unknown frameworks
+  ("compiled" or "eager_server"), else from ``framework`` by ``runtime_for_framework``
+  (e.g. "HF TGI 1.0.3" is eager_server: TGI decodes as CUDA graphs only from 2.0); others
   are "compiled";
 * ``metric`` picks the prediction: ``e2e_latency_s`` -> ``e2e_s`` (s), ``tpot_ms`` ->
   ``tpot_s`` (ms), ``ttft_ms`` -> ``ttft_s`` (ms).

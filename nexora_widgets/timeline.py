@@ -221,7 +221,7 @@ class TimelineChart(View):
             title, total = "the prefill", f"TTFT {fmt_time(res.ttft_s)}"
         gpus = f"{sc.gpus_per_stage} GPUs per stage" if pp > 1 else f"{res.num_gpus} GPU(s)"
         cal = sc.calibration()
-        host = cal.step_overhead_s + (cal.eager_step_overhead_s if get_runtime(sc.runtime).eager else 0.0)
+        host = cal.step_overhead_s + (cal.eager_server_step_s if get_runtime(sc.runtime).host_per_pass else 0.0)
         idle = (f" · then {fmt_time(host)} of host time ({sc.runtime} runtime), GPUs idle"
                 if host > 0 else "")
         self.set_header(f"Timeline of {title}", f"{total} · {len(stream) - n_c} kernels, {n_c} "

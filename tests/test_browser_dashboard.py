@@ -183,17 +183,17 @@ def test_moving_tp_changes_the_svg_as_the_engine_says(page):
 
 
 def test_choosing_the_eager_runtime_adds_its_host_time(page):
-    """Open the advanced accordion, pick runtime 'eager': the TPOT card and the launch bar
+    """Open the advanced accordion, pick runtime "eager_server": the TPOT card and the launch bar
     follow the engine; back to 'compiled' restores them."""
     base = km.simulate(**SCENARIO)
-    eager = km.simulate(**SCENARIO, runtime="eager")
+    eager = km.simulate(**SCENARIO, runtime="eager_server")
     wait_until(page, lambda: f"{base.tpot_s * 1e3:.2f} ms" in page.locator(".nx-tpot").inner_text(),
                "TPOT card of the loaded scenario")
     page.get_by_text("collectives, kernels, runtime").click()
     select = page.locator(".widget-dropdown", has_text="runtime").locator("select")
-    select.select_option("eager")
+    select.select_option("eager_server")
     wait_until(page, lambda: f"{eager.tpot_s * 1e3:.2f} ms" in page.locator(".nx-tpot").inner_text(),
-               "TPOT card with the eager runtime")
+               "TPOT card with the eager_server runtime")
     brown = rgb(palette.CATEGORY["launch_overhead"])
     widths = wait_until(page, lambda: (w := decode_bar_widths(page)) and w.get(brown, 0) > 0
                         and w[brown] / sum(w.values()) > 0.5 and w, "launch + host bar")

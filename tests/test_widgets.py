@@ -158,13 +158,13 @@ def test_runtime_dropdown_drives_the_breakdown(comms):
     w = d.controls.widgets["runtime"]
     assert list(w.options) == km.list_runtimes() and w.value == "compiled"
     before = d.model.result.breakdown["launch_overhead"]
-    w.value = "eager"
+    w.value = "eager_server"
     res = d.model.result
-    assert d.model.runtime == "eager"
+    assert d.model.runtime == "eager_server"
     assert res.breakdown["launch_overhead"] == pytest.approx(
-        before + km.DEFAULT_CALIBRATION.eager_step_overhead_s)
-    assert "15.50 ms of host time (eager runtime)" in d.timeline.header.value
-    ref = km.simulate(**BIG, tp=8, runtime="eager")
+        before + km.DEFAULT_CALIBRATION.eager_server_step_s)
+    assert "15.50 ms of host time (eager_server runtime)" in d.timeline.header.value
+    ref = km.simulate(**BIG, tp=8, runtime="eager_server")
     assert np.sum(d.breakdown.bars_dec.y) == pytest.approx(ref.tpot_s * 1e3, rel=1e-9)
     assert np.sum(d.breakdown.bars_pre.y) == pytest.approx(ref.ttft_s * 1e3, rel=1e-9)
 
