@@ -21,6 +21,7 @@ from .energy import inference_energy, training_energy
 from .gemm import gemm, GemmResult
 from .hf_config import model_from_hf_config
 from .yaml_import import load_yaml
+from . import validate          # callable: validate(path) -> DataFrame; also .summarize, .report
 
 __all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_interconnect",
            "list_gpus", "list_interconnects", "ModelSpec", "MODELS", "get_model", "list_models",
@@ -28,5 +29,5 @@ __all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_inter
            "runtime_for_framework", "Calibration", "DEFAULT_CALIBRATION", "Scenario", "simulate", "Result", "ScenarioModel",
            "sweep", "optimize", "OptimizeResult", "simulate_training", "TrainingResult",
            "inference_energy", "training_energy", "gemm", "GemmResult", "model_from_hf_config",
-           "load_yaml"]
+           "load_yaml", "validate"]
 __version__ = "0.1.0"

@@ -34,6 +34,7 @@ import json
 import math
 import os
 import sys
+import types
 from dataclasses import dataclass, field, fields as dc_fields
 
 import numpy as np
@@ -648,5 +649,14 @@ def cli_main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":              # python -m kernel_model.validate PATH.csv
-    sys.exit(cli_main())
+class _CallableModule(types.ModuleType):
+    """This module, callable: ``kernel_model.validate(path)`` is :func:`validate`, and
+    ``kernel_model.validate.summarize`` etc. stay reachable."""
+
+    def __call__(self, path_or_df, calibration=None) -> pd.DataFrame:
+        return validate(path_or_df, calibration)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+# Command line: ``nexora validate PATH.csv`` or ``python -m kernel_model validate PATH.csv``.

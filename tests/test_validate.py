@@ -294,3 +294,15 @@ def test_published_measurements_all_rows_accounted_for():
         res = km.simulate(sc)
         key, scale, _ = V.METRICS[r["metric"]]
         assert r["predicted"] == pytest.approx(getattr(res, key) * scale, rel=1e-9)
+
+
+def test_package_level_validate_is_the_function_and_the_module(tmp_path):
+    """``kernel_model.validate(path) -> DataFrame`` as the issue names it; the module's helpers
+    stay reachable through the same name."""
+    p = write(tmp_path, ROWS)
+    df = km.validate(p)
+    assert isinstance(df, pd.DataFrame)
+    pd.testing.assert_frame_equal(df, V.validate(p))
+    assert km.validate.summarize(df)["ok"] == len(ROWS)
+    with pytest.raises(ValueError, match="no such measurements file"):
+        km.validate(tmp_path / "missing.csv")
