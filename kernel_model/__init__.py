@@ -21,7 +21,6 @@ from .energy import inference_energy, training_energy
 from .gemm import gemm, GemmResult
 from .hf_config import model_from_hf_config
 from .yaml_import import load_yaml
-from . import validate          # callable: validate(path) -> DataFrame; also .summarize, .report
 
 __all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_interconnect",
            "list_gpus", "list_interconnects", "ModelSpec", "MODELS", "get_model", "list_models",
@@ -31,3 +30,12 @@ __all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_inter
            "inference_energy", "training_energy", "gemm", "GemmResult", "model_from_hf_config",
            "load_yaml", "validate"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``kernel_model.validate``, imported on first use (it needs pandas; the CLI's fast
+    paths do not): callable as ``validate(path) -> DataFrame``, with ``.summarize`` etc."""
+    if name == "validate":
+        import importlib
+        return importlib.import_module(__name__ + ".validate")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

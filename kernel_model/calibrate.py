@@ -41,7 +41,7 @@ BOUNDS = {
     "collective_step_s": (0.0, 40e-6, "lin", "s", "extra latency per collective algorithm step"),
     "direct_allreduce_max_bytes": (6.4e4, 6.4e7, "log", "bytes", "largest one/two-shot all-reduce"),
     "step_overhead_s": (0.0, 2e-3, "lin", "s", "host work per decode step"),
-    "eager_server_step_s": (0.0, 50e-3, "lin", "s", "host time per forward pass, eager runtime"),
+    "eager_server_step_s": (0.0, 50e-3, "lin", "s", "host time per forward pass, eager_server runtime"),
     "roofline_exponent": (1.0, 10.0, "log", "", "n in (compute^n + memory^n)^(1/n)"),
 }
 DEFAULT_PARAMS = ("flops_efficiency", "attention_efficiency", "hbm_efficiency",

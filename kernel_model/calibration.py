@@ -19,7 +19,7 @@ class Calibration:
     collective_step_s: float = 0.0       # extra latency per algorithm step (hop handshake), s
     direct_allreduce_max_bytes: float = 524288.0   # "auto" uses one/two-shot all-reduce up to this size
     step_overhead_s: float = 0.0         # host work per decode step (sampling, scheduling), s
-    eager_server_step_s: float = 15.5e-3  # host time per forward pass of an "eager" runtime, s
+    eager_server_step_s: float = 15.5e-3  # host time per forward pass, "eager_server" runtime, s
     roofline_exponent: float = 1.46       # n in (compute^n + memory^n)^(1/n); inf = ideal max
     source: str = "defaults"
 

@@ -55,13 +55,11 @@ def sentence(res) -> str:
         return (f"{head}: the GPUs run near their achievable FLOP/s; more GPUs (tp) or FP8 "
                 f"weights on hardware with FP8 help; batching no longer raises tokens/s much.")
     if cat == "launch_overhead":
-        from .runtime import get_runtime
-        host = sc.calibration().eager_server_step_s if get_runtime(sc.runtime).host_per_pass else 0.0
-        if host > 0.5 * bd[cat]:
-            return (f"{head}: {_ms(host)} of it is host time of the eager_server runtime "
-                    f"(Python steps, router <-> shard RPC, sampling) that the GPUs wait for every forward pass; a "
-                    f"runtime that replays CUDA graphs (runtime='compiled') removes it, and a "
-                    f"larger batch shares it among more tokens.")
+        if res.host_s > 0.5 * bd[cat]:
+            return (f"{head}: {_ms(res.host_s)} of it is host time of the {sc.runtime} runtime "
+                    f"(Python steps, router <-> shard RPC, sampling) that the GPUs wait for every "
+                    f"forward pass; a runtime that replays CUDA graphs (runtime='compiled') "
+                    f"removes it, and a larger batch shares it among more tokens.")
         return (f"{head}: {res.kernels_per_step} kernel launches per step each cost a fixed gap; "
                 f"fewer, larger kernels (fusion), fewer layers per GPU, or a larger batch help.")
     return (f"{head}: with {sc.micro_batches} micro-batch(es) over {sc.pp} stages each GPU idles "

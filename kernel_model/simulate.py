@@ -108,6 +108,7 @@ class Result:
     kernels_per_step: int
     collectives_per_step: int
     step_bytes: dict
+    host_s: float = 0.0          # host time per forward pass the GPUs wait for (in launch_overhead)
     insight: str = ""
     _timeline_parts: tuple = field(default=None, repr=False)
     _timeline: object = field(default=None, repr=False)
@@ -136,6 +137,7 @@ class Result:
             "memory": dict(self.memory), "fits": self.fits, "warnings": list(self.warnings),
             "num_gpus": self.num_gpus, "kernels_per_step": self.kernels_per_step,
             "collectives_per_step": self.collectives_per_step, "step_bytes": dict(self.step_bytes),
+            "host_s": self.host_s,
         }
 
     def to_json(self, **kw) -> str:
@@ -210,7 +212,7 @@ def simulate(sc: Scenario | None = None, **kw) -> Result:
         warnings=warnings, num_gpus=sc.num_gpus,
         kernels_per_step=int(np.ceil(L / sc.pp)) * n_layer_k + len(HEAD_KERNELS) + len(TAIL_KERNELS) - 1,
         collectives_per_step=int(np.ceil(L / sc.pp)) * n_layer_c + tail_c,
-        step_bytes=step_bytes,
+        step_bytes=step_bytes, host_s=_f(dec["host"]),
         _timeline_parts=(sc, P, dec, pre),
     )
     res.insight = insight.sentence(res)

@@ -6,7 +6,8 @@ comm stream, advanced by their share of the communication hidden behind concurre
 and stage s has finished micro-batch j-1: the pipeline staircase. The prefill fills and
 drains the pipeline; a decode step is one period of the steady state (the staircase wraps
 around the step time), so its timeline spans exactly the step time less the host time per step
-(``step_overhead_s``, and ``eager_server_step_s`` on an eager runtime), when the GPUs wait.
+(``Result.host_s``: ``step_overhead_s``, plus ``eager_server_step_s`` on the "eager_server"
+runtime), when the GPUs wait.
 """
 from __future__ import annotations
 

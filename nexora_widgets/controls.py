@@ -115,7 +115,8 @@ class Controls(widgets.VBox):
                                             tooltip="collectives coalesced into one launch"),
             "flash_attention": widgets.Checkbox(description="FlashAttention", indent=False),
             "runtime": dd("runtime", list_runtimes(),
-                          "compiled: CUDA graphs / C++ runtime; eager_server: Python server without CUDA graphs (TGI < 2.0), host time per step"),
+                          "compiled: CUDA graphs / C++ runtime; eager_server: Python server "
+                          "without CUDA graphs (TGI < 2.0), host time per step"),
         }
         self.widgets = w
         self.links = {}

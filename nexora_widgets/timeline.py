@@ -12,8 +12,6 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
-from kernel_model.runtime import get_runtime
-
 from . import palette
 from ._util import fmt_bytes, fmt_flops, fmt_time
 from .base import View, figure, hold, value_axis
@@ -220,10 +218,8 @@ class TimelineChart(View):
         else:
             title, total = "the prefill", f"TTFT {fmt_time(res.ttft_s)}"
         gpus = f"{sc.gpus_per_stage} GPUs per stage" if pp > 1 else f"{res.num_gpus} GPU(s)"
-        cal = sc.calibration()
-        host = cal.step_overhead_s + (cal.eager_server_step_s if get_runtime(sc.runtime).host_per_pass else 0.0)
-        idle = (f" · then {fmt_time(host)} of host time ({sc.runtime} runtime), GPUs idle"
-                if host > 0 else "")
+        idle = (f" · then {fmt_time(res.host_s)} of host time ({sc.runtime} runtime), GPUs idle"
+                if res.host_s > 0 else "")
         self.set_header(f"Timeline of {title}", f"{total} · {len(stream) - n_c} kernels, {n_c} "
                         f"transfers · {gpus}, one shown{idle} · hover a bar for details")
 

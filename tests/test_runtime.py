@@ -37,6 +37,8 @@ def test_eager_server_adds_the_host_time_to_every_forward_pass_by_hand():
     assert e.ttft_s - c.ttft_s == pytest.approx(EAGER, rel=1e-12)
     # e2e = ttft + (o - 1) tpot: one prefill and 49 decode steps, 50 passes in all
     assert e.e2e_s - c.e2e_s == pytest.approx(50 * EAGER, rel=1e-12)
+    assert c.host_s == km.DEFAULT_CALIBRATION.step_overhead_s
+    assert e.host_s == pytest.approx(c.host_s + EAGER, rel=1e-12)
     # counted with the launch overhead; GPU work is unchanged
     assert e.breakdown["launch_overhead"] - c.breakdown["launch_overhead"] == pytest.approx(EAGER)
     for k in ("compute", "hbm", "communication", "pipeline_bubble"):
