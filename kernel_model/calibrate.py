@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import fields as dc_fields
 
 import numpy as np
 import pandas as pd
@@ -52,7 +51,7 @@ PROFILE_FORMAT = "nexora-calibration"
 
 
 def numeric_fields() -> list[str]:
-    return [f.name for f in dc_fields(Calibration) if f.name != "source"]
+    return _calmod.numeric_fields()
 
 
 def engine_default() -> Calibration:
@@ -167,11 +166,14 @@ def calibration_keys() -> dict:
 class Objective:
     """Loss of a calibration on a prepared measurements file (vectorised)."""
 
-    def __init__(self, prep: V.Prepared, loss: str = "mape", include_training: bool = True):
+    def __init__(self, prep: V.Prepared, loss: str = "mape", include_training: bool = True,
+                 families: dict | None = None):
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r} is not allowed (valid: {', '.join(LOSSES)})")
         self.prep, self.loss = prep, loss
         self.keys = calibration_keys()
+        self.families = families or {}       # per-family overrides kept from the start
+        self.row_family = np.array([sc.gpu_spec().family for sc in prep.scenarios])
         meas = prep.frame["measured"].to_numpy(dtype=float)
         self.meas_inf = meas[prep.inf_index]
         self.train_fn = V.training_function() if include_training else None
@@ -182,23 +184,41 @@ class Objective:
     def n_rows(self) -> int:
         return len(self.meas_inf) + len(self.meas_train)
 
+    def efficiency(self, values: dict) -> dict:
+        """``values`` (fields, and ``field@family`` for one GPU family) as a Scenario
+        ``efficiency`` dict: flat fields plus ``families`` (the start's, updated)."""
+        flat = {k: v for k, v in values.items() if "@" not in k}
+        fams = {f: dict(o) for f, o in self.families.items()}
+        for k, v in values.items():
+            if "@" in k:
+                name, fam = k.split("@", 1)
+                fams.setdefault(fam, {})[name] = float(v)
+        return {**flat, "families": fams} if fams else flat
+
     def predictions(self, values: dict) -> tuple[np.ndarray, np.ndarray]:
         """(inference predictions, training predictions) in the file's units."""
         prep = self.prep
+        eff = self.efficiency(values)
+        flat = {k: v for k, v in eff.items() if k != "families"}
+        fams = eff.get("families", {})
         pred_inf = np.zeros(0)
         if prep.P is not None:
-            slow = {k: v for k, v in values.items() if self.keys.get(k) is None}
-            if slow:
-                eff = {**(prep.scenarios[0].efficiency or {}), **values}
-                P = V._stack([params(sc.replace(efficiency=eff)) for sc in prep.scenarios])
+            used = set(flat) | {k for o in fams.values() for k in o}
+            if any(self.keys.get(k) is None for k in used):
+                base = {**(prep.scenarios[0].efficiency or {}), **eff}
+                P = V._stack([params(sc.replace(efficiency=base)) for sc in prep.scenarios])
             else:
                 P = dict(prep.P)
-                for k, v in values.items():
+                for k, v in flat.items():
                     P[self.keys[k]] = np.full(len(self.meas_inf), float(v))
+                for fam, over in fams.items():
+                    rows = self.row_family == fam
+                    for k, v in over.items():
+                        P[self.keys[k]] = np.where(rows, float(v), P[self.keys[k]])
             pred_inf = V.predict_arrays(P, prep.metrics)
         pred_tr = np.zeros(0)
         if self.train_fn is not None and len(prep.train_rows):
-            pred_tr = np.array([V.simulate_training_row(r, values, self.train_fn)[0]
+            pred_tr = np.array([V.simulate_training_row(r, eff, self.train_fn)[0]
                                 for r in prep.train_rows])
         self.evaluations += 1
         return pred_inf, pred_tr
@@ -301,17 +321,24 @@ def nelder_mead(f, x0, scale=0.1, max_evals=800, tol=1e-6):
 
 # ---- fit -----------------------------------------------------------------------------------
 def _check_params(names, bounds):
+    """The names to fit: calibration fields, or ``field@family`` for one GPU family."""
     names = tuple(names)
     valid = numeric_fields()
+    from .hardware import closest
     for p in names:
-        if p not in valid:
-            from .hardware import closest
-            near = closest(p, valid)
-            raise ValueError(f"params: {p!r} is not a calibration field"
+        field, _, fam = str(p).partition("@")
+        if field not in valid:
+            near = closest(field, valid)
+            raise ValueError(f"params: {field!r} is not a calibration field"
                              + (f"; closest: {', '.join(near)}" if near else "")
-                             + f" (valid: {', '.join(valid)})")
-        if p not in bounds:
-            raise ValueError(f"params: no bounds for {p!r}; pass bounds={{{p!r}: (low, high)}}")
+                             + f" (valid: {', '.join(valid)}; field@family fits one GPU family)")
+        if "@" in str(p) and fam not in _calmod.FAMILIES:
+            near = closest(fam, _calmod.FAMILIES)
+            raise ValueError(f"params: {p!r}: {fam!r} is not a GPU family"
+                             + (f"; closest: {', '.join(near)}" if near else "")
+                             + f" (valid: {', '.join(_calmod.FAMILIES)})")
+        if field not in bounds:
+            raise ValueError(f"params: no bounds for {field!r}; pass bounds={{{field!r}: (low, high)}}")
     if len(set(names)) != len(names) or not names:
         raise ValueError(f"params={names!r}: give each calibration field at most once, at least one")
     return names
@@ -321,6 +348,8 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
         bounds: dict | None = None, max_evals: int = 3000, include_training: bool = True):
     """Fit ``params`` (Calibration fields) to a measurements file; returns (Calibration, report).
 
+    A name ``field@family`` (e.g. ``"launch_overhead_s@hopper"``) fits that field for the
+    GPUs of one family only (``Calibration.families``); the file needs rows of that family.
     ``start``: Calibration / dict / profile path to start from (default: the engine's
     calibration), also the values of the fields not fitted. ``bounds``: {field: (low, high)}
     overriding ``BOUNDS``. ``report``: loss and MAPE (%) before / after, rows used,
@@ -345,15 +374,25 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
     if tuple(params) == DEFAULT_PARAMS and not any(sc.runtime == "eager_server" for sc in prep.scenarios):
         unused = ["eager_server_step_s"]          # nothing in the file depends on it
         names = tuple(n for n in names if n not in unused)
-    obj = Objective(prep, loss, include_training)
+    obj = Objective(prep, loss, include_training, families=start_cal.families)
     if obj.n_rows == 0:
         raise ValueError(f"{prep.name}: no row can be simulated, nothing to fit")
+    for p in names:
+        fam = p.partition("@")[2]
+        if fam and not (obj.row_family == fam).any():
+            raise ValueError(f"params: {p!r}: {prep.name} has no simulated inference row on a "
+                             f"{fam} GPU (families in the file: "
+                             f"{', '.join(sorted(set(obj.row_family))) or 'none'})")
+
+    def start_value(p):
+        field, _, fam = p.partition("@")
+        return float(start_cal.families.get(fam, {}).get(field, getattr(start_cal, field)))
     fixed = {k: getattr(start_cal, k) for k in numeric_fields()}
 
     def values_of(u):
         vals = dict(fixed)
         for j, p in enumerate(names):
-            lo, hi, sc, _ = bnd[p]
+            lo, hi, sc, _ = bnd[p.partition("@")[0]]
             vals[p] = _from_unit(u[j], lo, hi, sc)
         return vals
 
@@ -367,8 +406,8 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
 
     x0 = []
     for p in names:
-        lo, hi, sc, _ = bnd[p]
-        v = min(max(float(getattr(start_cal, p)), lo), hi)
+        lo, hi, sc, _ = bnd[p.partition("@")[0]]
+        v = min(max(start_value(p), lo), hi)
         x0.append(_to_unit(max(v, lo + 1e-12) if sc == "log" else v, lo, hi, sc))
     x0 = np.array(x0)
     loss0 = f(x0)
@@ -377,11 +416,11 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
     best = values_of(x2)
     src = (f"fitted by kernel_model.calibrate.fit on {os.path.basename(prep.name)} "
            f"({obj.n_rows} rows, {loss} loss)")
-    cal = make_calibration(best, source=src, base=start_cal)
+    cal = make_calibration(obj.efficiency(best), source=src, base=start_cal)
     rows = []
     for j, p in enumerate(names):
-        lo, hi, sc, unit = bnd[p]
-        rows.append({"name": p, "unit": unit, "start": float(getattr(start_cal, p)),
+        lo, hi, sc, unit = bnd[p.partition("@")[0]]
+        rows.append({"name": p, "unit": unit, "start": start_value(p),
                      "fitted": float(best[p]), "low": lo, "high": hi,
                      "at_bound": bool(x2[j] <= 1e-3 or x2[j] >= 1 - 1e-3)})
     skipped = []
@@ -413,7 +452,7 @@ def format_fit(report: dict) -> str:
              f"{report['loss_before']:.4g} -> {report['loss_after']:.4g}; "
              f"MAPE {report['mape_before']:.1f} % -> {report['mape_after']:.1f} %"]
     for _, r in t.iterrows():
-        lines.append(f"  {r['name']:<22} {show(r['start'], r['unit']):>10} -> "
+        lines.append(f"  {r['name']:<26} {show(r['start'], r['unit']):>10} -> "
                      f"{show(r['fitted'], r['unit']):>10}   bounds [{show(r['low'], r['unit'])}, "
                      f"{show(r['high'], r['unit'])}]" + ("   AT BOUND" if r["at_bound"] else ""))
     lines += [f"  note: {s}" for s in report.get("skipped", [])]

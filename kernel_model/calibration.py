@@ -2,11 +2,15 @@
 
 Every value is a property of how kernels run on real GPUs, never a per-row correction:
 the same numbers apply to every GPU, whose own peak FLOP/s, HBM and link bandwidth
-and latency carry the differences between hardware.
+and latency carry the differences between hardware. ``families`` may override fields for
+one GPU family (``GPU.family``: ampere, hopper, blackwell, ada, cdna3) once measurements
+of that family exist; the shipped calibration has none.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict, fields, replace
+from dataclasses import dataclass, asdict, field, fields, replace
+
+FAMILIES = ("ampere", "hopper", "blackwell", "ada", "cdna3")
 
 
 @dataclass(frozen=True)
@@ -21,28 +25,69 @@ class Calibration:
     step_overhead_s: float = 0.0         # host work per decode step (sampling, scheduling), s
     eager_server_step_s: float = 15.5e-3  # host time per forward pass, "eager_server" runtime, s
     roofline_exponent: float = 1.46       # n in (compute^n + memory^n)^(1/n); inf = ideal max
+    # {family: {field: value}}: overrides for the GPUs of one family (see GPU.family)
+    families: dict = field(default_factory=dict, hash=False)
     source: str = "defaults"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def replace(self, **kw) -> "Calibration":
-        names = {f.name for f in fields(self)}
-        bad = [k for k in kw if k not in names]
-        if bad:
-            from .hardware import closest
-            near = closest(bad[0], names)
-            raise ValueError(f"efficiency field {bad[0]!r} is unknown"
-                             + (f"; closest: {', '.join(near)}" if near else "")
-                             + f" (valid: {', '.join(sorted(n for n in names if n != 'source'))})")
+        """A copy with fields replaced; ``families`` replaces the whole per-family mapping.
+        Unknown names and out-of-range values raise ``ValueError`` naming them."""
+        numeric = numeric_fields()
         for k, v in kw.items():
             if k == "source":
                 continue
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"efficiency field {k}={v!r} must be a number >= 0")
-            if k.endswith("efficiency") and not 0 < v <= 1:
-                raise ValueError(f"efficiency field {k}={v!r} must be in (0, 1]")
+            if k == "families":
+                kw[k] = _check_families(v, numeric)
+            else:
+                _check_field(k, v, numeric)
         return replace(self, **kw)
+
+    def for_family(self, family: str) -> "Calibration":
+        """The calibration GPUs of ``family`` run with: this one with that family's overrides."""
+        over = self.families.get(family)
+        return replace(self, **over) if over else self
+
+
+def numeric_fields() -> list[str]:
+    """The calibration's numeric fields (everything but ``families`` and ``source``)."""
+    return [f.name for f in fields(Calibration) if f.name not in ("families", "source")]
+
+
+def _check_field(k, v, numeric, where="efficiency field") -> None:
+    if k not in numeric:
+        from .hardware import closest
+        top = where == "efficiency field"           # only the top level takes "families"
+        near = closest(k, numeric + (["families"] if top else []))
+        raise ValueError(f"{where} {k!r} is unknown"
+                         + (f"; closest: {', '.join(near)}" if near else "")
+                         + f" (valid: {', '.join(sorted(numeric))}{', families' if top else ''})")
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+        raise ValueError(f"{where} {k}={v!r} must be a number >= 0")
+    if k.endswith("efficiency") and not 0 < v <= 1:
+        raise ValueError(f"{where} {k}={v!r} must be in (0, 1]")
+
+
+def _check_families(v, numeric) -> dict:
+    if not isinstance(v, dict):
+        raise ValueError(f"efficiency field families={v!r} must be a dict "
+                         f"{{family: {{field: value}}}} (families: {', '.join(FAMILIES)})")
+    out = {}
+    for fam, over in v.items():
+        if fam not in FAMILIES:
+            from .hardware import closest
+            near = closest(str(fam), FAMILIES)
+            raise ValueError(f"families: {fam!r} is not a GPU family"
+                             + (f"; closest: {', '.join(near)}" if near else "")
+                             + f" (valid: {', '.join(FAMILIES)})")
+        if not isinstance(over, dict):
+            raise ValueError(f"families[{fam!r}]={over!r} must be a dict of calibration fields")
+        for k, x in over.items():
+            _check_field(k, x, numeric, where=f"families[{fam!r}] field")
+        out[fam] = {k: float(x) for k, x in over.items()}
+    return out
 
 
 # Fitted on shared/data/measurements.csv by kernel_model.calibrate.fit (see

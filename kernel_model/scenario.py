@@ -141,12 +141,15 @@ class Scenario:
         return get_interconnect(self.inter_node)
 
     def calibration(self) -> Calibration:
-        if not self.efficiency:
-            return DEFAULT
-        if not isinstance(self.efficiency, dict):
-            raise ValueError(f"efficiency={self.efficiency!r} is not allowed: must be a dict "
-                             f"of calibration fields")
-        return DEFAULT.replace(**self.efficiency)
+        """The calibration this scenario runs with: the engine's, ``efficiency`` overrides,
+        then the overrides for this GPU's family (``families``), if any."""
+        cal = DEFAULT
+        if self.efficiency:
+            if not isinstance(self.efficiency, dict):
+                raise ValueError(f"efficiency={self.efficiency!r} is not allowed: must be a dict "
+                                 f"of calibration fields")
+            cal = DEFAULT.replace(**self.efficiency)
+        return cal.for_family(self.gpu_spec().family)
 
     @property
     def gpus_per_stage(self) -> int:

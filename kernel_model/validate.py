@@ -35,12 +35,12 @@ import math
 import os
 import sys
 import types
-from dataclasses import dataclass, field, fields as dc_fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .calibration import Calibration
+from .calibration import Calibration, numeric_fields
 from .hardware import closest
 from .scenario import Scenario
 from .runtime import runtime_for_framework
@@ -217,8 +217,10 @@ def efficiency_dict(calibration) -> dict | None:
     if calibration is None:
         return None
     if isinstance(calibration, Calibration):
-        return {f.name: getattr(calibration, f.name) for f in dc_fields(Calibration)
-                if f.name != "source"}
+        out = {f: getattr(calibration, f) for f in numeric_fields()}
+        if calibration.families:
+            out["families"] = {k: dict(v) for k, v in calibration.families.items()}
+        return out
     if isinstance(calibration, dict):
         return {k: v for k, v in calibration.items() if k != "source"}
     if isinstance(calibration, (str, os.PathLike)):
@@ -610,24 +612,32 @@ def _parser() -> argparse.ArgumentParser:
                         "then validate with the fitted values")
     p.add_argument("--save-profile", metavar="OUT.json",
                    help="with --fit: save the fitted calibration profile")
+    p.add_argument("--params", metavar="NAME,...",
+                   help="with --fit: the calibration fields to fit (default: the usual seven); "
+                        "field@family fits one GPU family, e.g. launch_overhead_s@hopper")
     return p
 
 
 def cli_main(argv=None) -> int:
     """``nexora validate PATH.csv [--csv OUT] [--calibration FILE.json] [--fit
-    [--save-profile OUT.json]]``. Returns the exit code (0 ok, 2 bad input)."""
+    [--params NAME,...] [--save-profile OUT.json]]``. Returns the exit code (0 ok, 2 bad input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         a = _parser().parse_args(argv)
         if a.save_profile and not a.fit:
             raise ValueError("--save-profile needs --fit")
+        if a.params and not a.fit:
+            raise ValueError("--params needs --fit")
         cal = None
         if a.calibration:
             from .calibrate import load_profile
             cal = load_profile(a.calibration)
         if a.fit:
             from .calibrate import fit, save_profile, format_fit
-            cal, rep = fit(a.path, start=cal)
+            kw = {}
+            if a.params:
+                kw["params"] = tuple(x.strip() for x in a.params.split(",") if x.strip())
+            cal, rep = fit(a.path, start=cal, **kw)
             print(format_fit(rep))
             print()
             if a.save_profile:

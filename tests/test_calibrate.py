@@ -180,3 +180,96 @@ def test_fit_uses_training_rows_when_the_training_model_exists(tmp_path):
     cal, rep = C.fit(pd.DataFrame(rows), params=("flops_efficiency",), max_evals=200)
     assert rep["rows"] == 2
     assert cal.flops_efficiency == pytest.approx(0.55, rel=0.02)
+
+
+# ---- per GPU family ------------------------------------------------------------------------
+HOPPER = {"families": {"hopper": {"launch_overhead_s": 5e-6}}}
+
+
+def test_family_overrides_reach_only_that_family_by_hand():
+    d = km.DEFAULT_CALIBRATION
+    kw = dict(model="llama-2-7b", interconnect="none")
+    h0, h1 = km.simulate(gpu="h100-sxm", **kw), km.simulate(gpu="h100-sxm", efficiency=HOPPER, **kw)
+    # every kernel's launch gap scales with the field (no host time on the default runtime)
+    assert h1.breakdown["launch_overhead"] == pytest.approx(
+        h0.breakdown["launch_overhead"] * 5e-6 / d.launch_overhead_s, rel=1e-12)
+    assert h1.breakdown["hbm"] == h0.breakdown["hbm"]
+    a0, a1 = km.simulate(gpu="a100-sxm-80gb", **kw), km.simulate(gpu="a100-sxm-80gb", efficiency=HOPPER, **kw)
+    assert a1.tpot_s == a0.tpot_s
+    # a flat override applies everywhere, the family's own value wins for its GPUs
+    both = {"launch_overhead_s": 8e-6, **HOPPER}
+    assert km.Scenario(gpu="a100-sxm-80gb", efficiency=both).calibration().launch_overhead_s == 8e-6
+    assert km.Scenario(gpu="h200-sxm", efficiency=both).calibration().launch_overhead_s == 5e-6
+
+
+@pytest.mark.parametrize("eff,match", [
+    ({"families": {"hoper": {"launch_overhead_s": 5e-6}}}, "'hoper' is not a GPU family; closest: hopper"),
+    ({"families": {"hopper": {"launch_overhed_s": 5e-6}}}, r"families\['hopper'\] field 'launch_overhed_s' is unknown; closest: launch_overhead_s"),
+    ({"families": {"hopper": {"hbm_efficiency": 1.5}}}, r"must be in \(0, 1\]"),
+    ({"families": ["hopper"]}, "must be a dict"),
+])
+def test_bad_family_overrides_name_what_is_wrong(eff, match):
+    with pytest.raises(ValueError, match=match):
+        km.Scenario(gpu="h100-sxm", efficiency=eff)
+
+
+def _mixed(efficiency=None):
+    """Synthetic rows on an A100 and an H100 system."""
+    rows = []
+    for i, (gpu, ic, tp, b) in enumerate([("a100-sxm-80gb", "none", 1, 1), ("a100-sxm-80gb", "nvlink", 4, 8),
+                                          ("h100-sxm", "none", 1, 1), ("h100-sxm", "nvlink4", 8, 1),
+                                          ("h100-sxm", "nvlink4", 2, 16)]):
+        res = km.simulate(model="llama-2-13b", gpu=gpu, interconnect=ic, tp=tp, batch=b,
+                          prompt_tokens=128, output_tokens=64, efficiency=efficiency)
+        rows.append(dict(id=f"m{i}", source="synthetic", framework="engine", gpu=gpu, num_gpus=tp,
+                         interconnect=ic, model="llama-2-13b", weight_bits=16, tp=tp, pp=1, ep=1,
+                         batch=b, prompt_tokens=128, output_tokens=64, metric="tpot_ms",
+                         value=res.tpot_s * 1e3))
+    return pd.DataFrame(rows)
+
+
+def test_fit_recovers_a_family_value_and_keeps_the_rest(tmp_path):
+    df = _mixed(HOPPER)
+    cal, rep = C.fit(df, params=("launch_overhead_s@hopper",), max_evals=300)
+    assert cal.families["hopper"]["launch_overhead_s"] == pytest.approx(5e-6, rel=0.02)
+    assert cal.launch_overhead_s == km.DEFAULT_CALIBRATION.launch_overhead_s
+    assert list(rep["parameters"]["name"]) == ["launch_overhead_s@hopper"]
+    assert rep["mape_after"] < 0.2 < rep["mape_before"]
+    # the profile keeps the family and validate applies it to the H100 rows only
+    prof = tmp_path / "fam.json"
+    C.save_profile(cal, prof, rep)
+    back = C.load_profile(prof)
+    assert back.families == cal.families
+    out = V.validate(df, calibration=prof)
+    assert out["error_pct"].abs().max() < 0.5
+    # a family the file has no rows of cannot be fitted
+    with pytest.raises(ValueError, match="no simulated inference row on a blackwell GPU"):
+        C.fit(df, params=("launch_overhead_s@blackwell",))
+    with pytest.raises(ValueError, match="'hoper' is not a GPU family"):
+        C.fit(df, params=("launch_overhead_s@hoper",))
+
+
+def test_fit_keeps_family_overrides_it_starts_from():
+    truth = {"hbm_efficiency": 0.7, **HOPPER}
+    cal, rep = C.fit(_mixed(truth), params=("hbm_efficiency",), start=HOPPER, max_evals=300)
+    assert cal.hbm_efficiency == pytest.approx(0.7, rel=0.02)
+    assert cal.families == HOPPER["families"]
+    assert rep["mape_after"] < 0.2
+
+
+def test_cli_fits_named_params(tmp_path, capsys):
+    csv = tmp_path / "m.csv"
+    _mixed(HOPPER).to_csv(csv, index=False)
+    assert V.cli_main([str(csv), "--fit", "--params", "launch_overhead_s@hopper"]) == 0
+    out = capsys.readouterr().out
+    assert "launch_overhead_s@hopper" in out and "5.00 µs" in out
+    assert V.cli_main([str(csv), "--params", "hbm_efficiency"]) == 2
+    assert "--params needs --fit" in capsys.readouterr().err
+
+
+def test_sweep_honours_family_overrides():
+    df = km.sweep({"model": "llama-2-7b", "gpu": ["a100-sxm-80gb", "h100-sxm"], "interconnect": "none",
+                   "efficiency": [HOPPER]})
+    for _, r in df.iterrows():
+        ref = km.simulate(model="llama-2-7b", gpu=r["gpu"], interconnect="none", efficiency=HOPPER)
+        assert r["tpot_s"] == pytest.approx(ref.tpot_s, rel=1e-9)
