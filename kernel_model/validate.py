@@ -613,7 +613,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--save-profile", metavar="OUT.json",
                    help="with --fit: save the fitted calibration profile")
     p.add_argument("--params", metavar="NAME,...",
-                   help="with --fit: the calibration fields to fit (default: the usual seven); "
+                   help="with --fit: the calibration fields to fit (default: calibrate.DEFAULT_PARAMS); "
                         "field@family fits one GPU family, e.g. launch_overhead_s@hopper")
     return p
 
