@@ -19,7 +19,7 @@ Algorithms (``ALGORITHMS`` codes):
 """
 from __future__ import annotations
 
-import numpy as np
+from . import xp as np   # numpy, with a pure-float branch for one scenario
 
 ALGORITHMS = {"auto": 0, "ring": 1, "tree": 2, "oneshot": 3, "twoshot": 4, "in_switch": 5}
 INF = np.inf

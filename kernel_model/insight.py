@@ -7,14 +7,25 @@ DOMINANT_SHARE = 0.4    # a cause must hold at least this share of the step to n
 
 
 def label_code(breakdown: dict, total):
-    """Vectorised: 0..3 index into LABELS, and the index of the largest category."""
+    """Vectorised: 0..3 index into LABELS, and the index of the largest category (the first
+    one on ties, as ``argmax``). Python numbers in, Python ints out (one scenario)."""
     import numpy as np
     from .schedule import CATEGORIES
-    stack = np.stack([np.asarray(breakdown[c], dtype=float) for c in CATEGORIES])
-    top = np.argmax(stack, axis=0)
-    share = np.max(stack, axis=0) / np.where(np.asarray(total) > 0, total, 1.0)
-    code = np.where(top < 3, top, 3)
-    code = np.where(share >= DOMINANT_SHARE, code, 3)
+    vals = [breakdown[c] for c in CATEGORIES]
+    if all(v.__class__ is float for v in vals) and total.__class__ is float:
+        best = max(vals)
+        top = vals.index(best)
+        share = best / (total if total > 0 else 1.0)
+        return (min(top, 3) if share >= DOMINANT_SHARE else 3), top
+    best = np.asarray(vals[0], dtype=float)
+    top = np.zeros(np.shape(best), dtype=np.int8)
+    for i, v in enumerate(vals[1:], 1):
+        gt = v > best
+        top = np.where(gt, np.int8(i), top)
+        best = np.where(gt, v, best)
+    share = best / np.where(np.asarray(total) > 0, total, 1.0)
+    code = np.where(top < 3, top, np.int8(3))
+    code = np.where(share >= DOMINANT_SHARE, code, np.int8(3))
     return code, top
 
 

@@ -15,7 +15,7 @@ Once per step: embedding (first stage), final_norm, lm_head, logits_gather, samp
 """
 from __future__ import annotations
 
-import numpy as np
+from . import xp as np   # numpy, with a pure-float branch for one scenario
 
 from . import collectives as coll
 

@@ -9,7 +9,7 @@ activations  the largest live buffers of one layer during prefill of one micro-b
 """
 from __future__ import annotations
 
-import numpy as np
+from . import xp as np   # numpy, with a pure-float branch for one scenario
 
 from .kernels import ACT_BYTES
 

@@ -1,27 +1,34 @@
-"""A :class:`Scenario`: one inference request on one parallel plan on one system."""
+"""A :class:`Scenario`: one inference request on one parallel plan on one system.
+
+Scenarios are immutable (``sc.replace(tp=4)`` makes a changed copy), so a scenario that
+exists has passed every rule of :mod:`kernel_model.rules`.
+"""
 from __future__ import annotations
 
-import numbers
-from dataclasses import dataclass, asdict, fields, field
+from dataclasses import dataclass, fields
 
-from .hardware import get_gpu, get_interconnect, INTERCONNECTS, closest
+from .hardware import get_gpu, get_interconnect, closest
 from .models import get_model, ModelSpec
-from .calibration import Calibration, DEFAULT
-from .runtime import get_runtime
-
-ALGORITHMS = ("auto", "ring", "tree", "oneshot", "twoshot", "in_switch")
-BITS = (4, 8, 16)
+from .calibration import Calibration
+from . import rules
+from .rules import ALGORITHMS, BITS  # noqa: F401  (re-exported)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scenario:
     """Inputs of one simulation. Every field has a default; units in the comments.
 
-    ``model``, ``gpu``, ``interconnect`` are preset names (see ``list_models()`` etc.);
-    ``interconnect`` joins the GPUs of one node ("none" for a single GPU). Plans with more
-    than ``gpus_per_node`` GPUs join nodes with ``inter_node`` ("auto": ib_hdr for Ampere,
-    ib_ndr for newer). ``runtime`` is the serving runtime (``kernel_model.runtime``: "compiled"
-    or "eager_server"). ``efficiency`` overrides calibration fields by name.
+    ``model``, ``gpu``, ``interconnect`` are preset names (see ``list_models()`` etc.;
+    ``model`` may also be a :class:`ModelSpec`); ``interconnect`` joins the GPUs of one node
+    ("none" for a single GPU). Plans with more than ``gpus_per_node`` GPUs join nodes with
+    ``inter_node`` ("auto": ib_hdr for Ampere, ib_ndr for newer). ``runtime`` is the serving
+    runtime (``kernel_model.runtime``: "compiled" or "eager_server"). ``efficiency``
+    overrides calibration fields by name.
+
+    Bounds (``rules.INT_BOUNDS``): tp, pp, ep, micro_batches, comm_group, gpus_per_node
+    1..1024; batch 1..1,000,000; prompt_tokens, output_tokens 1..10,000,000; layers
+    1..10,000, moe_experts / active_experts 1..65,536. Booleans take only True / False;
+    numpy scalars are stored as Python numbers.
     """
     model: str = "llama-2-7b"
     gpu: str = "a100-sxm-80gb"
@@ -53,81 +60,39 @@ class Scenario:
 
     # ---- validation -------------------------------------------------------------------
     def validate(self) -> None:
-        spec = self.model_spec()          # raises on unknown model / bad overrides
-        self.gpu_spec()
-        self.link_spec()
-        for name in ("tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens",
-                     "micro_batches", "comm_group", "gpus_per_node"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name}={v!r} is not allowed: must be a whole number >= 1")
-            setattr(self, name, int(v))
-        for name in ("weight_bits", "kv_bits", "comm_bits"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v not in BITS:
-                raise ValueError(f"{name}={v!r} is not allowed: must be one of 4, 8, 16")
-            setattr(self, name, int(v))
-        if (isinstance(self.overlap, bool) or not isinstance(self.overlap, numbers.Real)
-                or not 0.0 <= self.overlap <= 1.0):
-            raise ValueError(f"overlap={self.overlap!r} is not allowed: must be in [0, 1]")
-        if self.algorithm not in ALGORITHMS:
-            near = closest(self.algorithm, ALGORITHMS)
-            raise ValueError(f"algorithm={self.algorithm!r} is not allowed"
-                             + (f"; closest: {', '.join(near)}" if near else "")
-                             + f" (valid: {', '.join(ALGORITHMS)})")
-        if self.algorithm == "in_switch" and not self.link_spec().in_switch:
-            raise ValueError(f"algorithm='in_switch' needs an NVSwitch with in-switch reduction "
-                             f"(nvlink4, nvlink5), not interconnect={self.interconnect!r}")
-        nh, nkv = spec.heads, (spec.kv_heads if not spec.kv_lora_rank else 1)
-        if nh % self.tp:
-            ok = [t for t in range(1, nh + 1) if nh % t == 0 and t <= 64]
-            raise ValueError(f"tp={self.tp} does not divide the {nh} attention heads of "
-                             f"{spec.name}; allowed tp: {', '.join(map(str, ok))}")
-        if nkv % self.tp and self.tp % nkv:
-            raise ValueError(f"tp={self.tp} cannot shard the {nkv} KV heads of {spec.name}: "
-                             f"tp must divide {nkv} or be a multiple of it")
-        if self.pp > spec.layers:
-            raise ValueError(f"pp={self.pp} is not allowed: larger than the {spec.layers} "
-                             f"layers of {spec.name} (allowed 1..{spec.layers})")
-        if self.ep > 1:
-            if not spec.is_moe:
-                raise ValueError(f"ep={self.ep} is not allowed: {spec.name} has no experts "
-                                 f"(set moe_experts, or ep=1)")
-            if spec.experts % self.ep:
-                raise ValueError(f"ep={self.ep} does not divide the {spec.experts} experts of "
-                                 f"{spec.name}")
-            big, small = max(self.tp, self.ep), min(self.tp, self.ep)
-            if big % small:
-                raise ValueError(f"ep={self.ep} and tp={self.tp}: one must divide the other")
-        if self.micro_batches > self.batch:
-            raise ValueError(f"micro_batches={self.micro_batches} is not allowed: larger than "
-                             f"batch={self.batch}")
-        if self.interconnect == "none" and self.num_gpus > 1:
-            raise ValueError(f"interconnect='none' is only for one GPU; this plan uses "
-                             f"{self.num_gpus} (choose one of {', '.join(INTERCONNECTS)})")
-        if self.inter_node != "auto":
-            link = get_interconnect(self.inter_node)
-            if link.kind != "network":
-                raise ValueError(f"inter_node={self.inter_node!r} is not allowed: must be 'auto', "
-                                 f"'ib_hdr' or 'ib_ndr'")
-        get_runtime(self.runtime)
-        self.calibration()
+        """Apply every rule (field rules, then the plan rules as the length-1 case of the
+        sweep's vectorised check); ValueError naming the field, the value and what is allowed."""
+        for f in _FIELD_NAMES:
+            object.__setattr__(self, f, rules.check_value(f, getattr(self, f)))
+        spec = self._resolve()
+        T = self.tables()
+        code = rules.plan_codes(T)
+        if code:
+            row = {f: getattr(self, f) for f in ("tp", "pp", "ep", "batch", "micro_batches")}
+            row["num_gpus"] = self.num_gpus
+            raise ValueError(rules.plan_message(code, _ctx(self, spec, T), row))
+
+    def _resolve(self) -> ModelSpec:
+        base = get_model(self.model)
+        spec = base.with_overrides(self.layers, self.moe_experts, self.active_experts)
+        object.__setattr__(self, "_spec", spec)
+        object.__setattr__(self, "_gpu", get_gpu(self.gpu))
+        object.__setattr__(self, "_T", None)
+        return spec
+
+    def tables(self) -> dict:
+        """T (see :mod:`kernel_model.tables`): this scenario's numbers, Python floats."""
+        if self._T is None:
+            from .tables import scenario_T
+            object.__setattr__(self, "_T", scenario_T(self, self._spec, self._gpu))
+        return self._T
 
     # ---- resolved specs ---------------------------------------------------------------
     def model_spec(self) -> ModelSpec:
-        base = get_model(self.model)
-        for name in ("layers", "moe_experts", "active_experts"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1):
-                raise ValueError(f"{name}={v!r} is not allowed: must be a whole number >= 1 or None")
-        spec = base.with_overrides(self.layers, self.moe_experts, self.active_experts)
-        if spec.top_k > spec.experts:
-            raise ValueError(f"active_experts={spec.top_k} is not allowed: more than the "
-                             f"{spec.experts} experts")
-        return spec
+        return self._spec
 
     def gpu_spec(self):
-        return get_gpu(self.gpu)
+        return self._gpu
 
     def link_spec(self):
         if self.interconnect == "none":
@@ -143,13 +108,8 @@ class Scenario:
     def calibration(self) -> Calibration:
         """The calibration this scenario runs with: the engine's, ``efficiency`` overrides,
         then the overrides for this GPU's family (``families``), if any."""
-        cal = DEFAULT
-        if self.efficiency:
-            if not isinstance(self.efficiency, dict):
-                raise ValueError(f"efficiency={self.efficiency!r} is not allowed: must be a dict "
-                                 f"of calibration fields")
-            cal = DEFAULT.replace(**self.efficiency)
-        return cal.for_family(self.gpu_spec().family)
+        from .tables import calibration
+        return calibration(self.efficiency, self._gpu.family)
 
     @property
     def gpus_per_stage(self) -> int:
@@ -161,14 +121,20 @@ class Scenario:
 
     # ---- conversion -------------------------------------------------------------------
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """Plain Python values only (JSON-ready); a ModelSpec model becomes its dict, which
+        ``from_dict`` / ``Scenario(model=dict)`` read back."""
+        d = {f: getattr(self, f) for f in _FIELD_NAMES}
+        if isinstance(d["model"], ModelSpec):
+            d["model"] = d["model"].to_dict()
         if d["efficiency"] is not None:
-            d["efficiency"] = dict(d["efficiency"])
+            d["efficiency"] = rules._plain(d["efficiency"])
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Scenario":
-        names = [f.name for f in fields(cls)]
+        if not isinstance(d, dict):
+            raise ValueError(f"a scenario must be a dict of fields, not {type(d).__name__}")
+        names = list(_FIELD_NAMES)
         bad = [k for k in d if k not in names]
         if bad:
             near = closest(bad[0], names)
@@ -181,6 +147,19 @@ class Scenario:
         d.update(kw)
         return Scenario.from_dict(d)
 
+    def __hash__(self):
+        import json
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
+
     @staticmethod
     def field_names() -> list[str]:
-        return [f.name for f in fields(Scenario)]
+        return list(_FIELD_NAMES)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Scenario))
+
+
+def _ctx(sc, spec, T) -> dict:
+    """What plan_message needs to word a rule for this scenario."""
+    return {"model": spec.name, "nh": T["nh"], "nkv": T["nkv"], "L": T["L"], "E": T["E"],
+            "k": T["k"], "interconnect": sc.interconnect}

@@ -16,7 +16,7 @@ The breakdown is the critical stage's busy time by cause, plus exposed transfers
 """
 from __future__ import annotations
 
-import numpy as np
+from . import xp as np   # numpy, with a pure-float branch for one scenario
 
 from . import collectives as coll
 from .kernels import (LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND, layer_work,

@@ -13,6 +13,7 @@ import numpy as np
 from .scenario import Scenario
 from .runtime import get_runtime
 from .collectives import ALGORITHMS
+from .tables import derive
 from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
 from . import schedule, memory, insight
 from .insight import LABELS
@@ -36,39 +37,9 @@ def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0,
 
 
 def params(sc: Scenario) -> dict:
-    """The flat dict of numbers (floats) that the closed form reads."""
-    spec, gpu, cal = sc.model_spec(), sc.gpu_spec(), sc.calibration()
-    s = spec.shape()
-    P = {
-        # hardware (FLOP/s, bytes/s, bytes)
-        "F": gpu.peak_flops(sc.weight_bits), "F16": gpu.bf16_tflops * 1e12,
-        "HBM": gpu.hbm_gbps * 1e9, "cap": gpu.memory_gb * 1e9,
-        # calibration
-        "ef": cal.flops_efficiency, "ea": cal.attention_efficiency, "em": cal.hbm_efficiency,
-        "t_launch": cal.launch_overhead_s, "c_coll": cal.collective_overhead_s,
-        "t_step": cal.step_overhead_s, "rexp": cal.roofline_exponent,
-        "t_server": cal.eager_server_step_s, "server": float(get_runtime(sc.runtime).host_per_pass),
-        # model shape
-        "L": float(s["layers"]), "h": float(s["hidden"]), "nh": float(s["heads"]),
-        "V": float(s["vocab"]), "w_qkv": float(s["w_qkv"]), "w_o": float(s["w_o"]),
-        "qkv_out": float(s["qkv_out"]), "attn_out": float(s["attn_out"]),
-        "kv_elems": float(s["kv_elems"]), "kv_groups": float(s["kv_groups"]),
-        "attn_flops": float(s["attn_flops"]), "mats": float(s["mlp_mats"]),
-        "ffn": float(s["ffn"]), "E": float(s["experts"]), "k": float(s["top_k"]),
-        "f_e": float(s["expert_ffn"]), "f_s": float(s["shared_ffn"]), "phi": float(s["moe_frac"]),
-        "embed_mats": s["embed_params"] / (s["vocab"] * s["hidden"]),
-        # plan
-        "tp": float(sc.tp), "pp": float(sc.pp), "ep": float(sc.ep), "gps": float(sc.gpus_per_stage),
-        "B": float(sc.batch), "p": float(sc.prompt_tokens), "o": float(sc.output_tokens),
-        "ctx": sc.prompt_tokens + sc.output_tokens / 2.0,
-        "wb": sc.weight_bits / 8.0, "kvb": sc.kv_bits / 8.0, "cb": sc.comm_bits / 8.0,
-        "m": float(sc.micro_batches), "overlap": float(sc.overlap), "group": float(sc.comm_group),
-        "flash": float(bool(sc.flash_attention)), "gpn": float(sc.gpus_per_node),
-    }
-    P["link"] = link_params(gpu, sc.link_spec(), sc.inter_node_spec(), sc.algorithm,
-                            sc.gpus_per_node, cal.collective_step_s,
-                            cal.direct_allreduce_max_bytes)
-    return P
+    """The flat dict of numbers (Python floats) that the closed form reads: the length-1
+    case of what ``sweep`` builds (:func:`kernel_model.tables.derive`)."""
+    return derive(sc.tables())
 
 
 def evaluate(P) -> dict:

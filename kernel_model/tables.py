@@ -1,0 +1,152 @@
+"""Preset facts as flat rows of numbers, and the derived parameters ``P`` of the closed form.
+
+``simulate.params`` (one scenario) and ``sweep`` (every combination of a grid) both build
+``T``, a dict of numbers or arrays: the rows below for the model, GPU, links, calibration and
+runtime, plus the plan fields. :func:`derive` turns ``T`` into ``P`` (what ``evaluate``
+reads) with one vectorised code path: a single scenario is the length-1 case (Python floats,
+which keeps it fast), a sweep passes arrays laid out over the grid's axes.
+
+To add a field: give its row function a key (or add a plan field to ``PLAN_FIELDS``) and
+read it in :func:`derive`; a new link key only needs a line in :func:`link_row` (every key of
+the row reaches ``P["link"]``).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from . import xp
+
+#: Plan fields that enter T as numbers (one value, or an axis of a sweep).
+PLAN_FIELDS = ("tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens", "weight_bits",
+               "kv_bits", "comm_bits", "micro_batches", "overlap", "comm_group",
+               "flash_attention", "gpus_per_node")
+ALG_CODES = {"auto": 0, "ring": 1, "tree": 2, "oneshot": 3, "twoshot": 4, "in_switch": 5}
+
+
+@lru_cache(maxsize=512)
+def model_row(spec) -> dict:
+    """Model shape facts (floats) of a ModelSpec (with its overrides applied)."""
+    s = spec.shape()
+    return {
+        "L": float(s["layers"]), "h": float(s["hidden"]), "nh": float(s["heads"]),
+        "V": float(s["vocab"]), "w_qkv": float(s["w_qkv"]), "w_o": float(s["w_o"]),
+        "qkv_out": float(s["qkv_out"]), "attn_out": float(s["attn_out"]),
+        "kv_elems": float(s["kv_elems"]), "kv_groups": float(s["kv_groups"]),
+        "attn_flops": float(s["attn_flops"]), "mats": float(s["mlp_mats"]),
+        "ffn": float(s["ffn"]), "E": float(s["experts"]), "k": float(s["top_k"]),
+        "f_e": float(s["expert_ffn"]), "f_s": float(s["shared_ffn"]), "phi": float(s["moe_frac"]),
+        "embed_mats": s["embed_params"] / (s["vocab"] * s["hidden"]),
+        "nkv": float(spec.kv_heads if not spec.kv_lora_rank else 1),
+    }
+
+
+@lru_cache(maxsize=256)
+def gpu_row(gpu) -> dict:
+    return {"F16": gpu.bf16_tflops * 1e12, "F8": (gpu.fp8_tflops or 0.0) * 1e12,
+            "HBM": gpu.hbm_gbps * 1e9, "cap": gpu.memory_gb * 1e9}
+
+
+@lru_cache(maxsize=512)
+def link_row(gpu, interconnect: str, inter_node: str) -> dict:
+    """Link facts: intra-node ``bw`` (B/s) and ``lat0`` (s per hop), ``p2p``, ``in_switch``,
+    ``net`` (1.0: the interconnect is a network, every GPU its own node), the inter-node link
+    ``bw_x`` / ``lat_x0``, and ``none`` (1.0 for interconnect 'none': one GPU, no link)."""
+    from .hardware import get_interconnect, inter_node_for
+    none = interconnect == "none"
+    link = get_interconnect(gpu.native_link if none else interconnect)
+    inter = inter_node_for(gpu) if inter_node == "auto" else get_interconnect(inter_node)
+    net = link.kind == "network"
+    x = link if net else inter
+    return {"bw": link.bw_gbps * 1e9, "lat0": link.latency_s, "p2p": float(link.p2p),
+            "in_switch": float(link.in_switch), "net": float(net), "bw_x": x.bw_gbps * 1e9,
+            "lat_x0": x.latency_s, "none": float(none)}
+
+
+def cal_row(cal) -> dict:
+    return {"ef": cal.flops_efficiency, "ea": cal.attention_efficiency, "em": cal.hbm_efficiency,
+            "t_launch": cal.launch_overhead_s, "c_coll": cal.collective_overhead_s,
+            "t_step": cal.step_overhead_s, "rexp": cal.roofline_exponent,
+            "t_server": cal.eager_server_step_s, "step_s": cal.collective_step_s,
+            "direct_max": float(cal.direct_allreduce_max_bytes)}
+
+
+_CAL_CACHE: dict = {}
+
+
+def calibration(efficiency, family: str):
+    """The calibration a scenario runs with: the engine's, ``efficiency`` overrides, then
+    the overrides of the GPU ``family`` (memoised on the overrides' contents)."""
+    from .calibration import DEFAULT
+    import json
+    key = (json.dumps(efficiency, sort_keys=True, default=str) if efficiency else "", family)
+    cal = _CAL_CACHE.get(key)
+    if cal is None:
+        cal = DEFAULT.replace(**efficiency) if efficiency else DEFAULT
+        cal = cal.for_family(family)
+        if len(_CAL_CACHE) > 1024:
+            _CAL_CACHE.clear()
+        _CAL_CACHE[key] = cal
+    return cal
+
+
+@lru_cache(maxsize=64)
+def runtime_row(name: str) -> dict:
+    from .runtime import get_runtime
+    return {"server": float(get_runtime(name).host_per_pass)}
+
+
+def derive(T) -> dict:
+    """``P`` for the closed form from ``T`` (numbers or broadcastable arrays)."""
+    tp, ep, wbits = T["tp"], T["ep"], T["weight_bits"]
+    P = {k: T[k] for k in ("F16", "HBM", "cap", "ef", "ea", "em", "t_launch", "c_coll",
+                           "t_step", "rexp", "t_server", "server", "L", "h", "nh", "V",
+                           "w_qkv", "w_o", "qkv_out", "attn_out", "kv_elems", "kv_groups",
+                           "attn_flops", "mats", "ffn", "E", "k", "f_e", "f_s", "phi",
+                           "embed_mats", "tp", "pp", "ep", "overlap")}
+    # 8-bit weights run as FP8 where the GPU has FP8 tensor cores, else at the 16-bit peak
+    P["F"] = xp.where((wbits == 8) & (T["F8"] > 0), T["F8"], T["F16"])
+    P["gps"] = xp.maximum(tp, ep)
+    P["B"], P["p"], P["o"] = T["batch"], T["prompt_tokens"], T["output_tokens"]
+    P["ctx"] = T["prompt_tokens"] + T["output_tokens"] / 2.0
+    P["wb"], P["kvb"], P["cb"] = wbits / 8.0, T["kv_bits"] / 8.0, T["comm_bits"] / 8.0
+    P["m"], P["group"] = T["micro_batches"], T["comm_group"]
+    P["flash"], P["gpn"] = T["flash_attention"], T["gpus_per_node"]
+    P["link"] = derive_link(T)
+    return P
+
+
+def derive_link(T) -> dict:
+    """``P["link"]``: the numbers the collectives read (see ``collectives``)."""
+    net, step = T["net"], T["step_s"]
+    bw = T["link_bw_gbps"] * 1e9 if "link_bw_gbps" in T else T["bw"]
+    lat = (T["link_latency_us"] * 1e-6 if "link_latency_us" in T else T["lat0"]) + step
+    link = {k: v for k, v in T.items() if k in _LINK_EXTRA}
+    link.update({
+        "bw": bw, "lat": lat, "alg": T["alg"], "p2p": T["p2p"], "in_switch": T["in_switch"],
+        "bw_x": xp.where(net > 0, bw, T["bw_x"]) if "link_bw_gbps" in T else T["bw_x"],
+        "lat_x": xp.where(net > 0, lat, T["lat_x0"] + step) if "link_latency_us" in T
+        else T["lat_x0"] + step,
+        "gpn": xp.where(net > 0, 1.0, T["gpus_per_node"]), "direct_max": T["direct_max"]})
+    return link
+
+
+#: link_row keys passed through to P["link"] unchanged (new link facts go here).
+_LINK_EXTRA = ()
+
+
+def plan_row(values: dict) -> dict:
+    """The plan fields of a scenario as floats (``flash_attention`` as 1.0 / 0.0)."""
+    return {f: float(values[f]) for f in PLAN_FIELDS}
+
+
+def scenario_T(sc, spec, gpu) -> dict:
+    """T of one scenario: every entry a Python float."""
+    T = dict(model_row(spec))
+    T.update(gpu_row(gpu))
+    T.update(link_row(gpu, sc.interconnect, sc.inter_node))
+    T.update(cal_row(calibration(sc.efficiency, gpu.family)))
+    T.update(runtime_row(sc.runtime))
+    T["alg"] = float(ALG_CODES[sc.algorithm])
+    for f in PLAN_FIELDS:
+        T[f] = float(getattr(sc, f))
+    return T
