@@ -13,7 +13,7 @@ import numpy as np
 from .scenario import Scenario
 from .runtime import get_runtime
 from .collectives import ALGORITHMS
-from .tables import derive
+from . import tables
 from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
 from . import schedule, memory, insight
 from .insight import LABELS
@@ -39,7 +39,7 @@ def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0,
 def params(sc: Scenario) -> dict:
     """The flat dict of numbers (Python floats) that the closed form reads: the length-1
     case of what ``sweep`` builds (:func:`kernel_model.tables.derive`)."""
-    return derive(sc.tables())
+    return tables.derive(sc.tables())
 
 
 def evaluate(P) -> dict:

@@ -9,13 +9,14 @@ fields left out keep the Scenario default. Two extra axes override the link numb
 ``interconnect`` preset: ``link_bw_gbps`` (one-direction bandwidth, 1e9 bytes/s) and
 ``link_latency_us`` (per-hop latency, microseconds).
 
-How it works: combinations are grouped by their non-numeric fields (model, gpu,
-interconnect, algorithm, inter_node, runtime, layers / expert overrides, efficiency); for each group
-``simulate.params`` is built once and its numeric entries (and the derived ones: ``gps``,
-``ctx``, ``wb``/``kvb``/``cb``, ``F``, ``P["link"]``) are replaced by numpy arrays laid out
-as an outer product, so ``simulate.evaluate`` runs once per group (or chunk) and computes
-each intermediate only over the axes it depends on. The values are those of ``simulate()``
-(a test checks 1e-9 relative agreement on random rows).
+How it works (``kernel_model.stack``): every key of the grid is an axis. The preset facts
+(model shape, GPU, links, calibration, runtime) become arrays along the axes they depend
+on, the numeric fields arrays along their own axis; ``tables.derive`` (the code that
+``simulate.params`` runs for one scenario) turns them into ``P`` and ``simulate.evaluate``
+runs once per chunk of ~``chunk`` rows for every model, GPU and link at once, computing
+each intermediate only over the axes it depends on. The plan rules are
+``kernel_model.rules.plan_codes``, the same code ``Scenario`` runs. The values are those of
+``simulate()`` (a test checks 1e-12 relative agreement on random rows of every group).
 
 Rows come in ``itertools.product`` order over the grid's keys. Combinations that
 ``Scenario`` would reject (tp not dividing the heads, pp larger than the layers, ...) are
@@ -29,48 +30,42 @@ Output columns: the grid's keys, then ``valid``, ``error``, ``num_gpus``, ``tpot
 ``communication_s``, ``launch_overhead_s``, ``pipeline_bubble_s`` (seconds per step), memory
 per GPU ``weights_bytes``, ``kv_cache_bytes``, ``activations_bytes``, ``memory_bytes``,
 ``capacity_bytes`` (bytes) and ``fits``; with ``ttft_breakdown=True`` also ``ttft_<cause>_s``.
+
+``compact=True`` stores the metrics as float32, the key columns as categoricals and
+``num_gpus`` as int32 (under 100 bytes a row; float32 keeps ~7 significant digits).
+``to_parquet=PATH`` also writes the table there. ``client=`` (a ``dask.distributed``
+Client), ``scheduler="tcp://host:8786"`` or ``lazy=True`` run it on a Dask cluster in
+chunks of ~``chunk_rows`` scenarios (see ``kernel_model.distributed``).
 """
 from __future__ import annotations
 
-import importlib
 import math
 import time
-from dataclasses import fields as _dc_fields, MISSING
 
 import numpy as np
 
-from .scenario import Scenario, ALGORITHMS, BITS
-from .hardware import get_gpu, get_interconnect, closest
-from .models import get_model
-from .runtime import get_runtime
-
-_sim = importlib.import_module(__package__ + ".simulate")   # the module (the package exports a function of that name)
+from . import rules, stack
+from .rules import BITS, MAX_ROWS  # noqa: F401  (re-exported)
+from .hardware import closest
 from .insight import LABELS
+from .schedule import CATEGORIES
 
-# Scenario fields that enter P only as numbers (swept as arrays inside one group).
-INT_FIELDS = ("tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens", "micro_batches",
-              "comm_group", "gpus_per_node")
-BIT_FIELDS = ("weight_bits", "kv_bits", "comm_bits")
+# Scenario fields that enter T only as numbers (an axis each).
+INT_FIELDS = tuple(rules.INT_BOUNDS)
+BIT_FIELDS = rules.BIT_FIELDS
 NUMERIC_FIELDS = INT_FIELDS + BIT_FIELDS + ("overlap", "flash_attention")
 # Extra axes that override the interconnect preset's numbers.
 LINK_AXES = {"link_bw_gbps": "one-direction link bandwidth, 1e9 bytes/s",
              "link_latency_us": "per-hop link latency, microseconds"}
-CATEGORIES = _sim.CATEGORIES
-MAX_ROWS = 20_000_000      # ~5 GB of output columns
-CHUNK = 1 << 16            # elements per evaluate() call (cache-friendly)
-
-_ERRORS = ("tp_heads", "tp_kv", "pp_layers", "ep_dense", "ep_experts", "ep_tp", "mb_batch",
-           "none_multi")
-
-
-def _defaults() -> dict:
-    out = {}
-    for f in _dc_fields(Scenario):
-        out[f.name] = None if f.default is MISSING else f.default
-    return out
+CHUNK = 1 << 17            # rows per evaluate() call (cache-friendly)
+METRICS = ("tpot_s", "ttft_s", "e2e_s", "output_tokens_per_s", "tokens_per_s_per_gpu")
+MEMORY = (("weights_bytes", "weights"), ("kv_cache_bytes", "kv_cache"),
+          ("activations_bytes", "activations"), ("memory_bytes", "total"),
+          ("capacity_bytes", "capacity"))
 
 
 def scenario_fields() -> list[str]:
+    from .scenario import Scenario
     return Scenario.field_names()
 
 
@@ -79,9 +74,10 @@ def sweep_keys() -> list[str]:
     return scenario_fields() + list(LINK_AXES)
 
 
-# ---- grid normalisation and per-value checks -------------------------------------------------
+# ---- grid normalisation: the field rules of kernel_model.rules, value by value --------------
 def _as_list(key, v):
-    if isinstance(v, (str, bytes, dict)) or not np.iterable(v):
+    from .models import ModelSpec
+    if isinstance(v, (str, bytes, dict, ModelSpec)) or not np.iterable(v):
         return [v]
     vals = list(v.tolist() if isinstance(v, np.ndarray) else v)
     if not vals:
@@ -89,68 +85,13 @@ def _as_list(key, v):
     return vals
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
 def _check_value(key, v):
-    """Raise ValueError for a value that is bad on its own (whatever it is combined with)."""
-    if key in INT_FIELDS:
-        if not _is_int(v) or v < 1:
-            raise ValueError(f"{key}={v!r} is not allowed: must be a whole number >= 1")
-        return int(v)
-    if key in BIT_FIELDS:
-        if not _is_int(v) or int(v) not in BITS:
-            raise ValueError(f"{key}={v!r} is not allowed: must be one of 4, 8, 16")
-        return int(v)
-    if key == "overlap":
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not 0.0 <= float(v) <= 1.0:
-            raise ValueError(f"overlap={v!r} is not allowed: must be in [0, 1]")
-        return float(v)
-    if key == "flash_attention":
-        if not isinstance(v, (bool, np.bool_)):
-            raise ValueError(f"flash_attention={v!r} is not allowed: must be True or False")
-        return bool(v)
+    """The canonical value, or ValueError for a value bad on its own."""
     if key == "link_bw_gbps":
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(v) or v <= 0:
-            raise ValueError(f"link_bw_gbps={v!r} is not allowed: must be a number > 0 (GB/s)")
-        return float(v)
+        return rules.check_real(key, v, 1e-9, 1e9)
     if key == "link_latency_us":
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(v) or v < 0:
-            raise ValueError(f"link_latency_us={v!r} is not allowed: must be a number >= 0 (µs)")
-        return float(v)
-    if key == "model":
-        get_model(v)
-    elif key == "gpu":
-        get_gpu(v)
-    elif key == "interconnect":
-        if v != "none":
-            get_interconnect(v)
-    elif key == "algorithm":
-        if v not in ALGORITHMS:
-            near = closest(v, ALGORITHMS)
-            raise ValueError(f"algorithm={v!r} is not allowed"
-                             + (f"; closest: {', '.join(near)}" if near else "")
-                             + f" (valid: {', '.join(ALGORITHMS)})")
-    elif key == "runtime":
-        get_runtime(v)
-    elif key == "inter_node":
-        if v != "auto" and get_interconnect(v).kind != "network":
-            raise ValueError(f"inter_node={v!r} is not allowed: must be 'auto', 'ib_hdr' or 'ib_ndr'")
-    elif key in ("layers", "moe_experts", "active_experts"):
-        if v is not None and (not _is_int(v) or v < 1):
-            raise ValueError(f"{key}={v!r} is not allowed: must be a whole number >= 1 or None")
-        return None if v is None else int(v)
-    elif key == "efficiency":
-        if v is not None:
-            if not isinstance(v, dict):
-                raise ValueError(f"efficiency={v!r} is not allowed: must be a dict of calibration fields")
-            from .calibration import DEFAULT
-            DEFAULT.replace(**v)
-    return v
+        return rules.check_real(key, v, 0.0, 1e9)
+    return rules.check_value(key, v)
 
 
 def normalise(grid) -> list[tuple[str, list]]:
@@ -168,81 +109,6 @@ def normalise(grid) -> list[tuple[str, list]]:
                              + f" (valid: {', '.join(valid)})")
         out.append((key, [_check_value(key, x) for x in _as_list(key, v)]))
     return out
-
-
-# ---- P for one group, numeric entries as (broadcast) arrays --------------------------------
-def _group_context(rep: Scenario) -> dict:
-    spec, gpu = rep.model_spec(), rep.gpu_spec()
-    link = rep.link_spec()
-    return {"P": _sim.params(rep), "spec": spec, "gpu": gpu, "net": link.kind == "network",
-            "none": rep.interconnect == "none"}
-
-
-def build_params(ctx: dict, A: dict) -> dict:
-    """P of one group with the numeric fields taken from ``A`` (field -> array or scalar).
-
-    Mirrors ``simulate.params``: every entry derived from a numeric field is recomputed.
-    """
-    P = dict(ctx["P"])
-    link = dict(P["link"])
-    tp, pp, ep = A["tp"], A["pp"], A["ep"]
-    P["tp"], P["pp"], P["ep"] = tp, pp, ep
-    P["gps"] = np.maximum(tp, ep)
-    P["B"], P["p"], P["o"] = A["batch"], A["prompt_tokens"], A["output_tokens"]
-    P["ctx"] = A["prompt_tokens"] + A["output_tokens"] / 2.0
-    P["wb"], P["kvb"], P["cb"] = A["weight_bits"] / 8.0, A["kv_bits"] / 8.0, A["comm_bits"] / 8.0
-    P["F"] = A["_F"]
-    P["m"], P["overlap"], P["group"] = A["micro_batches"], A["overlap"], A["comm_group"]
-    P["flash"], P["gpn"] = A["flash_attention"], A["gpus_per_node"]
-    link["gpn"] = 1.0 if ctx["net"] else A["gpus_per_node"]
-    if "link_bw_gbps" in A:
-        link["bw"] = A["link_bw_gbps"] * 1e9
-        if ctx["net"]:
-            link["bw_x"] = link["bw"]
-    if "link_latency_us" in A:
-        link["lat"] = A["link_latency_us"] * 1e-6
-        if ctx["net"]:
-            link["lat_x"] = link["lat"]
-    P["link"] = link
-    return P
-
-
-def _validity(ctx: dict, A: dict):
-    """Integer code per combination: 0 valid, i+1 for the first failing rule _ERRORS[i]."""
-    spec = ctx["spec"]
-    nh = spec.heads
-    nkv = spec.kv_heads if not spec.kv_lora_rank else 1
-    tp, pp, ep = A["tp"], A["pp"], A["ep"]
-    big, small = np.maximum(tp, ep), np.minimum(tp, ep)
-    conds = [
-        np.fmod(nh, tp) != 0,
-        (np.fmod(nkv, tp) != 0) & (np.fmod(tp, nkv) != 0),
-        pp > spec.layers,
-        (ep > 1) & (not spec.is_moe),
-        (ep > 1) & (np.fmod(spec.experts, ep) != 0),
-        (ep > 1) & (np.fmod(big, small) != 0),
-        A["micro_batches"] > A["batch"],
-        (big * pp > 1) & ctx["none"],
-    ]
-    code = np.zeros((), dtype=np.int8)
-    for i in range(len(conds) - 1, -1, -1):
-        code = np.where(conds[i], np.int8(i + 1), code)
-    return code
-
-
-def _messages(ctx: dict) -> dict:
-    spec = ctx["spec"]
-    nkv = spec.kv_heads if not spec.kv_lora_rank else 1
-    return {
-        1: f"tp does not divide the {spec.heads} attention heads of {spec.name}",
-        2: f"tp cannot shard the {nkv} KV heads of {spec.name} (must divide it or be a multiple)",
-        3: f"pp larger than the {spec.layers} layers of {spec.name}",
-        4: f"ep > 1 but {spec.name} has no experts",
-        5: f"ep does not divide the {spec.experts} experts of {spec.name}",
-        6: "tp and ep: one must divide the other",
-        7: "micro_batches larger than batch",
-        8: "interconnect 'none' is only for one GPU",
-    }
 
 
 # ---- progress --------------------------------------------------------------------------------
@@ -273,179 +139,124 @@ class _Progress:
 
 # ---- the sweep -------------------------------------------------------------------------------
 def _chunks(shape, target):
-    """Yield index tuples splitting an array of ``shape`` into blocks of <= ~target elements."""
-    k = len(shape)
-    s = k
-    while s > 0 and math.prod(shape[s - 1:]) <= target:
-        s -= 1
-    if s == 0:
-        yield tuple(slice(None) for _ in shape)
-        return
-    trail = math.prod(shape[s:])
-    step = max(1, target // trail)
-    for lead in np.ndindex(*shape[:s - 1]):
-        for a in range(0, shape[s - 1], step):
-            yield tuple(slice(i, i + 1) for i in lead) + (slice(a, min(a + step, shape[s - 1])),) \
-                + tuple(slice(None) for _ in shape[s:])
+    return stack.chunks(shape, target)
 
 
 def sweep(grid: dict, *, invalid: str = "mark", ttft_breakdown: bool = False,
-          progress=None, chunk: int = CHUNK):
+          progress=None, chunk: int = CHUNK, compact: bool = False, to_parquet=None,
+          client=None, scheduler=None, lazy: bool = False, chunk_rows: int = 1_000_000):
     """Evaluate the closed form for every combination of ``grid`` (see the module doc).
 
     ``progress``: None shows a bar when the sweep is predicted to take over a second,
-    True always, False never. Returns a pandas DataFrame, one row per combination.
+    True always, False never. Returns a pandas DataFrame, one row per combination (a
+    ``dask.dataframe`` with ``lazy=True``).
     """
-    import pandas as pd
     if invalid not in ("mark", "drop", "raise"):
         raise ValueError(f"invalid={invalid!r} is not allowed: must be 'mark', 'drop' or 'raise'")
-    items = normalise(grid)
+    if client is not None or scheduler is not None or lazy:
+        from .distributed import sweep_distributed
+        return sweep_distributed(grid, client=client, scheduler=scheduler, lazy=lazy,
+                                 invalid=invalid, ttft_breakdown=ttft_breakdown,
+                                 progress=progress, chunk=chunk, compact=compact,
+                                 to_parquet=to_parquet, chunk_rows=chunk_rows)
+    if to_parquet is not None:
+        _check_new_path(to_parquet)
+    df = sweep_block(normalise(grid), invalid=invalid, ttft_breakdown=ttft_breakdown,
+                     progress=progress, chunk=chunk, compact=compact)
+    if to_parquet is not None:
+        df.to_parquet(to_parquet)
+    return df
+
+
+def _check_new_path(path):
+    import os
+    if os.path.exists(path):
+        raise ValueError(f"to_parquet={str(path)!r} already exists; name a new path "
+                         f"(nothing is overwritten)")
+
+
+def sweep_block(items, *, invalid="mark", ttft_breakdown=False, progress=None, chunk=CHUNK,
+                compact=False, offsets=None, full=None):
+    """The sweep of normalised ``items`` (see :func:`normalise`). ``full`` / ``offsets``:
+    the whole grid's values and where this block's values start on each axis (a chunk of a
+    distributed sweep), so that key columns and their categories match the whole grid."""
+    import pandas as pd
     keys = [k for k, _ in items]
     vals = dict(items)
-    numeric = set(NUMERIC_FIELDS) | set(LINK_AXES)
-    gkeys = [k for k in keys if k not in numeric]
-    nkeys = [k for k in keys if k in numeric]
-    gshape = tuple(len(vals[k]) for k in gkeys)
-    nshape = tuple(len(vals[k]) for k in nkeys)
-    G, Nn = math.prod(gshape), math.prod(nshape)
-    N = G * Nn
+    shape = tuple(len(vals[k]) for k in keys)
+    N = math.prod(shape)
     if N > MAX_ROWS:
         raise ValueError(f"grid has {N:,} combinations; at most {MAX_ROWS:,} per sweep "
-                         f"(split it into several sweeps)")
-    defaults = _defaults()
-    k = len(nkeys)
-
-    def axis(key, arr):
-        pos = nkeys.index(key)
-        return np.asarray(arr, dtype=float).reshape([-1 if i == pos else 1 for i in range(k)])
-
-    # numeric axes as float arrays (scalars for fields not in the grid)
-    base_A = {}
-    for f in NUMERIC_FIELDS:
-        if f in vals:
-            base_A[f] = axis(f, vals[f])
-        else:
-            base_A[f] = float(defaults[f])
-    for f in LINK_AXES:
-        if f in vals:
-            base_A[f] = axis(f, vals[f])
-    wb_vals = vals.get("weight_bits", [defaults["weight_bits"]])
-
-    cols = ["tpot_s", "ttft_s", "e2e_s", "output_tokens_per_s", "tokens_per_s_per_gpu",
-            "num_gpus"] + [f"{c}_s" for c in CATEGORIES] \
-        + ["weights_bytes", "kv_cache_bytes", "activations_bytes", "memory_bytes", "capacity_bytes"]
+                         f"(split it into several sweeps, or pass client=... to use Dask)")
+    T, index, combos = stack.build_T(keys, vals)
+    err, messages = stack.error_codes(keys, vals, T, index, combos)
+    P = _derive(T)
+    ftype = np.float32 if compact else np.float64
+    cols = list(METRICS) + [f"{c}_s" for c in CATEGORIES] + [c for c, _ in MEMORY]
     if ttft_breakdown:
         cols += [f"ttft_{c}_s" for c in CATEGORIES]
-    full = (G,) + nshape
-    out = {c: np.empty(full) for c in cols}
-    bott = np.empty(full, dtype=np.int8)
-    dom = np.empty(full, dtype=np.int8)
-    fits = np.empty(full, dtype=bool)
-    err = np.zeros(full, dtype=np.int32)
-
-    def blank(g, where=Ellipsis):
-        for c in cols:
-            out[c][g][where] = np.nan
-        fits[g][where] = False
-        bott[g][where] = -1
-        dom[g][where] = -1
-
-    messages = {"": 0}
-    mem_keys = (("weights_bytes", "weights"), ("kv_cache_bytes", "kv_cache"),
-                ("activations_bytes", "activations"), ("memory_bytes", "total"),
-                ("capacity_bytes", "capacity"))
-
-    def msg_code(m):
-        return messages.setdefault(m, len(messages))
-
+    out = {c: np.empty(N, dtype=ftype) for c in cols}
+    ngpu = np.empty(N, dtype=np.int32 if compact else np.int64)
+    fits = np.empty(N, dtype=bool)
+    bott = np.empty(N, dtype=np.int8)
+    dom = np.empty(N, dtype=np.int8)
     prog = _Progress(N, progress)
     try:
-        for g, gidx in enumerate(np.ndindex(*gshape) if gshape else [()]):
-            gfields = {key: vals[key][i] for key, i in zip(gkeys, gidx)}
-            try:
-                rep = Scenario(**gfields)
-            except ValueError as e:          # the group itself is an invalid combination
-                err[g] = msg_code(str(e))
-                blank(g)
-                prog.update(Nn)
-                continue
-            ctx = _group_context(rep)
-            A = dict(base_A)
-            F = np.array([ctx["gpu"].peak_flops(int(b)) for b in wb_vals])
-            A["_F"] = axis("weight_bits", F) if "weight_bits" in vals else float(F[0])
-            code = np.broadcast_to(_validity(ctx, A), nshape)
-            msgs = _messages(ctx)
-            gmap = np.zeros(len(_ERRORS) + 1, dtype=np.int32)
-            for c in np.unique(code):
-                if c:
-                    gmap[c] = msg_code(msgs[int(c)])
-            err[g] = gmap[code]
-            ok = code == 0
-            if not ok.any():
-                blank(g)
-                prog.update(Nn)
-                continue
-            _probe(ctx, A, nkeys, vals, gfields, np.unravel_index(int(np.argmax(ok)), nshape))
-            for sl in _chunks(nshape, chunk):
-                Ac = _take(A, sl)
-                P = build_params(ctx, Ac)
-                r = _evaluate(P, Ac)
-                tgt = (g,) + sl
-                shp = out["tpot_s"][tgt].shape
+        for sl in stack.chunks(shape, chunk):
+            start = int(np.ravel_multi_index(tuple(s.start or 0 for s in sl), shape)) if shape else 0
+            cshape = tuple(len(range(*s.indices(n))) for s, n in zip(sl, shape))
+            n = math.prod(cshape)
+            stop = start + n
 
-                def put(name, x):
-                    out[name][tgt] = np.broadcast_to(x, shp)
+            def put(arr, x):
+                arr[start:stop].reshape(cshape)[...] = x
 
-                put("tpot_s", r["tpot_s"])
-                put("ttft_s", r["ttft_s"])
-                put("e2e_s", r["e2e_s"])
-                put("output_tokens_per_s", r["output_tokens_per_s"])
-                ngpu = P["gps"] * P["pp"]
-                put("num_gpus", ngpu)
-                put("tokens_per_s_per_gpu", r["output_tokens_per_s"] / ngpu)
-                for c in CATEGORIES:
-                    put(f"{c}_s", r["breakdown"][c])
-                    if ttft_breakdown:
-                        put(f"ttft_{c}_s", r["ttft_breakdown"][c])
-                for col, mk in mem_keys:
-                    put(col, r["memory"][mk])
-                fits[tgt] = np.broadcast_to(r["fits"], shp)
-                bott[tgt] = np.broadcast_to(r["bottleneck_code"], shp)
-                dom[tgt] = np.broadcast_to(r["dominant_code"], shp)
-                prog.update(int(np.prod(shp)))
-            bad = ~ok
-            if bad.any():
-                blank(g, bad)
+            r = _evaluate(stack.take(P, sl))
+            Pc = r["P"]
+            g = Pc["gps"] * Pc["pp"]
+            put(out["tpot_s"], r["tpot_s"])
+            put(out["ttft_s"], r["ttft_s"])
+            put(out["e2e_s"], r["e2e_s"])
+            put(out["output_tokens_per_s"], r["output_tokens_per_s"])
+            put(out["tokens_per_s_per_gpu"], r["output_tokens_per_s"] / g)
+            put(ngpu, g)
+            for c in CATEGORIES:
+                put(out[f"{c}_s"], r["breakdown"][c])
+                if ttft_breakdown:
+                    put(out[f"ttft_{c}_s"], r["ttft_breakdown"][c])
+            for col, mk in MEMORY:
+                put(out[col], r["memory"][mk])
+            put(fits, r["fits"])
+            put(bott, r["bottleneck_code"])
+            put(dom, r["dominant_code"])
+            prog.update(n)
     finally:
         prog.close()
-
-    # back to itertools.product order over the grid's keys
-    mshape, mperm = _merged_transpose(gkeys + nkeys, keys, {kk: len(vals[kk]) for kk in keys})
-
-    def order(a):
-        if mperm == sorted(mperm):
-            return a.reshape(-1)
-        return np.transpose(a.reshape(mshape), mperm).reshape(-1)
-
-    data = {}
-    for i, kk in enumerate(keys):
-        data[kk] = _key_column(kk, vals[kk], i, keys, vals)
-    valid = order(err) == 0
+    err = np.broadcast_to(err, shape).reshape(-1) if shape else np.asarray(err).reshape(-1)
+    valid = err == 0
+    bad = np.flatnonzero(~valid)
+    if len(bad):
+        for c in cols:
+            out[c][bad] = np.nan
+        ngpu[bad], fits[bad], bott[bad], dom[bad] = 0, False, -1, -1
+    data = {k: _key_column(k, vals[k], i, keys, shape, compact, offsets, full)
+            for i, k in enumerate(keys)}
     data["valid"] = valid
-    cats = list(messages)
-    data["error"] = pd.Categorical.from_codes(order(err), categories=cats)
-    data["num_gpus"] = np.where(valid, np.nan_to_num(order(out["num_gpus"])), 0).astype(np.int64)
-    for c in cols:
-        if c != "num_gpus":
-            data[c] = order(out.pop(c))
-    data["bottleneck"] = pd.Categorical.from_codes(order(bott), categories=list(LABELS))
-    data["dominant"] = pd.Categorical.from_codes(order(dom), categories=list(CATEGORIES))
-    data["fits"] = order(fits)
-    front = [c for c in ("valid", "error", "num_gpus", "tpot_s", "ttft_s", "e2e_s",
-                         "output_tokens_per_s", "tokens_per_s_per_gpu", "bottleneck", "dominant")]
-    rest = [c for c in data if c not in keys and c not in front]
-    df = pd.DataFrame({c: data[c] for c in keys + front + rest}, copy=False)
-    n_bad = int((~valid).sum())
+    data["error"] = pd.Categorical.from_codes(err, categories=messages)
+    data["num_gpus"] = ngpu
+    for c in METRICS:
+        data[c] = out.pop(c)
+    data["bottleneck"] = pd.Categorical.from_codes(bott, categories=list(LABELS))
+    data["dominant"] = pd.Categorical.from_codes(dom, categories=list(CATEGORIES))
+    data.update(out)
+    data["fits"] = fits
+    df = pd.DataFrame(data, copy=False)
+    return _finish(df, keys, vals, invalid)
+
+
+def _finish(df, keys, vals, invalid):
+    valid = df["valid"].to_numpy()
+    n_bad = int(len(valid) - np.count_nonzero(valid))
     if n_bad and invalid == "raise":
         first = df.loc[~valid].iloc[0]
         where = ", ".join(f"{kk}={(first[kk].item() if hasattr(first[kk], 'item') else first[kk])!r}"
@@ -458,104 +269,51 @@ def sweep(grid: dict, *, invalid: str = "mark", ttft_breakdown: bool = False,
     return df
 
 
-def _merged_transpose(layout, target, size):
-    """Shape and axis permutation taking an array laid out over ``layout`` axes to
-    ``target`` order, with axes that stay neighbours merged (fewer, longer axes copy
-    much faster) and size-1 axes dropped."""
-    layout = [k for k in layout if size[k] > 1]
-    target = [k for k in target if size[k] > 1]
-    runs = []                                   # runs of target axes consecutive in layout
-    for k in target:
-        if runs and layout.index(k) == layout.index(runs[-1][-1]) + 1:
-            runs[-1].append(k)
-        else:
-            runs.append([k])
-    by_layout = sorted(range(len(runs)), key=lambda r: layout.index(runs[r][0]))
-    shape = tuple(math.prod(size[k] for k in runs[r]) for r in by_layout)
-    perm = [by_layout.index(r) for r in range(len(runs))]
-    return shape, perm
-
-
-def _key_column(key, values, i, keys, vals):
-    """Column of grid key ``key`` in product order."""
-    import pandas as pd
-    shape = tuple(len(vals[kk]) for kk in keys)
-    rep = math.prod(shape[i + 1:])
-    tile = math.prod(shape[:i])
-    idx = np.tile(np.repeat(np.arange(shape[i], dtype=np.int32), rep), tile)
-    if all(isinstance(v, str) for v in values):
-        cats = list(dict.fromkeys(values))
-        codes = np.array([cats.index(v) for v in values], dtype=np.int32)[idx]
-        return pd.Categorical.from_codes(codes, categories=cats)
-    if key == "flash_attention":
-        return np.array(values, dtype=bool)[idx]
-    if key in INT_FIELDS or key in BIT_FIELDS:
-        return np.array(values, dtype=np.int64)[idx]
-    if key in ("overlap",) or key in LINK_AXES:
-        return np.array(values, dtype=float)[idx]
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
-    return arr[idx]
-
-
-def _take(A, sl):
-    """The block ``sl`` of every outer-product array in ``A`` (size-1 axes stay whole)."""
-    out = {}
-    for f, a in A.items():
-        if isinstance(a, np.ndarray):
-            a = a[tuple(s if n > 1 else slice(None) for s, n in zip(sl, a.shape))]
-        out[f] = a
-    return out
-
-
-def _evaluate(P, A):
-    """``simulate.evaluate`` on outer-product arrays; if a shape mismatch ever stops it,
-    retry with every array broadcast to the chunk's full shape."""
+def _derive(T):
+    from .tables import derive
     with np.errstate(all="ignore"):
-        try:
-            return _sim.evaluate(P)
-        except ValueError:
-            arrays = [a for a in A.values() if isinstance(a, np.ndarray)]
-            if not arrays:
-                raise
-            shape = np.broadcast_shapes(*(a.shape for a in arrays))
-            Pf = {k: (np.broadcast_to(v, shape).copy() if isinstance(v, np.ndarray) else v)
-                  for k, v in P.items() if k != "link"}
-            Pf["link"] = {k: (np.broadcast_to(v, shape).copy() if isinstance(v, np.ndarray) else v)
-                          for k, v in P["link"].items()}
-            return _sim.evaluate(Pf)
+        return derive(T)
 
 
-def _probe(ctx, A, nkeys, vals, gfields, at):
-    """Check the vectorised P against ``simulate.params`` at one valid combination.
+def _evaluate(P):
+    """``simulate.evaluate`` on a block (invalid rows may divide by zero: ignored, blanked)."""
+    from .simulate import evaluate
+    with np.errstate(all="ignore"):
+        r = evaluate(P)
+    r["P"] = P
+    return r
 
-    Guards the derived entries: if the engine adds or changes one, this raises rather
-    than letting the sweep drift from ``simulate()``. Link numbers overridden by the
-    link axes are not compared.
-    """
-    skip_link = any(k in LINK_AXES for k in nkeys)
-    kw = dict(gfields)
-    for key, i in zip(nkeys, at):
-        if key not in LINK_AXES:
-            kw[key] = vals[key][i]
-    sc = Scenario(**kw)
-    ref = _sim.params(sc)
-    sl = tuple(slice(i, i + 1) for i in at)
-    got = build_params(ctx, _take(A, sl))
 
-    def same(a, b):
-        a = float(np.asarray(a).reshape(-1)[0])
-        return a == b or abs(a - b) <= 1e-12 * max(abs(a), abs(b))
+def _key_column(key, values, i, keys, shape, compact, offsets=None, full=None):
+    """Column of grid key ``key`` in product order (categorical for strings, and for every
+    key with ``compact``); ``full``/``offsets``: the whole grid's values (distributed chunks)."""
+    import pandas as pd
+    allv = (full or {}).get(key, values)
+    off = (offsets or {}).get(key, 0)
+    n = len(values)
+    bshape = [1] * len(keys)
+    bshape[i] = n
 
-    for key, v in ref.items():
-        if key == "link":
-            for lk, lv in v.items():
-                if skip_link and lk in ("bw", "lat", "bw_x", "lat_x"):
-                    continue
-                if lk not in got["link"] or not same(got["link"][lk], lv):
-                    raise RuntimeError(f"sweep: P['link'][{lk!r}] differs from simulate.params "
-                                       f"for {sc}; kernel_model/sweep.py build_params needs updating")
-            continue
-        if key not in got or not same(got[key], v):
-            raise RuntimeError(f"sweep: P[{key!r}] differs from simulate.params for {sc}; "
-                               f"kernel_model/sweep.py build_params needs updating")
+    def spread(a):
+        return np.broadcast_to(np.asarray(a).reshape(bshape), shape).reshape(-1)
+
+    hashable = all(isinstance(v, (str, int, float, bool)) and v is not None for v in allv)
+    if hashable and (compact or all(isinstance(v, str) for v in allv)):
+        cats = list(dict.fromkeys(allv))
+        dt = np.int8 if len(cats) < 127 else np.int32
+        codes = np.array([cats.index(v) for v in values], dtype=dt)
+        return pd.Categorical.from_codes(spread(codes), categories=cats)
+    if key in rules.BOOL_FIELDS and hashable:
+        return spread(np.array(values, dtype=bool))
+    if (key in INT_FIELDS or key in BIT_FIELDS) and hashable:
+        return spread(np.array(values, dtype=np.int64))
+    if (key in rules.REAL_BOUNDS or key in LINK_AXES) and hashable:
+        return spread(np.array(values, dtype=float))
+    arr = np.empty(n, dtype=object)
+    arr[:] = [_display(v) for v in values]
+    return spread(arr)
+
+
+def _display(v):
+    from .models import ModelSpec
+    return v.name if isinstance(v, ModelSpec) else v

@@ -46,7 +46,6 @@ def gpu_row(gpu) -> dict:
             "HBM": gpu.hbm_gbps * 1e9, "cap": gpu.memory_gb * 1e9}
 
 
-@lru_cache(maxsize=512)
 def link_row(gpu, interconnect: str, inter_node: str) -> dict:
     """Link facts: intra-node ``bw`` (B/s) and ``lat0`` (s per hop), ``p2p``, ``in_switch``,
     ``net`` (1.0: the interconnect is a network, every GPU its own node), the inter-node link
@@ -55,6 +54,11 @@ def link_row(gpu, interconnect: str, inter_node: str) -> dict:
     none = interconnect == "none"
     link = get_interconnect(gpu.native_link if none else interconnect)
     inter = inter_node_for(gpu) if inter_node == "auto" else get_interconnect(inter_node)
+    return _link_row(link, inter, none)
+
+
+@lru_cache(maxsize=512)
+def _link_row(link, inter, none: bool) -> dict:
     net = link.kind == "network"
     x = link if net else inter
     return {"bw": link.bw_gbps * 1e9, "lat0": link.latency_s, "p2p": float(link.p2p),

@@ -197,19 +197,29 @@ def test_scalar_values_and_no_grid():
     assert len(empty) == 1 and _rel(empty["tpot_s"].iloc[0], km.simulate().tpot_s) <= REL
 
 
-def test_probe_catches_a_derived_entry_the_sweep_does_not_know(monkeypatch):
-    sim = sys.modules["kernel_model.simulate"]
-    real = sim.params
+def test_one_set_of_rules_and_derived_params_shared_by_simulate_and_sweep(monkeypatch):
+    """No second copy to drift: simulate.params and sweep both run tables.derive, and both
+    check plans with rules.plan_codes (an extra rule added there reaches both)."""
+    from kernel_model import rules, tables, sweep as sweep_mod
+    assert not hasattr(sweep_mod, "build_params") and not hasattr(sweep_mod, "_probe")
+    seen = []
+    real_derive = tables.derive
+    monkeypatch.setattr(tables, "derive", lambda T: seen.append(np.shape(T["tp"])) or real_derive(T))
+    km.simulate(tp=2)
+    sweep({"tp": [1, 2, 4]}, progress=False)
+    assert seen == [(), (3,)]
+    real_codes = rules.plan_codes
 
-    def params_with_new_entry(sc):
-        P = real(sc)
-        P["new_entry"] = float(sc.batch) * 2.0
-        return P
+    def no_tp4(T):                               # a new rule: tp=4 forbidden
+        code = real_codes(T)
+        return np.where((code == 0) & (np.asarray(T["tp"]) == 4), 3, code) \
+            if isinstance(code, np.ndarray) else (3 if code == 0 and T["tp"] == 4 else code)
 
-    monkeypatch.setattr(sim, "params", params_with_new_entry)
-    # the group's base P carries new_entry for the default batch; batch=8 changes it
-    with pytest.raises(RuntimeError, match="new_entry"):
-        sweep({"batch": [8]}, progress=False)
+    monkeypatch.setattr(rules, "plan_codes", no_tp4)
+    with pytest.raises(ValueError, match="tp=4 does not divide"):
+        km.Scenario(tp=4)
+    df = sweep({"tp": [1, 2, 4]}, progress=False)
+    assert list(df["valid"]) == [True, True, False]
 
 
 def test_chunking_covers_every_element_once():
@@ -284,3 +294,56 @@ def test_notebook_progress_bar_without_ipywidgets(python_ok):
             "assert type(bar).__name__ == 'HtmlBar', type(bar)\n"
             "assert 'ipywidgets' not in sys.modules\n")
     python_ok(code)
+
+
+STACKED = {
+    "model": ["llama-2-7b", "mixtral-8x7b", "deepseek-v2-lite", "opt-13b"],
+    "gpu": ["h100-sxm", "a100-sxm-80gb", "rtx-4090"],
+    "interconnect": ["nvlink4", "pcie4_bad", "ib_ndr", "none"],
+    "tp": [1, 2, 4],
+    "pp": [1, 2],
+    "ep": [1, 2],
+    "batch": [1, 16],
+    "prompt_tokens": [100, 3000],
+    "weight_bits": [16, 8],
+    "micro_batches": [1, 2],
+    "algorithm": ["auto", "in_switch", "tree"],
+    "runtime": ["compiled", "eager_server"],
+    "efficiency": [None, {"hbm_efficiency": 0.7, "collective_step_s": 2e-6}],
+    "layers": [None, 6],
+}
+
+
+def test_stacked_sweep_equals_simulate_to_1e12_in_every_group():
+    """Every model / GPU / link / algorithm / runtime / calibration / layers group is in one
+    stacked evaluation; random valid rows of each group equal simulate() to 1e-12."""
+    df = sweep(STACKED, progress=False)
+    groups = ["model", "gpu", "interconnect", "algorithm", "runtime", "efficiency", "layers"]
+    rng = np.random.default_rng(11)
+    keycols = pd_codes(df, groups)
+    checked = set()
+    valid = df["valid"].to_numpy()
+    for g in np.unique(keycols):
+        rows = np.flatnonzero((keycols == g) & valid)
+        if not len(rows):
+            continue
+        for i in rng.choice(rows, min(3, len(rows)), replace=False):
+            row = df.iloc[i]
+            res = km.simulate(km.Scenario(**_scenario_kwargs(row, STACKED)))
+            for m in METRICS:
+                assert _rel(row[m], getattr(res, m)) <= 1e-12, (m, dict(row))
+            for c, v in res.breakdown.items():
+                assert _rel(row[f"{c}_s"], v) <= 1e-12 or row[f"{c}_s"] == v == 0
+            assert _rel(row["memory_bytes"], res.memory["total"]) <= 1e-12
+            assert row["bottleneck"] == res.bottleneck and row["dominant"] == res.dominant
+            checked.add(g)
+    assert len(checked) > 300
+
+
+def pd_codes(df, cols):
+    """One integer per distinct combination of ``cols`` (object columns by their repr)."""
+    code = np.zeros(len(df), dtype=np.int64)
+    for c in cols:
+        _, inv = np.unique(np.array([repr(x) for x in df[c]]), return_inverse=True)
+        code = code * (inv.max() + 1) + inv
+    return code
