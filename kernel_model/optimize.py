@@ -127,13 +127,14 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
              weight_bits=(16, 8, 4), kv_bits=(16, 8), overlap=(0.0, 0.5),
              prompt_tokens=None, output_tokens=None, comm_bits=16, replicas=True,
              gpus_per_node=8, efficiency=None, pareto_metric="tpot_s",
-             runtime="compiled") -> OptimizeResult:
+             runtime="compiled", client=None, scheduler=None) -> OptimizeResult:
     """Search the plans of ``model`` on ``num_gpus`` GPUs of kind ``gpu`` (see module doc).
 
     ``interconnect`` defaults to the GPU's usual link. ``max_tpot_s`` / ``max_ttft_s``:
     limits in seconds. ``batch``, ``weight_bits``, ``kv_bits``, ``overlap``: the values tried.
     ``replicas=False`` only keeps plans that use all ``num_gpus`` in one replica.
     ``runtime``: the serving runtime of every plan ("compiled" or "eager_server").
+    ``client`` / ``scheduler``: run the search on a Dask cluster (as ``sweep``).
     """
     import time
     from .hardware import get_gpu
@@ -179,7 +180,7 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
         grid["output_tokens"] = [output_tokens]
     if efficiency:
         grid["efficiency"] = [efficiency]
-    df = sweep(grid, invalid="mark", progress=False)
+    df = sweep(grid, invalid="mark", progress=False, client=client, scheduler=scheduler)
     searched = len(df)
     # micro-batches only matter with several stages: keep m=1 for pp=1, m <= pp otherwise
     keep = df["valid"].to_numpy() & np.isin(df["num_gpus"].to_numpy(), sizes)

@@ -113,7 +113,8 @@ def build_T(keys, vals):
 
 
 def error_codes(keys, vals, T, index, combos):
-    """(message code array over the grid's axes (0: valid), list of messages; index 0 is "")."""
+    """(message code array over the grid's axes (0: valid), sorted list of messages; index
+    0 is "")."""
     code = rules.plan_codes(T)
     if not np.any(code):
         return np.zeros(np.shape(code), dtype=np.int16), [""]
@@ -136,7 +137,11 @@ def error_codes(keys, vals, T, index, combos):
         if text not in msgs:
             msgs.append(text)
         lut[u] = msgs.index(text)
-    return lut[key], msgs
+    # sorted messages ("" first): the same categories whichever part of a grid is swept
+    order = sorted(range(len(msgs)), key=msgs.__getitem__)
+    rank = np.empty(len(msgs), dtype=np.int16)
+    rank[order] = np.arange(len(msgs), dtype=np.int16)
+    return rank[lut][key], [msgs[i] for i in order]
 
 
 def chunks(shape, target):

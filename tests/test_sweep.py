@@ -200,7 +200,9 @@ def test_scalar_values_and_no_grid():
 def test_one_set_of_rules_and_derived_params_shared_by_simulate_and_sweep(monkeypatch):
     """No second copy to drift: simulate.params and sweep both run tables.derive, and both
     check plans with rules.plan_codes (an extra rule added there reaches both)."""
-    from kernel_model import rules, tables, sweep as sweep_mod
+    from kernel_model import rules, tables
+    sweep_mod = sys.modules["kernel_model.sweep"]
+    assert sweep_mod.sweep is sweep
     assert not hasattr(sweep_mod, "build_params") and not hasattr(sweep_mod, "_probe")
     seen = []
     real_derive = tables.derive

@@ -1,0 +1,146 @@
+"""kernel_model.distributed: sweeps on a real dask.distributed LocalCluster (2 worker
+processes) equal the local sweep row for row, also when a worker dies mid-run."""
+import argparse
+import io
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kernel_model as km
+from kernel_model import distributed
+from kernel_model.sweep import sweep
+
+distributed_mod = pytest.importorskip("distributed")
+
+GRID = {"model": ["llama-2-7b", "mixtral-8x7b", "llama-2-70b"], "gpu": ["h100-sxm", "a100-sxm-80gb"],
+        "interconnect": ["nvlink4", "pcie4_bad"], "tp": [1, 2, 3, 4, 8], "pp": [1, 2],
+        "batch": [1, 4, 32], "prompt_tokens": [64, 512, 4096], "micro_batches": [1, 2]}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1", silence_logs=40) as c, Client(c) as client:
+        yield c, client
+
+
+@pytest.fixture(scope="module")
+def local():
+    return sweep(GRID, progress=False)
+
+
+def _same(a, b):
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_split_covers_every_row_once_in_order():
+    items = list(GRID.items())
+    blocks = distributed.split(items, 700)
+    starts = [b[2] for b in blocks]
+    sizes = [b[3] for b in blocks]
+    assert starts == list(np.cumsum([0] + sizes[:-1]))
+    assert sum(sizes) == np.prod([len(v) for v in GRID.values()])
+    assert max(sizes) <= 700 and len(blocks) > 5
+
+
+def test_client_sweep_equals_local_row_for_row(cluster, local, capsys):
+    _, client = cluster
+    df = sweep(GRID, client=client, chunk_rows=700, progress=False)
+    _same(df, local)
+    assert df.attrs["invalid"] == local.attrs["invalid"] > 0
+    assert "Dask dashboard:" in capsys.readouterr().err
+
+
+def test_lazy_dask_dataframe_and_drop(cluster, local):
+    _, client = cluster
+    ddf = sweep(GRID, client=client, lazy=True, chunk_rows=300)
+    import dask.dataframe as dd
+    assert isinstance(ddf, dd.DataFrame) and ddf.npartitions > 5
+    got = ddf.compute()
+    assert list(got["error"].astype(object)) == list(local["error"].astype(object))
+    _same(got.drop(columns="error"), local.drop(columns="error"))
+    dropped = sweep(GRID, client=client, invalid="drop", chunk_rows=1000, progress=False)
+    _same(dropped, local.loc[local["valid"]])
+
+
+def test_to_parquet_writes_every_row_once_and_refuses_an_existing_path(cluster, local, tmp_path):
+    _, client = cluster
+    path = tmp_path / "grid.parquet"
+    assert sweep(GRID, client=client, to_parquet=path, chunk_rows=2000, progress=False) == str(path)
+    back = pd.read_parquet(path)
+    back = back.sort_index()
+    assert len(back) == len(local) and back.index.is_unique
+    assert np.array_equal(back["tpot_s"].to_numpy(), local["tpot_s"].to_numpy(), equal_nan=True)
+    with pytest.raises(ValueError, match="already exists"):
+        sweep(GRID, client=client, to_parquet=path)
+
+
+async def _die():
+    os._exit(1)
+
+
+def test_a_worker_killed_mid_run_is_retried_without_losing_or_duplicating_rows(cluster, local, monkeypatch):
+    c, client = cluster
+    import sys
+    sweep_mod = sys.modules["kernel_model.sweep"]
+    before = set(client.scheduler_info()["workers"])
+    killed = []
+    real = sweep_mod._Progress.update
+
+    def update(self, n):                       # first finished block: kill one worker
+        if not killed:
+            victim = sorted(client.scheduler_info()["workers"])[0]
+            client.run(_die, workers=[victim], wait=False)
+            killed.append(victim)
+        real(self, n)
+
+    monkeypatch.setattr(sweep_mod._Progress, "update", update)
+    df = sweep(GRID, client=client, chunk_rows=300, progress=False)
+    assert killed and killed[0] in before
+    _same(df, local)
+    client.wait_for_workers(2, timeout=60)
+    assert killed[0] not in set(client.scheduler_info()["workers"])   # it really died
+
+
+def test_optimize_with_a_client_gives_the_local_answer(cluster):
+    _, client = cluster
+    a = km.optimize("llama-2-70b", "h100-sxm", 8)
+    b = km.optimize("llama-2-70b", "h100-sxm", 8, client=client)
+    assert a.searched == b.searched and a.feasible == b.feasible
+    _same(a.candidates, b.candidates)
+
+
+def test_nexora_sweep_subcommand_local_and_on_a_scheduler(cluster):
+    c, _ = cluster
+    parser = argparse.ArgumentParser(prog="nexora")
+    sub = parser.add_subparsers(dest="command")
+    distributed.add_sweep_parser(sub)
+    args = ["sweep", "--vary", "model=llama-2-7b,llama-2-13b", "--vary", "tp=1,2,3"]
+    outs = []
+    for extra in ([], ["--scheduler", c.scheduler_address]):
+        a = parser.parse_args(args + extra)
+        buf = io.StringIO()
+        assert a.run(a, out=buf) == 0
+        outs.append(pd.read_csv(io.StringIO(buf.getvalue())))
+    _same(outs[0], outs[1])
+    assert len(outs[0]) == 6 and list(outs[0]["valid"]) == [True, True, False] * 2
+    with pytest.raises(ValueError, match="closest: tp"):
+        distributed.parse_axis("tpp=1,2")
+    with pytest.raises(ValueError, match="flash_attention"):
+        distributed.parse_axis("flash_attention=maybe")
+
+
+def test_sweep_without_a_client_never_imports_dask(python_ok):
+    python_ok("import sys, kernel_model as km\n"
+              "km.sweep({'tp': [1, 2]}, progress=False)\n"
+              "km.optimize('llama-2-7b', 'h100-sxm', 2)\n"
+              "bad = [m for m in ('dask', 'distributed') if m in sys.modules]\n"
+              "assert not bad, bad\n")
+
+
+def test_unreachable_scheduler_is_a_clear_error(free_port):
+    with pytest.raises(ValueError, match="cannot connect"):
+        sweep({"tp": [1, 2]}, scheduler=f"tcp://127.0.0.1:{free_port}")
