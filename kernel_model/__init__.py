@@ -13,14 +13,22 @@ from .runtime import Runtime, RUNTIMES, get_runtime, list_runtimes, runtime_for_
 from .calibration import Calibration, DEFAULT as DEFAULT_CALIBRATION
 from .scenario import Scenario
 from .simulate import simulate, Result
-from .model_object import ScenarioModel
 from .sweep import sweep
 from .optimize import optimize, OptimizeResult
-from .training import simulate_training, TrainingResult
-from .energy import inference_energy, training_energy
 from .gemm import gemm, GemmResult
-from .hf_config import model_from_hf_config
-from .yaml_import import load_yaml
+
+# Imported on first use (module __getattr__ below): they pull in traitlets, yaml or the
+# training model, which the CLI's fast paths never need. name -> (module, attribute).
+_LAZY = {
+    "ScenarioModel": ("model_object", "ScenarioModel"),
+    "simulate_training": ("training", "simulate_training"),
+    "TrainingResult": ("training", "TrainingResult"),
+    "inference_energy": ("energy", "inference_energy"),
+    "training_energy": ("energy", "training_energy"),
+    "model_from_hf_config": ("hf_config", "model_from_hf_config"),
+    "load_yaml": ("yaml_import", "load_yaml"),
+    "evaluate_scenarios": ("stack", "evaluate_scenarios"),
+}
 
 __all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_interconnect",
            "list_gpus", "list_interconnects", "ModelSpec", "MODELS", "get_model", "list_models",
@@ -28,14 +36,20 @@ __all__ = ["GPU", "Interconnect", "GPUS", "INTERCONNECTS", "get_gpu", "get_inter
            "runtime_for_framework", "Calibration", "DEFAULT_CALIBRATION", "Scenario", "simulate", "Result", "ScenarioModel",
            "sweep", "optimize", "OptimizeResult", "simulate_training", "TrainingResult",
            "inference_energy", "training_energy", "gemm", "GemmResult", "model_from_hf_config",
-           "load_yaml", "validate"]
+           "load_yaml", "validate", "evaluate_scenarios"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    """``kernel_model.validate``, imported on first use (it needs pandas; the CLI's fast
-    paths do not): callable as ``validate(path) -> DataFrame``, with ``.summarize`` etc."""
+    """Names of ``_LAZY`` and ``kernel_model.validate``, imported on first use (pandas,
+    traitlets, yaml: the CLI's fast paths need none of them). ``validate`` is callable as
+    ``validate(path) -> DataFrame``, with ``.summarize`` etc."""
+    import importlib
     if name == "validate":
-        import importlib
         return importlib.import_module(__name__ + ".validate")
+    if name in _LAZY:
+        mod, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f"{__name__}.{mod}"), attr)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -182,3 +182,43 @@ def scenarios_T(scenarios) -> dict:
         first = col[0]
         out[k] = first if all(c == first for c in col) else np.array(col, dtype=float)
     return out
+
+
+def evaluate_scenarios(scenarios) -> dict:
+    """Every headline number of a list of scenarios (Scenario objects or dicts) in ONE
+    stacked ``evaluate()``: for views that show several scenarios at once (a scaling chart
+    over tp, a comparison of interconnects) and must not run the closed form per point.
+
+    Returns numpy arrays of length n (``tpot_s ttft_s e2e_s output_tokens_per_s num_gpus
+    fits``), ``breakdown`` / ``ttft_breakdown`` / ``memory`` dicts of such arrays,
+    ``bottleneck`` / ``dominant`` lists of labels, and ``P`` / ``raw`` (the derived
+    parameters and ``evaluate``'s own output, for per-kernel views such as a roofline).
+    Row i equals ``simulate(scenarios[i])`` (to 1e-12; a test checks it).
+    """
+    from .scenario import Scenario
+    from .simulate import evaluate
+    from .insight import LABELS
+    from .schedule import CATEGORIES
+    scs = [s if isinstance(s, Scenario) else Scenario.from_dict(s) for s in scenarios]
+    if not scs:
+        raise ValueError("evaluate_scenarios needs at least one scenario")
+    n = len(scs)
+    P = tables.derive(scenarios_T(scs))
+    with np.errstate(all="ignore"):
+        r = evaluate(P)
+
+    def vec(x, dtype=float):
+        return np.broadcast_to(np.asarray(x, dtype=dtype), (n,)).copy()
+
+    bott, dom = vec(r["bottleneck_code"], int), vec(r["dominant_code"], int)
+    return {
+        "tpot_s": vec(r["tpot_s"]), "ttft_s": vec(r["ttft_s"]), "e2e_s": vec(r["e2e_s"]),
+        "output_tokens_per_s": vec(r["output_tokens_per_s"]),
+        "num_gpus": np.array([sc.num_gpus for sc in scs]),
+        "fits": vec(r["fits"], bool),
+        "breakdown": {c: vec(r["breakdown"][c]) for c in CATEGORIES},
+        "ttft_breakdown": {c: vec(r["ttft_breakdown"][c]) for c in CATEGORIES},
+        "memory": {k: vec(v) for k, v in r["memory"].items()},
+        "bottleneck": [LABELS[i] for i in bott], "dominant": [CATEGORIES[i] for i in dom],
+        "scenarios": scs, "P": P, "raw": r,
+    }

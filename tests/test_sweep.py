@@ -349,3 +349,25 @@ def pd_codes(df, cols):
         _, inv = np.unique(np.array([repr(x) for x in df[c]]), return_inverse=True)
         code = code * (inv.max() + 1) + inv
     return code
+
+
+def test_evaluate_scenarios_is_one_stacked_pass_equal_to_simulate(monkeypatch):
+    """The dashboard's API: several scenarios (different models, links, tp) in one evaluate()."""
+    sim = sys.modules["kernel_model.simulate"]
+    scs = [km.Scenario(model="llama-2-70b", gpu="h100-sxm", interconnect=ic, tp=tp, batch=b)
+           for ic in ("nvlink4", "pcie4_bad", "ib_ndr") for tp in (2, 8) for b in (1, 32)]
+    scs.append({"model": "mixtral-8x7b", "tp": 2, "ep": 2})
+    calls = []
+    real = sim.evaluate
+    monkeypatch.setattr(sim, "evaluate", lambda P: calls.append(1) or real(P))
+    out = km.evaluate_scenarios(scs)
+    assert len(calls) == 1
+    monkeypatch.setattr(sim, "evaluate", real)
+    for i, sc in enumerate(scs):
+        res = km.simulate(sc)
+        assert _rel(out["tpot_s"][i], res.tpot_s) <= 1e-12
+        assert _rel(out["ttft_s"][i], res.ttft_s) <= 1e-12
+        assert _rel(out["memory"]["total"][i], res.memory["total"]) <= 1e-12
+        for c, v in res.breakdown.items():
+            assert _rel(out["breakdown"][c][i], v) <= 1e-12 or out["breakdown"][c][i] == v == 0
+        assert out["bottleneck"][i] == res.bottleneck and out["num_gpus"][i] == res.num_gpus
