@@ -28,6 +28,7 @@ from .hardware import get_gpu, get_interconnect, inter_node_for, closest
 from .kernels import roofline
 from .collectives import ALGORITHMS
 from .simulate import link_params
+from . import rules
 
 # dtype -> (bytes per input element, bytes per output element)
 DTYPES = {"fp32": (4, 4), "tf32": (4, 4), "bf16": (2, 2), "fp16": (2, 2), "fp8": (1, 2)}
@@ -135,12 +136,17 @@ def gemm(m, k, n, gpu="h100-sxm", dtype="bf16", tp=1, shard="col", *, interconne
 
     ``interconnect``: preset joining the GPUs (None: the GPU's native link).
     """
-    m, k, n, tp = (whole_number(a, v) for a, v in (("m", m), ("k", k), ("n", n), ("tp", tp)))
+    m, k, n = (whole_number(a, v) for a, v in (("m", m), ("k", k), ("n", n)))
     for name, v, allowed in (("dtype", dtype, DTYPES), ("shard", shard, SHARDS),
                              ("algorithm", algorithm, ALGORITHMS)):
         if v not in allowed:
             raise bad_choice(name, v, list(allowed))
+    # the Scenario's own rules for the fields they share
+    tp = rules.check_value("tp", tp)
+    gpus_per_node = rules.check_value("gpus_per_node", gpus_per_node)
+    gather, backward = rules.check_bool("gather", gather), rules.check_bool("backward", backward)
     g = get_gpu(gpu)
+    rules.check_link_algorithm(algorithm, get_interconnect(interconnect or g.native_link))
     cal = DEFAULT.replace(**efficiency) if efficiency else DEFAULT
     split = n if shard == "col" else k
     if tp > 1 and split % tp:

@@ -130,8 +130,9 @@ def check_value(name, v):
         if not isinstance(v, dict):
             raise ValueError(f"efficiency={v!r} is not allowed: must be a dict of calibration fields")
         from .calibration import DEFAULT
+        v = _plain(dict(v))
         DEFAULT.replace(**v)
-        return FrozenDict(_plain(dict(v)))
+        return FrozenDict(v)
     raise ValueError(f"{name!r} is not a scenario field")
 
 
@@ -158,10 +159,20 @@ def _plain(x):
 
 
 def check_link_algorithm(algorithm, link) -> None:
-    """In-switch reduction needs a switch that reduces (shared by Scenario and gemm)."""
-    if algorithm == "in_switch" and not link.in_switch:
-        raise ValueError(f"algorithm='in_switch' needs an NVSwitch with in-switch reduction "
-                         f"(nvlink4, nvlink5), not interconnect={link.name!r}")
+    """In-switch reduction needs a switch that reduces: the plan rule ``in_switch`` for
+    callers without a Scenario (gemm), same condition and words."""
+    from .tables import ALG_CODES
+    if _in_switch_bad(float(ALG_CODES[algorithm]), float(link.in_switch)):
+        raise ValueError(_in_switch_words(link.name))
+
+
+def _in_switch_bad(alg, in_switch):
+    return (alg == 5) & (in_switch <= 0)
+
+
+def _in_switch_words(interconnect) -> str:
+    return (f"algorithm='in_switch' needs an NVSwitch with in-switch reduction "
+            f"(nvlink4, nvlink5), not interconnect={interconnect!r}")
 
 
 # ---- plan rules (vectorised) -------------------------------------------------------------------
@@ -194,7 +205,7 @@ def plan_codes(T):
     moe = T["E"] > 1
     conds = (
         T["k"] > T["E"],
-        (T["alg"] == 5) & (T["in_switch"] <= 0),
+        _in_switch_bad(T["alg"], T["in_switch"]),
         _mod(T["nh"], tp) != 0,
         (_mod(T["nkv"], tp) != 0) & (_mod(tp, T["nkv"]) != 0),
         pp > T["L"],
@@ -232,8 +243,7 @@ def plan_message(code: int, ctx: dict, row: dict | None = None) -> str:
     if rule == "top_k":
         return (f"active_experts={int(ctx['k'])} is not allowed: more than the {E} experts")
     if rule == "in_switch":
-        return (f"algorithm='in_switch' needs an NVSwitch with in-switch reduction "
-                f"(nvlink4, nvlink5), not interconnect={ctx['interconnect']!r}")
+        return _in_switch_words(ctx["interconnect"])
     if rule == "tp_heads":
         ok = [t for t in range(1, nh + 1) if nh % t == 0 and t <= INT_BOUNDS["tp"][1]][:24]
         return (f"{v('tp')} does not divide the {nh} attention heads of {name}; "

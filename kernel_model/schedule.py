@@ -87,13 +87,15 @@ def phase(P, link, prefill):
     transfers = np.where(pp > 1, (pp - 1 - n_cross) * t_in + n_cross * t_x, 0.0)
     cycle = L * t_layer + t_head + t_tail + transfers
 
+    busy = m * t_crit
     if prefill:
-        core = cycle + (m - 1) * t_crit
-        busy = m * t_crit
+        # fill and drain: cycle + (m - 1) t_crit, written as busy + extra so that the idle
+        # time is exactly 0 with one stage (cycle == t_crit) and never negative
+        extra = np.where(pp > 1, np.maximum(cycle - t_crit, 0.0), 0.0)
+        core = busy + extra
     else:
-        busy = m * t_crit
         core = np.maximum(busy, cycle)
-    extra = core - busy
+        extra = core - busy                                 # >= 0 exactly; 0 when pp == 1
     p2p_exposed = np.minimum(transfers, extra)
     host = P["t_step"] + P["server"] * P["t_server"]
     total = core + host
