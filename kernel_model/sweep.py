@@ -190,6 +190,7 @@ def sweep_block(items, *, invalid="mark", ttft_breakdown=False, progress=None, c
                          f"(split it into several sweeps, or pass client=... to use Dask)")
     T, index, combos = stack.build_T(keys, vals)
     err, messages = stack.error_codes(keys, vals, T, index, combos)
+    eshape = shape
     P = _derive(T)
     ftype = np.float32 if compact else np.float64
     cols = list(METRICS) + [f"{c}_s" for c in CATEGORIES] + [c for c, _ in MEMORY]
@@ -202,14 +203,14 @@ def sweep_block(items, *, invalid="mark", ttft_breakdown=False, progress=None, c
     dom = np.empty(N, dtype=np.int8)
     prog = _Progress(N, progress)
     try:
-        for sl in stack.chunks(shape, chunk):
-            start = int(np.ravel_multi_index(tuple(s.start or 0 for s in sl), shape)) if shape else 0
-            cshape = tuple(len(range(*s.indices(n))) for s, n in zip(sl, shape))
+        for sl in stack.chunks(eshape, chunk):
+            start = int(np.ravel_multi_index(tuple(s.start or 0 for s in sl), eshape))
+            cshape = tuple(len(range(*s.indices(n))) for s, n in zip(sl, eshape))
             n = math.prod(cshape)
             stop = start + n
 
             def put(arr, x):
-                arr[start:stop].reshape(cshape)[...] = x
+                _fill(arr[start:stop].reshape(cshape), x)
 
             r = _evaluate(stack.take(P, sl))
             Pc = r["P"]
@@ -219,7 +220,7 @@ def sweep_block(items, *, invalid="mark", ttft_breakdown=False, progress=None, c
             put(out["e2e_s"], r["e2e_s"])
             put(out["output_tokens_per_s"], r["output_tokens_per_s"])
             put(out["tokens_per_s_per_gpu"], r["output_tokens_per_s"] / g)
-            put(ngpu, g)
+            put(ngpu, np.asarray(g).astype(ngpu.dtype))
             for c in CATEGORIES:
                 put(out[f"{c}_s"], r["breakdown"][c])
                 if ttft_breakdown:
@@ -252,6 +253,41 @@ def sweep_block(items, *, invalid="mark", ttft_breakdown=False, progress=None, c
     data["fits"] = fits
     df = pd.DataFrame(data, copy=False)
     return _finish(df, keys, vals, invalid)
+
+
+def _fill(dst, x):
+    """``dst[...] = x`` for x broadcast over some axes of ``dst``, fast: adjacent axes are
+    merged, and a short innermost broadcast axis (numpy would loop 2-8 elements at a time)
+    is written as that many strided copies with long inner loops instead."""
+    if not isinstance(x, np.ndarray) or x.ndim == 0:
+        dst[...] = x
+        return
+    ds, xs = dst.shape, (1,) * (dst.ndim - x.ndim) + x.shape
+    runs = []                                  # [dst size, x size] of merged axes
+    for d, e in zip(ds, xs):
+        if d == 1:
+            continue
+        kind = e == d
+        if runs and runs[-1][2] == kind:
+            runs[-1][0] *= d
+            runs[-1][1] *= e
+        else:
+            runs.append([d, e, kind])
+    if not runs:
+        dst[...] = x.reshape(dst.shape) if x.size == dst.size else x
+        return
+    d2 = dst.reshape(tuple(r[0] for r in runs))
+    x2 = np.ascontiguousarray(x).reshape(tuple(r[1] for r in runs))
+    _fill_runs(d2, x2, runs, 1)
+
+
+def _fill_runs(d2, x2, runs, loops):
+    last = runs[-1]
+    if len(runs) == 1 or last[0] >= 16 or loops * last[0] > 64:
+        d2[...] = x2
+        return
+    for k in range(last[0]):                   # strided copies, each with long inner loops
+        _fill_runs(d2[..., k], x2[..., k if last[2] else 0], runs[:-1], loops * last[0])
 
 
 def _finish(df, keys, vals, invalid):
@@ -291,11 +327,13 @@ def _key_column(key, values, i, keys, shape, compact, offsets=None, full=None):
     allv = (full or {}).get(key, values)
     off = (offsets or {}).get(key, 0)
     n = len(values)
-    bshape = [1] * len(keys)
-    bshape[i] = n
+    rep, tile = math.prod(shape[i + 1:]), math.prod(shape[:i])
 
-    def spread(a):
-        return np.broadcast_to(np.asarray(a).reshape(bshape), shape).reshape(-1)
+    def spread(a):                                     # a[idx] for idx of axis i, C order
+        a = np.asarray(a)
+        if rep >= 16:
+            return np.broadcast_to(a.reshape(1, n, 1), (tile, n, rep)).reshape(-1)
+        return np.tile(np.repeat(a, rep), tile)
 
     hashable = all(isinstance(v, (str, int, float, bool)) and v is not None for v in allv)
     if hashable and (compact or all(isinstance(v, str) for v in allv)):
