@@ -155,24 +155,21 @@ def _concat(parts):
 
 
 def _lazy(blocks, full, options, to_parquet, drop):
-    """A dask.dataframe over the blocks (error as plain strings: its categories differ
-    per block); ``to_parquet`` writes it there and returns the path."""
+    """A dask.dataframe over the blocks (``error``: a categorical whose categories differ per
+    block, "unknown" to dask); ``to_parquet`` writes it there and returns the path."""
     import dask.dataframe as dd
+    from dask.dataframe.utils import clear_known_categories
     from .sweep import sweep_block
-
-    def part(block):
-        df = run_block(block, full, options, drop=drop)
-        df["error"] = df["error"].astype(str)
-        return df
 
     sub0, offs0 = blocks[0][0], blocks[0][1]
     meta = sweep_block([(k, v[:1]) for k, v in sub0], offsets=offs0, full=full,
                        progress=False, **options).iloc[:0]
-    meta["error"] = meta["error"].astype(str)
+    meta = clear_known_categories(meta, cols=["error"])
     divisions = None
     if not drop:
         divisions = tuple(b[2] for b in blocks) + (blocks[-1][2] + blocks[-1][3] - 1,)
-    ddf = dd.from_map(part, blocks, meta=meta, divisions=divisions, enforce_metadata=False)
+    ddf = dd.from_map(run_block, blocks, full=full, options=options, drop=drop, meta=meta,
+                      divisions=divisions, enforce_metadata=False)
     if to_parquet is not None:
         ddf.to_parquet(str(to_parquet))
         return str(to_parquet)

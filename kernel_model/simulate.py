@@ -132,7 +132,7 @@ class Result:
 
 
 def _f(x) -> float:
-    return float(np.asarray(x))
+    return x if x.__class__ is float else float(np.asarray(x))
 
 
 def simulate(sc: Scenario | None = None, **kw) -> Result:
