@@ -24,7 +24,7 @@ MODELS = ["llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b", "llama-3-70b
           "deepseek-v3", "gpt-175b", "phi-3-mini", "qwen2-57b-a14b"]
 MANY = {"model": MODELS, "gpu": ["h100-sxm", "a100-sxm-80gb", "b200", "mi300x", "h200-sxm"],
         "interconnect": ["nvlink", "nvlink4", "nvlink5", "pcie4_good", "pcie5_good", "ib_ndr"],
-        "tp": [1, 2, 4, 8], "batch": [1, 8, 32, 128, 512], "prompt_tokens": [128, 512, 2048],
+        "tp": [1, 2, 4, 8], "batch": [1, 8, 32, 128, 512], "prompt_tokens": [128, 512, 2048, 8192],
         "output_tokens": [128, 1024]}
 BIG = {"model": ["llama-3-70b"], "gpu": ["h100-sxm"], "interconnect": ["nvlink4"],
        "tp": [1, 2, 4, 8], "pp": [1, 2, 4], "batch": [1, 2, 4, 8, 16, 32, 64, 128],
@@ -34,13 +34,18 @@ BIG = {"model": ["llama-3-70b"], "gpu": ["h100-sxm"], "interconnect": ["nvlink4"
        "algorithm": ["auto", "ring"], "flash_attention": [True, False]}
 
 
-def rate(name, grid, target, repeats, **kw):
+QUIET_NS = 1.25     # ns per reference element-op of this machine when nothing else runs
+
+
+def rate(name, grid, target, repeats, ref, **kw):
     n = math.prod(len(v) for v in grid.values())
     times = timed(lambda: sweep(grid, progress=False, **kw), repeats)
     best = n / min(times)
     med = n / sorted(times)[len(times) // 2]
+    scaled = med * (ref / 4e7 * 1e9) / QUIET_NS
     print(f"{name}: {n:,} scenarios, {spread(times)} -> {med:,.0f} scenarios/s median, "
-          f"{best:,.0f} best (target >= {target:,}) -> {'OK' if med >= target else 'SLOW'}")
+          f"{best:,.0f} best (target >= {target:,}) -> {'OK' if med >= target else 'SLOW'}; "
+          f"scaled by the reference to {QUIET_NS} ns/element-op: {scaled:,.0f}/s")
     return med
 
 
@@ -68,12 +73,15 @@ def agreement(grid, samples_per_group=2, seed=0):
 
 
 def main(repeats: int = 7):
-    reference()
+    ref = reference()
     sweep({"tp": [1, 2]}, progress=False)                      # warm imports
-    rate(f"{len(MANY['model'])} models x {len(MANY['gpu'])} GPUs x {len(MANY['interconnect'])} "
-         f"interconnects", MANY, 1_000_000, repeats)
-    rate("one big group (llama-3-70b, h100, nvlink4)", BIG, 5_000_000, repeats)
-    rate("one big group, compact=True", BIG, 5_000_000, repeats, compact=True)
+    name = (f"{len(MANY['model'])} models x {len(MANY['gpu'])} GPUs x "
+            f"{len(MANY['interconnect'])} interconnects")
+    rate(name, MANY, 1_000_000, repeats, ref)
+    rate(name + ", compact=True", MANY, 1_000_000, repeats, ref, compact=True)
+    rate("one big group (llama-3-70b, h100, nvlink4)", BIG, 5_000_000, repeats, ref)
+    rate("one big group, compact=True", BIG, 5_000_000, repeats, ref, compact=True)
+    reference()
     for compact in (False, True):
         df = sweep(MANY, progress=False, compact=compact)
         b = df.memory_usage(deep=False, index=False).sum() / len(df)

@@ -161,11 +161,15 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
 
     divs = _divisors(num_gpus)
     sizes = divs if replicas else [num_gpus]
-    tps = [d for d in divs if spec.heads % d == 0]
-    pps = [d for d in divs if d <= spec.layers]
-    eps = [d for d in divs if spec.is_moe and spec.experts % d == 0] or [1]
-    if 1 not in eps:
-        eps = [1] + eps
+    # the values of each plan field that the plan rules allow on their own (kernel_model.rules;
+    # combinations are checked again by the sweep)
+    from .scenario import Scenario
+    from . import rules
+    T = Scenario(model=model, gpu=gpu, interconnect=link, runtime=runtime,
+                 efficiency=efficiency or None).tables()
+    tps = rules.allowed("tp", divs, T)
+    pps = rules.allowed("pp", divs, T)
+    eps = sorted({1} | set(rules.allowed("ep", divs, dict(T, tp=1.0))))
     mbs = sorted(set(pps))
     grid = {"model": [model], "gpu": [gpu], "interconnect": [link], "tp": tps, "pp": pps,
             "ep": eps, "batch": list(batch) if np.ndim(batch) else [batch],

@@ -224,6 +224,18 @@ def plan_codes(T):
     return code
 
 
+def allowed(field: str, candidates, T: dict) -> list:
+    """The ``candidates`` of plan field ``field`` that break no plan rule when the other
+    fields are those of ``T`` (a scenario's tables): one vectorised check of all of them."""
+    cands = list(candidates)
+    if not cands:
+        return []
+    T2 = dict(T)
+    T2[field] = np.asarray(cands, dtype=float)
+    codes = np.broadcast_to(plan_codes(T2), (len(cands),))
+    return [c for c, k in zip(cands, codes) if k == 0]
+
+
 def _not(x):
     return (not x) if x.__class__ is bool else ~x
 

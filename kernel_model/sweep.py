@@ -243,12 +243,12 @@ def sweep_block(items, *, invalid="mark", ttft_breakdown=False, progress=None, c
     data = {k: _key_column(k, vals[k], i, keys, shape, compact, offsets, full)
             for i, k in enumerate(keys)}
     data["valid"] = valid
-    data["error"] = pd.Categorical.from_codes(err, categories=messages)
+    data["error"] = _cat(err, messages)
     data["num_gpus"] = ngpu
     for c in METRICS:
         data[c] = out.pop(c)
-    data["bottleneck"] = pd.Categorical.from_codes(bott, categories=list(LABELS))
-    data["dominant"] = pd.Categorical.from_codes(dom, categories=list(CATEGORIES))
+    data["bottleneck"] = _cat(bott, list(LABELS))
+    data["dominant"] = _cat(dom, list(CATEGORIES))
     data.update(out)
     data["fits"] = fits
     df = pd.DataFrame(data, copy=False)
@@ -340,7 +340,7 @@ def _key_column(key, values, i, keys, shape, compact, offsets=None, full=None):
         cats = list(dict.fromkeys(allv))
         dt = np.int8 if len(cats) < 127 else np.int32
         codes = np.array([cats.index(v) for v in values], dtype=dt)
-        return pd.Categorical.from_codes(spread(codes), categories=cats)
+        return _cat(spread(codes), cats)
     if key in rules.BOOL_FIELDS and hashable:
         return spread(np.array(values, dtype=bool))
     if (key in INT_FIELDS or key in BIT_FIELDS) and hashable:
@@ -350,6 +350,15 @@ def _key_column(key, values, i, keys, shape, compact, offsets=None, full=None):
     arr = np.empty(n, dtype=object)
     arr[:] = [_display(v) for v in values]
     return spread(arr)
+
+
+def _cat(codes, cats):
+    """A Categorical from codes this module made (in range by construction: not re-checked)."""
+    import pandas as pd
+    try:
+        return pd.Categorical.from_codes(codes, categories=cats, validate=False)
+    except TypeError:                                   # pandas < 2.1
+        return pd.Categorical.from_codes(codes, categories=cats)
 
 
 def _display(v):
