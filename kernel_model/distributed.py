@@ -250,3 +250,27 @@ def run_sweep(args, out=None) -> int:
     else:
         res.to_csv(out, index=False)
     return 0
+
+
+def cli_main(argv=None) -> int:
+    """``nexora sweep ...`` as a whole command: 0 on success, 2 with one line on stderr for
+    bad input (wired in ``kernel_model.cli.main`` as ``argv[0] == "sweep"``)."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message):
+            raise ValueError(message)
+
+    parser = _Parser(prog="nexora", allow_abbrev=False)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    add_sweep_parser(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(["sweep"] + argv)
+        return args.run(args)
+    except (ValueError, OSError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"nexora sweep: error: {msg}", file=sys.stderr)
+        return 2
+    except SystemExit as e:          # --help
+        return e.code if isinstance(e.code, int) else 0

@@ -144,3 +144,19 @@ def test_sweep_without_a_client_never_imports_dask(python_ok):
 def test_unreachable_scheduler_is_a_clear_error(free_port):
     with pytest.raises(ValueError, match="cannot connect"):
         sweep({"tp": [1, 2]}, scheduler=f"tcp://127.0.0.1:{free_port}")
+
+
+def test_cli_main_exit_codes_and_one_line_errors(capsys, tmp_path):
+    assert distributed.cli_main(["--vary", "tp=1,2", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"tp":1' in out and '"tp":2' in out
+    for argv, word in ((["--vary", "tpp=1"], "tpp"), (["--vary", "tp=0"], "tp=0"),
+                       (["--vary", "batch=x"], "batch"), (["--bogus"], "--bogus")):
+        assert distributed.cli_main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("nexora sweep: error:") and word in err[0]
+    path = tmp_path / "g.parquet"
+    assert distributed.cli_main(["--vary", "tp=1,2", "--parquet", str(path)]) == 0
+    assert len(pd.read_parquet(path)) == 2
+    assert distributed.cli_main(["--vary", "tp=1,2", "--parquet", str(path)]) == 2
+    assert "already exists" in capsys.readouterr().err
