@@ -160,3 +160,19 @@ def test_cli_main_exit_codes_and_one_line_errors(capsys, tmp_path):
     assert len(pd.read_parquet(path)) == 2
     assert distributed.cli_main(["--vary", "tp=1,2", "--parquet", str(path)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_lazy_without_a_client_runs_on_dask_threads(local):
+    ddf = sweep(GRID, lazy=True, chunk_rows=500)
+    got = ddf.compute()
+    assert ddf.npartitions > 3
+    _same(got.drop(columns="error"), local.drop(columns="error"))
+
+
+def test_scenarios_pickle_for_workers():
+    import pickle
+    sc = km.Scenario(model="llama-2-70b", tp=8, efficiency={"hbm_efficiency": 0.7})
+    back = pickle.loads(pickle.dumps(sc))
+    assert back == sc and km.simulate(back).tpot_s == km.simulate(sc).tpot_s
+    with pytest.raises(TypeError):
+        back.efficiency["hbm_efficiency"] = 1.0
