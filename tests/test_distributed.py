@@ -176,3 +176,11 @@ def test_scenarios_pickle_for_workers():
     assert back == sc and km.simulate(back).tpot_s == km.simulate(sc).tpot_s
     with pytest.raises(TypeError):
         back.efficiency["hbm_efficiency"] = 1.0
+
+
+def test_compact_blocks_share_the_whole_grids_categories(cluster):
+    _, client = cluster
+    want = sweep(GRID, compact=True, progress=False)
+    got = sweep(GRID, client=client, compact=True, chunk_rows=500, progress=False)
+    _same(got, want)
+    assert str(got["tp"].dtype) == "category" and got["tpot_s"].dtype == np.float32
