@@ -11,8 +11,9 @@ Two kinds of rule:
   Python numbers for one :class:`~kernel_model.Scenario` (the length-1 case of the same code),
   and give 0 (valid) or the number of the first rule broken; :func:`plan_message` words it.
 
-Adding a string field (e.g. a weight format) is one entry in ``CHOICES``; a new plan rule is
-one entry in ``PLAN_RULES`` plus a line in :func:`plan_codes` and :func:`plan_message`.
+Adding a string field (e.g. a weight format) is one entry in ``CHOICES`` (and, if it changes
+the numbers, a row function in ``tables.TABLES``); a new plan rule is one entry in
+``PLAN_RULES`` plus a line in :func:`plan_codes` and :func:`plan_message`.
 """
 from __future__ import annotations
 
@@ -40,12 +41,20 @@ BIT_FIELDS = ("weight_bits", "kv_bits", "comm_bits")
 #: Real fields: (low, high), both included.
 REAL_BOUNDS = {"overlap": (0.0, 1.0)}
 BOOL_FIELDS = ("flash_attention",)
-#: String fields with a fixed list of values (callables give the list lazily).
-CHOICES = {"algorithm": lambda: ALGORITHMS,
-           "inter_node": lambda: ("auto",) + tuple(
-               n for n, i in __import__("kernel_model.hardware", fromlist=["x"]).INTERCONNECTS.items()
-               if i.kind == "network"),
-           "runtime": lambda: tuple(__import__("kernel_model.runtime", fromlist=["RUNTIMES"]).RUNTIMES)}
+
+
+def _inter_nodes():
+    from .hardware import INTERCONNECTS
+    return ("auto",) + tuple(n for n, i in INTERCONNECTS.items() if i.kind == "network")
+
+
+def _runtimes():
+    from .runtime import RUNTIMES
+    return tuple(RUNTIMES)
+
+
+#: String fields with a fixed list of values (functions give the list when asked).
+CHOICES = {"algorithm": lambda: ALGORITHMS, "inter_node": _inter_nodes, "runtime": _runtimes}
 #: Largest number of scenario rows any one call may produce or a sweep may hold.
 MAX_ROWS = 20_000_000
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from .hardware import get_gpu, get_interconnect, closest
-from .models import get_model, ModelSpec
+from .models import ModelSpec
 from .calibration import Calibration
 from . import rules
 from .rules import ALGORITHMS, BITS  # noqa: F401  (re-exported)
@@ -73,8 +73,8 @@ class Scenario:
             raise ValueError(rules.plan_message(code, _ctx(self, spec, T), row))
 
     def _resolve(self) -> ModelSpec:
-        base = get_model(self.model)
-        spec = base.with_overrides(self.layers, self.moe_experts, self.active_experts)
+        from .tables import model_spec
+        spec = model_spec(self.model, self.layers, self.moe_experts, self.active_experts)
         object.__setattr__(self, "_spec", spec)
         object.__setattr__(self, "_gpu", get_gpu(self.gpu))
         object.__setattr__(self, "_T", None)
@@ -84,7 +84,7 @@ class Scenario:
         """T (see :mod:`kernel_model.tables`): this scenario's numbers, Python floats."""
         if self._T is None:
             from .tables import scenario_T
-            object.__setattr__(self, "_T", scenario_T(self, self._spec, self._gpu))
+            object.__setattr__(self, "_T", scenario_T(self))
         return self._T
 
     # ---- resolved specs ---------------------------------------------------------------

@@ -17,53 +17,13 @@ from dataclasses import fields as _dc_fields, MISSING
 import numpy as np
 
 from . import tables, rules
-from .hardware import get_gpu
-from .models import get_model
 
-#: (fields a table depends on, function of those fields -> row dict)
-MODEL_DEPS = ("model", "layers", "moe_experts", "active_experts")
-GPU_DEPS = ("gpu",)
-LINK_DEPS = ("gpu", "interconnect", "inter_node")
-CAL_DEPS = ("efficiency", "gpu")
-RUNTIME_DEPS = ("runtime",)
-ALG_DEPS = ("algorithm",)
+from .tables import TABLES, MODEL_DEPS, LINK_DEPS, model_spec as _spec
 
 
 def defaults() -> dict:
     from .scenario import Scenario
     return {f.name: (None if f.default is MISSING else f.default) for f in _dc_fields(Scenario)}
-
-
-def _spec(model, layers, moe_experts, active_experts):
-    return get_model(model).with_overrides(layers, moe_experts, active_experts)
-
-
-def _model(model, layers, moe_experts, active_experts):
-    return tables.model_row(_spec(model, layers, moe_experts, active_experts))
-
-
-def _gpu(gpu):
-    return tables.gpu_row(get_gpu(gpu))
-
-
-def _link(gpu, interconnect, inter_node):
-    return tables.link_row(get_gpu(gpu), interconnect, inter_node)
-
-
-def _cal(efficiency, gpu):
-    return tables.cal_row(tables.calibration(efficiency, get_gpu(gpu).family))
-
-
-def _runtime(runtime):
-    return tables.runtime_row(runtime)
-
-
-def _alg(algorithm):
-    return {"alg": float(tables.ALG_CODES[algorithm])}
-
-
-TABLES = ((MODEL_DEPS, _model), (GPU_DEPS, _gpu), (LINK_DEPS, _link), (CAL_DEPS, _cal),
-          (RUNTIME_DEPS, _runtime), (ALG_DEPS, _alg))
 
 
 def table(keys, vals, base, deps, fn):

@@ -94,9 +94,9 @@ def calibration(efficiency, family: str):
 
 
 @lru_cache(maxsize=64)
-def runtime_row(name: str) -> dict:
+def runtime_row(runtime: str) -> dict:
     from .runtime import get_runtime
-    return {"server": float(get_runtime(name).host_per_pass)}
+    return {"server": float(get_runtime(runtime).host_per_pass)}
 
 
 def derive(T) -> dict:
@@ -138,19 +138,51 @@ def derive_link(T) -> dict:
 _LINK_EXTRA = ()
 
 
-def plan_row(values: dict) -> dict:
-    """The plan fields of a scenario as floats (``flash_attention`` as 1.0 / 0.0)."""
-    return {f: float(values[f]) for f in PLAN_FIELDS}
+# ---- the tables: (Scenario fields a row depends on, function of them -> row of floats) -------
+MODEL_DEPS = ("model", "layers", "moe_experts", "active_experts")
+LINK_DEPS = ("gpu", "interconnect", "inter_node")
 
 
-def scenario_T(sc, spec, gpu) -> dict:
+def model_spec(model, layers, moe_experts, active_experts):
+    from .models import get_model
+    return get_model(model).with_overrides(layers, moe_experts, active_experts)
+
+
+def _model(model, layers, moe_experts, active_experts):
+    return model_row(model_spec(model, layers, moe_experts, active_experts))
+
+
+def _gpu(gpu):
+    from .hardware import get_gpu
+    return gpu_row(get_gpu(gpu))
+
+
+def _link(gpu, interconnect, inter_node):
+    from .hardware import get_gpu
+    return link_row(get_gpu(gpu), interconnect, inter_node)
+
+
+def _cal(efficiency, gpu):
+    from .hardware import get_gpu
+    return cal_row(calibration(efficiency, get_gpu(gpu).family))
+
+
+def _alg(algorithm):
+    return {"alg": float(ALG_CODES[algorithm])}
+
+
+#: Every non-numeric Scenario field reaches T through one of these (a new string field that
+#: changes the numbers: one more entry). ``sweep`` lays each table out over the grid axes of
+#: its fields; one scenario is the length-1 case (:func:`scenario_T`).
+TABLES = ((MODEL_DEPS, _model), (("gpu",), _gpu), (LINK_DEPS, _link),
+          (("efficiency", "gpu"), _cal), (("runtime",), runtime_row), (("algorithm",), _alg))
+
+
+def scenario_T(sc) -> dict:
     """T of one scenario: every entry a Python float."""
-    T = dict(model_row(spec))
-    T.update(gpu_row(gpu))
-    T.update(link_row(gpu, sc.interconnect, sc.inter_node))
-    T.update(cal_row(calibration(sc.efficiency, gpu.family)))
-    T.update(runtime_row(sc.runtime))
-    T["alg"] = float(ALG_CODES[sc.algorithm])
+    T = {}
+    for deps, fn in TABLES:
+        T.update(fn(**{d: getattr(sc, d) for d in deps}))
     for f in PLAN_FIELDS:
         T[f] = float(getattr(sc, f))
     return T
