@@ -90,19 +90,31 @@ def test_a_worker_killed_mid_run_is_retried_without_losing_or_duplicating_rows(c
     killed = []
     real = sweep_mod._Progress.update
 
-    def update(self, n):                       # first finished block: kill one worker
+    def update(self, n):             # first finished block: kill a worker that is running one
         if not killed:
-            victim = sorted(client.scheduler_info()["workers"])[0]
+            busy = {w: ks for w, ks in client.processing().items() if ks}
+            victim = sorted(busy)[0] if busy else sorted(before)[0]
             client.run(_die, workers=[victim], wait=False)
-            killed.append(victim)
+            killed.append((victim, list(busy.get(victim, []))))
         real(self, n)
 
     monkeypatch.setattr(sweep_mod._Progress, "update", update)
-    df = sweep(GRID, client=client, chunk_rows=300, progress=False)
-    assert killed and killed[0] in before
+    df = sweep(GRID, client=client, chunk_rows=100, progress=False)
+    assert killed and killed[0][0] in before and killed[0][1], killed
     _same(df, local)
+    assert df.index.is_unique and len(df) == len(local)
     client.wait_for_workers(2, timeout=60)
-    assert killed[0] not in set(client.scheduler_info()["workers"])   # it really died
+    assert killed[0][0] not in set(client.scheduler_info()["workers"])   # it really died
+
+    def reruns(dask_scheduler, keys):   # tasks sent to a worker more than once
+        seen = {}
+        for rec in dask_scheduler.transition_log:
+            if rec[0] in keys and rec[2] == "processing":
+                seen[rec[0]] = seen.get(rec[0], 0) + 1
+        return sorted(k for k, v in seen.items() if v > 1)
+
+    keys = set(killed[0][1])
+    assert client.run_on_scheduler(reruns, keys=keys) == sorted(keys)
 
 
 def test_optimize_with_a_client_gives_the_local_answer(cluster):
