@@ -104,14 +104,19 @@ def format_table(df) -> str:
     return t.to_string(index=False, float_format=lambda x: f"{x:,.3f}")
 
 
+#: The most GPUs a plan can use: tp x pp at their upper bounds (kernel_model.rules.INT_BOUNDS).
+MAX_GPUS = 1024 * 1024
+
+
 def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    """Divisors of n in increasing order (trial division up to sqrt(n))."""
+    small = [d for d in range(1, int(n ** 0.5) + 1) if n % d == 0]
+    return sorted(set(small) | {n // d for d in small})
 
 
 def _check_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name}={v!r} is not allowed: must be a whole number >= 1")
-    return int(v)
+    from .rules import check_int
+    return check_int(name, v, 1, MAX_GPUS)
 
 
 def _check_limit(name, v):

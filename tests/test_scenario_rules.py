@@ -139,3 +139,15 @@ def test_in_switch_on_a100_is_refused_by_gemm_as_by_scenario():
 def test_gemm_tp_follows_the_scenario_bound():
     with pytest.raises(ValueError, match="tp=4096 .*<= 1,024"):
         km.gemm(4096, 4096, 4096, tp=4096)
+
+
+def test_optimize_bounds_num_gpus_and_answers_fast():
+    import time
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"num_gpus=1000000000000 .*<= 1,048,576"):
+        km.optimize("llama-2-7b", "h100-sxm", 10 ** 12)
+    res = km.optimize("llama-2-7b", "h100-sxm", 2 ** 20, batch=(1,), weight_bits=(16,),
+                      kv_bits=(16,), overlap=(0.0,))
+    assert time.perf_counter() - t0 < 30 and res.best is not None
+    from kernel_model.optimize import _divisors
+    assert _divisors(360) == [d for d in range(1, 361) if 360 % d == 0]
