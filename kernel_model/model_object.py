@@ -160,7 +160,7 @@ class ScenarioModel(HasTraits):
         if key not in self._allowed:
             if len(self._allowed) >= 256:
                 self._allowed.clear()
-            self._allowed[key] = tuple(v for v in CANDIDATES.get(name, ()) if _valid({**base, name: v}))
+            self._allowed[key] = _allowed_values(base, name)
         return list(self._allowed[key])
 
     # ---- conversion -------------------------------------------------------------------
@@ -199,6 +199,22 @@ def _check_names(kw: dict) -> None:
     bad = [k for k in kw if k not in FIELDS]
     if bad:
         Scenario.from_dict({bad[0]: kw[bad[0]]})
+
+
+def _allowed_values(base: dict, name: str) -> tuple:
+    """CANDIDATES[name] that the engine accepts with the other fields of ``base``: one
+    vectorised check of the plan rules (kernel_model.rules) for plan fields."""
+    from . import rules
+    from .tables import PLAN_FIELDS
+    cands = CANDIDATES.get(name, ())
+    if name in PLAN_FIELDS:
+        try:
+            T = Scenario(**base).tables()
+        except ValueError:
+            T = None
+        if T is not None:
+            return tuple(rules.allowed(name, cands, T))
+    return tuple(v for v in cands if _valid({**base, name: v}))
 
 
 def _valid(d: dict) -> bool:

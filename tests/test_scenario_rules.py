@@ -151,3 +151,17 @@ def test_optimize_bounds_num_gpus_and_answers_fast():
     assert time.perf_counter() - t0 < 30 and res.best is not None
     from kernel_model.optimize import _divisors
     assert _divisors(360) == [d for d in range(1, 361) if 360 % d == 0]
+
+
+@pytest.mark.parametrize("kw", [dict(model="mixtral-8x7b", gpu="h100-sxm", interconnect="nvlink4",
+                                     tp=2, ep=2, batch=4, pp=2, micro_batches=2),
+                                dict(model="llama-2-70b", interconnect="none"),
+                                dict(model="deepseek-v2-lite", batch=3, layers=5)])
+def test_allowed_values_by_the_vectorised_rules_equal_trying_each_scenario(kw):
+    from kernel_model.model_object import CANDIDATES, _valid
+    m = km.ScenarioModel(**kw)
+    for name in ("tp", "ep", "pp", "micro_batches", "algorithm"):
+        base = m._values()
+        if name == "tp":
+            base["ep"] = 1
+        assert m.allowed(name) == [v for v in CANDIDATES[name] if _valid({**base, name: v})]
