@@ -125,7 +125,7 @@ class Scenario:
         ``from_dict`` / ``Scenario(model=dict)`` read back."""
         d = {f: getattr(self, f) for f in _FIELD_NAMES}
         if isinstance(d["model"], ModelSpec):
-            d["model"] = d["model"].to_dict()
+            d["model"] = rules._plain(d["model"].to_dict())
         if d["efficiency"] is not None:
             d["efficiency"] = rules._plain(d["efficiency"])
         return d

@@ -111,6 +111,8 @@ def test_a_scenario_built_from_a_model_spec_round_trips():
     back = km.Scenario.from_dict(d)
     assert back == sc and back.model_spec() == spec
     assert km.simulate(back).tpot_s == km.simulate(sc).tpot_s
+    odd = dataclasses.replace(spec, name="np-7b", layers=np.int64(12), hidden=np.int32(4096))
+    assert json.loads(json.dumps(km.Scenario(model=odd).to_dict()))["model"]["layers"] == 12
     df = sweep({"model": [spec, "llama-2-7b"], "tp": [1, 2]}, progress=False)
     assert list(df["model"]) == ["my-7b", "my-7b", "llama-2-7b", "llama-2-7b"]
     assert df["tpot_s"].iloc[1] == pytest.approx(km.simulate(sc).tpot_s, rel=1e-12)
