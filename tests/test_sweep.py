@@ -371,3 +371,20 @@ def test_evaluate_scenarios_is_one_stacked_pass_equal_to_simulate(monkeypatch):
         for c, v in res.breakdown.items():
             assert _rel(out["breakdown"][c][i], v) <= 1e-12 or out["breakdown"][c][i] == v == 0
         assert out["bottleneck"][i] == res.bottleneck and out["num_gpus"][i] == res.num_gpus
+
+
+def test_fill_equals_numpy_broadcast_assignment():
+    fill = sys.modules["kernel_model.sweep"]._fill
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        shape = tuple(int(x) for x in rng.integers(1, 5, size=rng.integers(1, 7)))
+        xs = tuple(n if rng.random() < 0.5 else 1 for n in shape)
+        x = rng.random(xs[rng.integers(0, len(xs)):] if rng.random() < 0.3 else xs)
+        want = np.empty(shape)
+        want[...] = x
+        got = np.full(shape, np.nan)
+        fill(got, x)
+        assert np.array_equal(got, want), (shape, np.shape(x))
+    got = np.zeros((3, 4))
+    fill(got, 2.5)
+    assert (got == 2.5).all()
