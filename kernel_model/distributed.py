@@ -100,7 +100,7 @@ def sweep_distributed(grid, *, client=None, scheduler=None, lazy=False, invalid=
         if cl is not None:
             print(f"Dask dashboard: {cl.dashboard_link}", file=sys.stderr)
         if lazy:
-            return _lazy(blocks, full, options, to_parquet, drop)
+            return _lazy(blocks, full, options, to_parquet, drop, cl)
         if cl is None:
             raise ValueError("client=... or scheduler=... is needed (or lazy=True)")
         if to_parquet is not None:
@@ -154,7 +154,7 @@ def _concat(parts):
     return df
 
 
-def _lazy(blocks, full, options, to_parquet, drop):
+def _lazy(blocks, full, options, to_parquet, drop, cl=None):
     """A dask.dataframe over the blocks (``error``: a categorical whose categories differ per
     block, "unknown" to dask); ``to_parquet`` writes it there and returns the path."""
     import dask.dataframe as dd
@@ -170,8 +170,8 @@ def _lazy(blocks, full, options, to_parquet, drop):
         divisions = tuple(b[2] for b in blocks) + (blocks[-1][2] + blocks[-1][3] - 1,)
     ddf = dd.from_map(run_block, blocks, full=full, options=options, drop=drop, meta=meta,
                       divisions=divisions, enforce_metadata=False)
-    if to_parquet is not None:
-        ddf.to_parquet(str(to_parquet))
+    if to_parquet is not None:                      # written by this client's cluster
+        ddf.to_parquet(str(to_parquet), compute_kwargs={"scheduler": cl} if cl is not None else None)
         return str(to_parquet)
     return ddf
 

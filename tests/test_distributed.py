@@ -196,3 +196,12 @@ def test_compact_blocks_share_the_whole_grids_categories(cluster):
     got = sweep(GRID, client=client, compact=True, chunk_rows=500, progress=False)
     _same(got, want)
     assert str(got["tp"].dtype) == "category" and got["tpot_s"].dtype == np.float32
+
+
+def test_lazy_to_parquet_on_the_given_client(cluster, local, tmp_path):
+    _, client = cluster
+    path = tmp_path / "lazy.parquet"
+    assert sweep(GRID, client=client, lazy=True, to_parquet=path, chunk_rows=700) == str(path)
+    back = pd.read_parquet(path).sort_index()
+    assert len(back) == len(local)
+    assert np.array_equal(back["ttft_s"].to_numpy(), local["ttft_s"].to_numpy(), equal_nan=True)
