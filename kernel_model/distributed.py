@@ -53,7 +53,7 @@ def run_block(block, full, options, path=None, drop=False):
     returns the row count)."""
     from .sweep import sweep_block
     sub, offs, start, n = block
-    df = sweep_block(sub, offsets=offs, full=full, progress=False, **options)
+    df = sweep_block(sub, full=full, progress=False, **options)
     df.index = np.arange(start, start + n)
     if drop:
         df = df.loc[df["valid"].to_numpy()]
@@ -161,9 +161,8 @@ def _lazy(blocks, full, options, to_parquet, drop, cl=None):
     from dask.dataframe.utils import clear_known_categories
     from .sweep import sweep_block
 
-    sub0, offs0 = blocks[0][0], blocks[0][1]
-    meta = sweep_block([(k, v[:1]) for k, v in sub0], offsets=offs0, full=full,
-                       progress=False, **options).iloc[:0]
+    meta = sweep_block([(k, v[:1]) for k, v in blocks[0][0]], full=full, progress=False,
+                       **options).iloc[:0]
     meta = clear_known_categories(meta, cols=["error"])
     divisions = None
     if not drop:

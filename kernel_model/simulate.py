@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .scenario import Scenario
-from .runtime import get_runtime
 from .collectives import ALGORITHMS
 from . import tables
 from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND

@@ -176,10 +176,10 @@ def _check_new_path(path):
 
 
 def sweep_block(items, *, invalid="mark", ttft_breakdown=False, progress=None, chunk=CHUNK,
-                compact=False, offsets=None, full=None):
-    """The sweep of normalised ``items`` (see :func:`normalise`). ``full`` / ``offsets``:
-    the whole grid's values and where this block's values start on each axis (a chunk of a
-    distributed sweep), so that key columns and their categories match the whole grid."""
+                compact=False, full=None):
+    """The sweep of normalised ``items`` (see :func:`normalise`). ``full``: the whole grid's
+    values when ``items`` is one block of a distributed sweep, so that the key columns'
+    categories are the whole grid's."""
     import pandas as pd
     keys = [k for k, _ in items]
     vals = dict(items)
@@ -190,7 +190,6 @@ def sweep_block(items, *, invalid="mark", ttft_breakdown=False, progress=None, c
                          f"(split it into several sweeps, or pass client=... to use Dask)")
     T, index, combos = stack.build_T(keys, vals)
     err, messages = stack.error_codes(keys, vals, T, index, combos)
-    eshape = shape
     P = _derive(T)
     ftype = np.float32 if compact else np.float64
     cols = list(METRICS) + [f"{c}_s" for c in CATEGORIES] + [c for c, _ in MEMORY]
@@ -203,9 +202,9 @@ def sweep_block(items, *, invalid="mark", ttft_breakdown=False, progress=None, c
     dom = np.empty(N, dtype=np.int8)
     prog = _Progress(N, progress)
     try:
-        for sl in stack.chunks(eshape, chunk):
-            start = int(np.ravel_multi_index(tuple(s.start or 0 for s in sl), eshape))
-            cshape = tuple(len(range(*s.indices(n))) for s, n in zip(sl, eshape))
+        for sl in stack.chunks(shape, chunk):
+            start = int(np.ravel_multi_index(tuple(s.start or 0 for s in sl), shape))
+            cshape = tuple(len(range(*s.indices(n))) for s, n in zip(sl, shape))
             n = math.prod(cshape)
             stop = start + n
 
@@ -240,7 +239,7 @@ def sweep_block(items, *, invalid="mark", ttft_breakdown=False, progress=None, c
         for c in cols:
             out[c][bad] = np.nan
         ngpu[bad], fits[bad], bott[bad], dom[bad] = 0, False, -1, -1
-    data = {k: _key_column(k, vals[k], i, keys, shape, compact, offsets, full)
+    data = {k: _key_column(k, vals[k], i, keys, shape, compact, full)
             for i, k in enumerate(keys)}
     data["valid"] = valid
     data["error"] = _cat(err, messages)
@@ -320,12 +319,10 @@ def _evaluate(P):
     return r
 
 
-def _key_column(key, values, i, keys, shape, compact, offsets=None, full=None):
+def _key_column(key, values, i, keys, shape, compact, full=None):
     """Column of grid key ``key`` in product order (categorical for strings, and for every
-    key with ``compact``); ``full``/``offsets``: the whole grid's values (distributed chunks)."""
-    import pandas as pd
+    key with ``compact``); ``full``: the whole grid's values (categories of a block)."""
     allv = (full or {}).get(key, values)
-    off = (offsets or {}).get(key, 0)
     n = len(values)
     rep, tile = math.prod(shape[i + 1:]), math.prod(shape[:i])
 
