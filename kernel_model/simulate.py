@@ -150,18 +150,19 @@ def simulate(sc: Scenario | None = None, **kw) -> Result:
     bd = {c: _f(dec["breakdown"][c]) for c in CATEGORIES}
     tbd = {c: _f(pre["breakdown"][c]) for c in CATEGORIES}
     mem = {k: _f(v) for k, v in out["memory"].items()}
-    code = int(np.asarray(out["bottleneck_code"]))
-    dominant = CATEGORIES[int(np.asarray(out["dominant_code"]))]
+    code = int(out["bottleneck_code"])
+    dominant = CATEGORIES[int(out["dominant_code"])]
     kt = dec["kt"]
     present = [n for n in LAYER_KERNELS if _f(kt[n][0]) > 0]
     n_layer_k = sum(1 for n in present if KIND[n] != "comm")
     n_layer_c = sum(1 for n in present if KIND[n] == "comm")
     tail_c = sum(1 for n in TAIL_KERNELS if KIND[n] == "comm" and _f(kt[n][0]) > 0)
     L = sc.model_spec().layers
+    L_stage = -(-L // sc.pp)                  # layers of the first (busiest) stage
     work = dec["work"]
     step_bytes = {"weights_read": _f(memory.weights_read(P, dec["tokens"])),
-                  "kv_read": float(_f(work["attention"][1]) * np.ceil(L / sc.pp))}
-    step_bytes["comm_sent"] = float(np.ceil(L / sc.pp) * sum(_f(work[n][2]) for n in present))
+                  "kv_read": _f(work["attention"][1]) * L_stage}
+    step_bytes["comm_sent"] = L_stage * float(sum(_f(work[n][2]) for n in present))
     fits = bool(out["fits"])
     warnings = []
     if not fits:
@@ -173,15 +174,15 @@ def simulate(sc: Scenario | None = None, **kw) -> Result:
         warnings.append(f"pp={sc.pp} with {sc.micro_batches} micro-batch(es): stages wait for "
                         f"each other (pipeline bubble); use micro_batches >= {sc.pp} for throughput")
     if sc.interconnect != "none" and sc.link_spec().kind != "network" and sc.num_gpus > sc.gpus_per_node:
-        warnings.append(f"{sc.num_gpus} GPUs span {int(np.ceil(sc.num_gpus / sc.gpus_per_node))} "
+        warnings.append(f"{sc.num_gpus} GPUs span {-(-sc.num_gpus // sc.gpus_per_node)} "
                         f"nodes joined by {sc.inter_node_spec().name}")
     res = Result(
         scenario=sc, ttft_s=_f(out["ttft_s"]), tpot_s=_f(out["tpot_s"]), e2e_s=_f(out["e2e_s"]),
         output_tokens_per_s=_f(out["output_tokens_per_s"]), bottleneck=LABELS[code],
         dominant=dominant, breakdown=bd, ttft_breakdown=tbd, memory=mem, fits=fits,
         warnings=warnings, num_gpus=sc.num_gpus,
-        kernels_per_step=int(np.ceil(L / sc.pp)) * n_layer_k + len(HEAD_KERNELS) + len(TAIL_KERNELS) - 1,
-        collectives_per_step=int(np.ceil(L / sc.pp)) * n_layer_c + tail_c,
+        kernels_per_step=L_stage * n_layer_k + len(HEAD_KERNELS) + len(TAIL_KERNELS) - 1,
+        collectives_per_step=L_stage * n_layer_c + tail_c,
         step_bytes=step_bytes, host_s=_f(dec["host"]),
         _timeline_parts=(sc, P, dec, pre),
     )
