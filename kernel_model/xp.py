@@ -3,8 +3,12 @@
 The engine's modules do ``from . import xp as np``. On arrays every function here is
 numpy's; when every argument is a Python number (one scenario, ``simulate()``) it answers
 with ``math`` and plain comparisons instead, so a single scenario does not pay numpy's ~1 µs
-per call on scalars. The results are the same IEEE operations (tested to agree exactly).
-Anything not defined here is numpy's own (module ``__getattr__``).
+per call on scalars. The results are the same IEEE operations: identical for where / maximum / minimum / ceil /
+floor / select / sqrt, within one unit in the last place for log2 / log / exp (libm and
+numpy's own routines round differently in rare cases; tests check both).
+Anything not defined here is numpy's own (module ``__getattr__``): correct, but it turns the
+scalar into a numpy scalar (slower). Note that plain Python floats raise ZeroDivisionError on
+``x / 0.0`` where numpy gives inf: guard such divisions (``np.where(d > 0, ..., ...)``).
 """
 from __future__ import annotations
 
@@ -62,6 +66,29 @@ def log2(x):
             return math.log2(x)
         return -inf if x == 0 else nan
     return _np.log2(x)
+
+
+def log(x):
+    if x.__class__ in _NUM:
+        if x > 0:
+            return math.log(x)
+        return -inf if x == 0 else nan
+    return _np.log(x)
+
+
+def exp(x):
+    if x.__class__ in _NUM:
+        try:
+            return math.exp(x)
+        except OverflowError:
+            return inf
+    return _np.exp(x)
+
+
+def sqrt(x):
+    if x.__class__ in _NUM:
+        return math.sqrt(x) if x >= 0 else nan
+    return _np.sqrt(x)
 
 
 def select(condlist, choicelist, default=0):
