@@ -41,14 +41,32 @@ class GPU:
 @dataclass(frozen=True)
 class Interconnect:
     name: str
-    bw_gbps: float              # achieved one-direction bandwidth per GPU, 1e9 bytes/s
-    latency_s: float            # per hop, seconds
+    bw_gbps: float              # bus bandwidth a large ring all-reduce reaches, 1e9 bytes/s
+                                # (network presets: the NIC share of one GPU)
+    latency_s: float            # one ring step with NCCL's low-latency protocol, seconds
     paired_hbm_gbps: float      # HBM bandwidth the old CLI paired with this preset, 1e9 B/s
     kind: str                   # pcie | nvlink | fabric | network
-    in_switch: bool = False     # supports in-switch (NVLS / SHARP-style) reduction
+    in_switch: bool = False     # the switch reduces (NVLS / SHARP-style)
     p2p: bool = True            # GPUs can write each other's memory (one/two-shot collectives)
+    host_staged: bool = False   # no peer-to-peer: NCCL copies through host memory
+    cross_socket: bool = False  # the GPUs sit on two CPU sockets: the ring crosses the socket link
+    nvls_gbps: float | None = None  # payload bandwidth of in-switch reduction, 1e9 B/s
     description: str = ""
-    source: str = "shared/REFERENCE.md (old CLI preset values, kept exactly)"
+    stands_for: str = ""        # the measured systems (kernel_model/data/collectives.csv) behind it
+    source: str = "fitted to kernel_model/data/collectives.csv (see docs/INTERCONNECTS.md)"
+
+
+# Protocol constants of NCCL-style collectives, fitted on kernel_model/data/collectives.csv
+# (benchmarks/bench_collectives.py prints the fit): properties of how NCCL runs, not of a link.
+COLLECTIVE_CONSTANTS = {
+    "eager_call_s": 5.0e-6,     # one collective call launched eagerly (nccl-tests, no CUDA graph)
+    "ll_frac": 0.5,             # LL moves 8 data bytes per 16-byte line: half the bus bandwidth
+    "simple_lat": 3.0,          # Simple protocol: step latency x this (handshakes per chunk)
+    "simple_call_s": 6.0e-6,    # Simple protocol: extra fixed cost per call
+    "socket_lat": 2.0,          # a ring step across the CPU socket link costs this x the latency
+    "socket_bw_gbps": 30.0,     # bus bandwidth cap when the ring crosses the socket link
+    "direct_frac": 0.7,         # one/two-shot kernels: share of the bus bandwidth n-1 peers reach
+}
 
 
 GPUS: dict[str, GPU] = {g.name: g for g in [
@@ -74,19 +92,57 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
 ]}
 
 INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
-    Interconnect("pcie4_good", 18, 25e-6, 900, "pcie", description="PCIe 4.0, direct GPU-to-GPU P2P"),
-    Interconnect("pcie4_bad", 12, 45e-6, 900, "pcie", p2p=False, description="PCIe 4.0 through CPU / switch"),
-    Interconnect("pcie5_good", 28, 18e-6, 1000, "pcie", description="PCIe 5.0, good topology"),
-    Interconnect("pcie5_bad", 18, 35e-6, 1000, "pcie", p2p=False, description="PCIe 5.0, suboptimal routing"),
-    Interconnect("nvlink", 150, 3e-6, 2039, "nvlink", description="NVLink 3.0 (A100)"),
-    Interconnect("nvlink4", 225, 2e-6, 3350, "nvlink", True, description="NVLink 4.0 (H100)"),
-    Interconnect("nvlink5", 450, 1.5e-6, 8000, "nvlink", True, description="NVLink 5.0 (B200)"),
-    Interconnect("infinity_fabric", 200, 3e-6, 5300, "fabric", description="AMD Infinity Fabric (MI300)"),
-    Interconnect("ib_hdr", 25, 1.5e-6, 2039, "network", p2p=False, description="InfiniBand HDR, multi-node"),
-    Interconnect("ib_ndr", 50, 1e-6, 3350, "network", p2p=False, description="InfiniBand NDR, multi-node"),
+    Interconnect("pcie4_good", 26, 1.5e-6, 900, "pcie",
+                 description="PCIe 4.0, direct GPU-to-GPU P2P",
+                 stands_for="PCIe-4090-x4/x5-tinygradP2P (RTX 4090, P2P driver)"),
+    Interconnect("pcie4_bad", 3.0, 2.75e-6, 900, "pcie", p2p=False, host_staged=True,
+                 description="PCIe without P2P: NCCL stages through host memory (GeForce, stock driver)",
+                 stands_for="PCIe-4090-x2/x4-kalavai, PCIe-2080Ti-x2-noP2P, PCIe-4070TiS-x2-noP2P, "
+                            "PCIe-4090-x8, PCIe-3090-x8, PCIe-T4-x2-SYS (cross-socket)"),
+    Interconnect("pcie5_good", 46, 1.0e-6, 1000, "pcie",
+                 description="PCIe 5.0 with P2P through switches, one CPU socket",
+                 stands_for="PCIe-RTXPRO6000 x4/x8 on switches or one socket (ASUS-Broadcom x4, "
+                            "WRX90, Grimulkan, luke, x4-dualTurin, x16-islands)"),
+    Interconnect("pcie5_bad", 46, 1.0e-6, 1000, "pcie", cross_socket=True,
+                 description="PCIe 5.0 with P2P, GPUs split over two CPU sockets",
+                 stands_for="PCIe-RTXPRO6000 x8 dual-socket (ASUS-Broadcom dualsocket, Festr, "
+                            "dualTurin-tuner, purplepow3r)"),
+    Interconnect("nvlink", 235, 0.8e-6, 2039, "nvlink", description="NVLink 3.0 (A100, NVSwitch)",
+                 stands_for="NVL-A100-x8, EFA-A100-1node"),
+    Interconnect("nvlink4", 370, 0.8e-6, 3350, "nvlink", True, nvls_gbps=275,
+                 description="NVLink 4.0 (H100/H200/H20, NVSwitch with NVLS)",
+                 stands_for="NVL-H200-x8, NVL-H20-intranode"),
+    Interconnect("nvlink5", 740, 0.8e-6, 8000, "nvlink", True, nvls_gbps=480,
+                 description="NVLink 5.0 (B200/GB200, NVSwitch with NVLS; NVL72 is one domain)",
+                 stands_for="NVL-B200-x8, NVL-GB200-NVL72"),
+    Interconnect("nvlink_bridge", 116, 1.0e-6, 2000, "nvlink",
+                 description="NVLink bridge between two PCIe cards (H100 NVL, RTX 3090 pairs)",
+                 stands_for="NVLbridge-H100PCIe-x2"),
+    Interconnect("infinity_fabric", 200, 3e-6, 5300, "fabric", description="AMD Infinity Fabric (MI300)",
+                 stands_for="none measured: the old CLI's values", 
+                 source="shared/REFERENCE.md (old CLI preset values)"),
+    Interconnect("ib_hdr", 7.5, 5e-6, 2039, "network", p2p=False,
+                 description="InfiniBand HDR, multi-node (per-GPU NIC share)",
+                 stands_for="IB-A100-3node-HDR (4 HDR NICs per 8 GPUs)"),
+    Interconnect("ib_ndr", 43, 5e-6, 3350, "network", p2p=False,
+                 description="InfiniBand NDR, multi-node (one 400G NIC per GPU)",
+                 stands_for="IB-H100-64-SHARP"),
+    Interconnect("roce", 41, 8e-6, 3350, "network", p2p=False,
+                 description="RoCE (RDMA over Ethernet), multi-node",
+                 stands_for="NET-H100-2node-1gpu-4nic, NET-GB10-2node-200G"),
+    Interconnect("efa", 3.3, 35e-6, 2039, "network", p2p=False,
+                 description="AWS EFA (p3dn/p4d generation), multi-node",
+                 stands_for="EFA-A100-2/3/4node, EFA-V100-2/8node"),
+    Interconnect("tcp", 6.5, 3e-6, 2039, "network", p2p=False,
+                 description="NCCL socket transport (TCP, IB disabled), multi-node",
+                 stands_for="NET-L40S-2node-socket, NET-H200-2node-socket"),
+    Interconnect("tcpxo", 22.5, 27e-6, 3350, "network", p2p=False,
+                 description="GCP GPUDirect-TCPXO (NIC-offloaded TCP, 8 NICs per node)",
+                 stands_for="NET-H100-2node-TCPXO"),
 ]}
 
-INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric"}
+INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric", "pcie5_switch": "pcie5_good",
+                        "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad"}
 GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
                "4090": "rtx-4090", "3090": "rtx-3090"}
 
@@ -95,7 +151,8 @@ TYPICAL_GPU = {
     "pcie4_good": "rtx-4090", "pcie4_bad": "rtx-4090", "pcie5_good": "rtx-4090",
     "pcie5_bad": "rtx-4090", "nvlink": "a100-sxm-80gb", "nvlink4": "h100-sxm",
     "nvlink5": "b200", "infinity_fabric": "mi300x", "ib_hdr": "a100-sxm-80gb",
-    "ib_ndr": "h100-sxm",
+    "ib_ndr": "h100-sxm", "nvlink_bridge": "h100-pcie", "roce": "h100-sxm", "efa": "a100-sxm-80gb",
+    "tcp": "h100-sxm", "tcpxo": "h100-sxm",
 }
 
 

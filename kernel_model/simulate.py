@@ -13,6 +13,7 @@ import numpy as np
 from .scenario import Scenario
 from .runtime import get_runtime
 from .collectives import ALGORITHMS
+from .hardware import COLLECTIVE_CONSTANTS
 from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
 from . import schedule, memory, insight
 from .insight import LABELS
@@ -22,17 +23,24 @@ CATEGORIES = schedule.CATEGORIES
 
 def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0,
                 direct_max=float("inf")) -> dict:
-    """Link numbers for the collectives: intra-node and inter-node bandwidth (B/s), latency
-    per algorithm step (s): the preset's hop latency plus the calibrated ``step_s``;
-    ``direct_max``: largest all-reduce (bytes) that "auto" may run one/two-shot.
+    """Link numbers for the collectives (see ``kernel_model.collectives``): intra-node bus
+    bandwidth (B/s) and LL step latency (s) -- the preset's plus the calibrated ``step_s``
+    --, the network's, the topology flags and NCCL's protocol constants; ``direct_max``:
+    largest all-reduce (bytes) that "auto" may run as a one/two-shot custom kernel.
     A network preset as ``interconnect`` puts every GPU in its own node."""
     net = link.kind == "network"
     x = link if net else inter
+    k = COLLECTIVE_CONSTANTS
     return {"bw": link.bw_gbps * 1e9, "lat": link.latency_s + step_s,
             "alg": float(ALGORITHMS[algorithm]),
             "p2p": float(link.p2p), "in_switch": float(link.in_switch),
+            "host": float(link.host_staged), "socket": float(link.cross_socket),
+            "nvls_bw": (link.nvls_gbps or link.bw_gbps) * 1e9,
             "bw_x": x.bw_gbps * 1e9, "lat_x": x.latency_s + step_s,
-            "gpn": 1.0 if net else float(gpus_per_node), "direct_max": float(direct_max)}
+            "gpn": 1.0 if net else float(gpus_per_node), "direct_max": float(direct_max),
+            "ll_frac": k["ll_frac"], "simple_lat": k["simple_lat"],
+            "simple_call": k["simple_call_s"], "socket_lat": k["socket_lat"],
+            "socket_bw": k["socket_bw_gbps"] * 1e9, "direct_frac": k["direct_frac"]}
 
 
 def params(sc: Scenario) -> dict:
