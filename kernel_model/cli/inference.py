@@ -95,6 +95,12 @@ def run_inference(a) -> int:
         if run.ov.active or a.compute_ns is not None:
             run.notes.append("--ar-bytes/--msg-bytes, --kv-bytes-base, --no-kv-shard and --compute-ns "
                              "apply to single runs and --compare, not to --sweep")
+        link_axes = a.sweep_bw or a.sweep_lat or not (a.sweep_ctx or a.vary)
+        varies_plan = any(v.split("=", 1)[0].strip() in ("tp", "ep", "pp") for v in a.vary)
+        if link_axes and not varies_plan and max(a.tp, a.ep) * a.pp == 1:
+            run.notes.append("one GPU (tp=1, pp=1) sends nothing between GPUs, so the link "
+                             "bandwidth / latency rows are equal; add --tp N (the old tool's "
+                             "default was --tp 4)")
         legacy.emit(run.all_notes())
         return run_sweep(a, run.kw, run.flags)
     if a.compare is not None:
