@@ -359,3 +359,36 @@ def test_text_output_shows_the_optimiser_unless_no_opt(capsys):
     assert "Optimizer (risk <= 0.3, group <= 8" in out
     rc, out, _ = run(capsys, *BASE, "--no-opt")
     assert "Optimizer" not in out
+
+
+# every flag of the old --help, with its old default or a typical value: exit 0
+OLD_HELP = [
+    ("--tp", "4"), ("--pp", "1"), ("--micro-batches", "1"), ("--preset", "pcie4_good"),
+    ("--algo", "ring"), ("--bw-gbps", "18.0"), ("--latency-ns", "25000"), ("--memory-bw-gbps", "900"),
+    ("--model", "llama-13b"), ("--layers", "32"), ("--comm-ops", "2"), ("--ar-bytes", "32768"),
+    ("--ag-bytes", "0"), ("--msg-bytes", "32768"), ("--ctx-len", "512"), ("--kv-bytes-base", "128"),
+    ("--no-kv-shard", None), ("--compute-ns", "80000"), ("--batch-size", "1"), ("--moe-experts", "0"),
+    ("--active-experts", "2"), ("--group", "1"), ("--bits", "16"), ("--overlap", "0.0"),
+    ("--ttft", None), ("--cache-aware", None), ("--max-risk", "0.3"), ("--max-group", "8"),
+    ("--no-opt", None), ("--prompt-tokens", "512"), ("--prompt-len", "512"), ("--output-tokens", "128"),
+    ("--prefill-factor", "1.5"), ("--kv-write-ns", "100"), ("--kv-read-ns", "10"), ("--sweep", None),
+    ("--sweep-bw", "12,16,20,24"), ("--sweep-lat", "20000,30000,45000"), ("--sweep-ctx", "256,512,1024,2048"),
+    ("--bench", None), ("--bench-iters", "20"), ("--verbose", None), ("--compare", "a"),
+    ("--ascii", None), ("--json", None), ("--serve", "8080"),
+]
+
+
+@pytest.mark.parametrize("flag,value", OLD_HELP, ids=[f for f, _ in OLD_HELP])
+def test_every_old_help_flag_runs(capsys, no_voila, flag, value):
+    args = [flag] + ([] if value is None else [value])
+    if flag == "--compare":
+        args = ["--compare", "pcie4_bad,nvlink,nvlink4"]
+    if flag == "--bench-iters":
+        args = ["--bench"] + args
+    rc, out, err = run(capsys, "--tp", "4", *args)
+    assert rc == 0, err
+    assert "error" not in err
+
+
+def test_old_help_table_covers_the_reference_list():
+    assert len(OLD_HELP) == 46 and len({f for f, _ in OLD_HELP}) == 46

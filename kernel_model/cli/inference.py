@@ -69,7 +69,7 @@ class Run:
         self.kw, self.flags = scenario_kwargs(a)
         self.notes = legacy.noted_flags(a)
         self.notes += legacy.apply_hardware(a, self.kw)
-        self.notes += legacy.moe_zero(a, self.kw)
+        self.notes += legacy.moe_flags(a, self.kw)
         self.notes += legacy.cap_micro_batches(self.kw, self.flags)
         self.ov = legacy.overrides(a)
 
@@ -87,6 +87,11 @@ class Run:
 
 
 def run_inference(a) -> int:
+    with legacy.scoped_presets():
+        return _run(a)
+
+
+def _run(a) -> int:
     run = Run(a)
     if a.sweep or a.sweep_bw or a.sweep_lat or a.sweep_ctx or a.vary:
         if a.compare:
@@ -101,8 +106,7 @@ def run_inference(a) -> int:
             run.notes.append("one GPU (tp=1, pp=1) sends nothing between GPUs, so the link "
                              "bandwidth / latency rows are equal; add --tp N (the old tool's "
                              "default was --tp 4)")
-        legacy.emit(run.all_notes())
-        return run_sweep(a, run.kw, run.flags)
+        return run_sweep(a, run.kw, run.flags, run.all_notes())
     if a.compare is not None:
         from .common import parse_list
         from .text import compare_rows, format_compare

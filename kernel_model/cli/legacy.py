@@ -16,6 +16,7 @@ ignored, as the old tool did, with one note.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 
 from .common import BadInput, note
@@ -164,20 +165,42 @@ def cap_micro_batches(kw: dict, flags: dict) -> list[str]:
     return []
 
 
-def moe_zero(a, kw: dict) -> list[str]:
-    """--moe-experts 0 was the old 'dense model': keep the model's own structure."""
-    if a.moe_experts != 0:
-        return []
-    kw.pop("moe_experts", None)
+def moe_flags(a, kw: dict) -> list[str]:
+    """--moe-experts 0 was the old 'dense model' (keep the model's own structure), and
+    --active-experts (old default 2) meant nothing for a dense model: dropped, with a note
+    unless it is the old default."""
     from ..models import get_model
+    if a.moe_experts == 0:
+        kw.pop("moe_experts", None)
     try:
         spec = get_model(kw["model"])
     except ValueError:
         return []
-    if spec.is_moe:
-        return [f"--moe-experts 0 (the old tool's 'dense'): {spec.name} keeps its {spec.experts} "
-                f"experts; --moe-experts 1 --active-experts 1 makes it dense"]
-    return []
+    out = []
+    if a.moe_experts == 0 and spec.is_moe:
+        out.append(f"--moe-experts 0 (the old tool's 'dense'): {spec.name} keeps its {spec.experts} "
+                   f"experts; --moe-experts 1 --active-experts 1 makes it dense")
+    if a.active_experts is not None and not spec.is_moe and not a.moe_experts:
+        kw.pop("active_experts", None)
+        if a.active_experts != 2:
+            out.append(f"--active-experts {a.active_experts}: {spec.name} is a dense model, so it "
+                       f"has no effect; add --moe-experts E to make it a mixture of experts")
+    return out
+
+
+@contextlib.contextmanager
+def scoped_presets():
+    """Presets that --bw-gbps / --latency-ns / --memory-bw-gbps register live for one run:
+    removed afterwards, so calling ``main()`` in-process leaves the registries as they were."""
+    from ..hardware import INTERCONNECTS, GPUS
+    links, gpus = set(INTERCONNECTS), set(GPUS)
+    try:
+        yield
+    finally:
+        for k in set(INTERCONNECTS) - links:
+            del INTERCONNECTS[k]
+        for k in set(GPUS) - gpus:
+            del GPUS[k]
 
 
 def emit(notes) -> None:

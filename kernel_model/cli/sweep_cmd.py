@@ -97,9 +97,12 @@ def sweep_grid(a, kw):
     return grid
 
 
-def run_sweep(a, kw, flags) -> int:
+def run_sweep(a, kw, flags, notes=()) -> int:
+    """Print the sweep; ``notes`` go to stderr once the lists are known to be valid."""
     from ..sweep import sweep
+    from .legacy import emit
     grid = sweep_grid(a, kw)
+    emit(notes)
     try:
         df = sweep(grid, invalid="mark", progress=None)
     except ValueError as e:
