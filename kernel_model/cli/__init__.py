@@ -56,9 +56,9 @@ def main(argv=None) -> int:
     """Entry point of ``nexora``; returns the exit code (0 ok, 1 no plan, 2 bad input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in SUBCOMMANDS:
-            from .commands import run
-            return run(argv[0], argv[1:])
+        from . import commands
+        if argv and argv[0] in commands.SUBCOMMANDS:
+            return commands.run(argv[0], argv[1:])
         mode = _peek_mode(argv)
         if mode in ("training", "gemm"):
             from .commands import delegate
