@@ -392,3 +392,27 @@ def test_every_old_help_flag_runs(capsys, no_voila, flag, value):
 
 def test_old_help_table_covers_the_reference_list():
     assert len(OLD_HELP) == 46 and len({f for f, _ in OLD_HELP}) == 46
+
+
+# ---- the new README's command lines run as written -----------------------------------------------
+def _readme_commands():
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parent.parent
+    text = (root / "README.md").read_text(encoding="utf-8")
+    block = text.split("## On the command line", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    cmds = [line.split(" #")[0].split(" > ")[0].strip() for line in block.splitlines()]
+    return root, [c for c in cmds if c.startswith("nexora")]
+
+
+def test_readme_commands_run_as_written(capsys, no_voila, monkeypatch, tmp_path):
+    root, cmds = _readme_commands()
+    assert len(cmds) >= 12
+    assert "nexora --preset nvlink --tp 8 --sweep --sweep-bw 50,150,300" in cmds
+    monkeypatch.chdir(root)
+    for c in cmds:
+        args = [str(tmp_path / a) if a.endswith("errors.csv") else a for a in shlex.split(c)[1:]]
+        rc, out, err = run(capsys, *args)
+        assert rc == 0, (c, err)
+        if "--sweep" in args:
+            rows = list(csv.DictReader(io.StringIO(out)))
+            assert len({r["tpot_s"] for r in rows}) == len(rows) == 3     # the rows differ
