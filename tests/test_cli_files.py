@@ -2,7 +2,6 @@
 JSON is always valid, and what the help and output say is right."""
 import json
 import os
-import subprocess
 import sys
 import threading
 import time

@@ -8,8 +8,12 @@ Honoured as overrides (documented in ``nexora --help``):
   --kv-bytes-base            KV-cache bytes per context token per layer (all heads);
   --no-kv-shard              every TP rank holds the whole KV cache;
   --compute-ns               the math time of one layer of a decode step (FLOP efficiency).
-The first three of the closed-form overrides change inputs of the closed form that no
-Scenario field holds; they reach the engine through ``simulate(..., adjust_params=...)``.
+How each reaches the engine: the link and the GPU as run-time presets (removed after the
+run, see ``scoped_presets``); --compute-ns as ``Scenario.efficiency`` (flops and attention
+efficiency); --ar-bytes, --kv-bytes-base and --no-kv-shard change inputs of the closed form
+that no Scenario field holds (``cb``: bytes per activation element sent, so all-to-all and
+pipeline transfers, which carry the same activations, scale with it; ``kv_elems``;
+``kv_groups``), through ``simulate(..., adjust_params=Overrides.adjust)``.
 Accepted with a note (the physics derives them): --comm-ops, --ag-bytes, --prefill-factor,
 --kv-write-ns, --kv-read-ns. With --preset, --bw-gbps / --latency-ns / --memory-bw-gbps are
 ignored, as the old tool did, with one note.
