@@ -208,6 +208,9 @@ def test_link_flags_are_ignored_with_preset_with_one_note(capsys):
     assert len(lines) == 1
     assert all(f in lines[0] for f in ("--bw-gbps", "--latency-ns", "--memory-bw-gbps", "ignored"))
     assert d["tpot_s"] == base["tpot_s"]
+    rc, out, err = run(capsys, "--compare", "pcie4_bad,nvlink", "--tp", "4", "--bw-gbps", "99", "--json")
+    rows = json.loads(out)
+    assert [r["bw_gbps"] for r in rows] == [12, 150] and "--compare" in err and "ignored" in err
 
 
 def test_payload_and_kv_overrides_hand_computed(capsys):

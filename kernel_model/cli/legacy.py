@@ -93,10 +93,10 @@ def apply_hardware(a, kw: dict) -> list[str]:
                             ("--memory-bw-gbps", a.memory_bw_gbps)) if v is not None]
     if not given:
         return []
-    if a.preset:
-        return [f"{', '.join(given)} ignored: --preset {a.preset} sets the link and the GPU "
-                f"(as the old tool did); use --interconnect or --gpu to start from a preset "
-                f"and override it"]
+    if a.preset or a.compare:
+        who = f"--preset {a.preset}" if a.preset else "--compare (each row's preset)"
+        return [f"{', '.join(given)} ignored: {who} sets the link and the GPU (as the old tool "
+                f"did); use --interconnect or --gpu to start from a preset and override it"]
     from ..hardware import get_gpu, get_interconnect, register_gpu, INTERCONNECTS
     from ..scenario import Scenario
     gpu = get_gpu(kw.get("gpu") or Scenario.gpu)
