@@ -172,9 +172,13 @@ def _f(x) -> float:
     return float(np.asarray(x))
 
 
-def simulate(sc: Scenario | None = None, **kw) -> Result:
+def simulate(sc: Scenario | None = None, *, adjust_params=None, **kw) -> Result:
     """Simulate one request: ``simulate(sc)``, ``simulate(sc_dict)``, ``simulate(sc, tp=4)``
-    (a copy of ``sc`` with fields replaced) or ``simulate(model=..., tp=..., ...)``."""
+    (a copy of ``sc`` with fields replaced) or ``simulate(model=..., tp=..., ...)``.
+
+    ``adjust_params``: optional ``f(P) -> P`` applied to the closed form's inputs (see
+    ``params``) before evaluation: the hook the CLI uses for the old tool's fixed overrides
+    (payload bytes, KV bytes per token); everything downstream, timeline included, sees it."""
     if sc is None:
         sc = Scenario(**kw)
     else:
@@ -183,6 +187,8 @@ def simulate(sc: Scenario | None = None, **kw) -> Result:
         if kw:
             sc = sc.replace(**kw)
     P = params(sc)
+    if adjust_params is not None:
+        P = adjust_params(P)
     out = evaluate(P)
     dec, pre = out["decode"], out["prefill"]
     bd = {c: _f(dec["breakdown"][c]) for c in CATEGORIES}

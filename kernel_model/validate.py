@@ -596,38 +596,72 @@ def report(df: pd.DataFrame, summary: dict | None = None, calibration=None) -> s
 # ---- command line --------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise ValueError(f"nexora validate: {message}")
+        raise ValueError(message)           # cli_main adds the "nexora validate: error: " prefix
 
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="nexora validate",
                 description="Simulate every row of a measurements CSV and print measured vs "
                             "predicted, the signed error and the MAPE per source / metric.")
-    p.add_argument("path", help="measurements CSV (format of shared/data/measurements.csv)")
-    p.add_argument("--csv", metavar="OUT", help="also write the per-row table to this CSV")
+    p.add_argument("path", nargs="?",
+                   help="measurements CSV (format of shared/data/measurements.csv; default: the "
+                        "copy shipped in kernel_model/data/measurements.csv)")
+    p.add_argument("--csv", metavar="OUT", help="also write the per-row table to OUT (a new file)")
     p.add_argument("--calibration", metavar="FILE.json",
                    help="calibration profile to apply (written by --fit --save-profile)")
     p.add_argument("--fit", action="store_true",
                    help="fit the calibration parameters to this file first, print them, "
                         "then validate with the fitted values")
     p.add_argument("--save-profile", metavar="OUT.json",
-                   help="with --fit: save the fitted calibration profile")
+                   help="with --fit: save the fitted calibration profile (a new file)")
     p.add_argument("--params", metavar="NAME,...",
                    help="with --fit: the calibration fields to fit (default: calibrate.DEFAULT_PARAMS); "
                         "field@family fits one GPU family, e.g. launch_overhead_s@hopper")
+    p.add_argument("--force", action="store_true",
+                   help="let --csv / --save-profile replace an existing file (never the input)")
     return p
 
 
+def _check_files(a) -> None:
+    """Inputs: regular files under a size limit; outputs: not an input, not an existing file
+    unless --force (kernel_model.cli.files). Raises ValueError (one line)."""
+    from .cli.files import check_input_file, check_output, MAX_CSV_BYTES, MAX_CONFIG_BYTES
+    from .cli.common import BadInput
+    try:
+        check_input_file("path", a.path, MAX_CSV_BYTES)
+        if a.calibration:
+            check_input_file("--calibration", a.calibration, MAX_CONFIG_BYTES)
+        inputs = [a.path, a.calibration]
+        outs = [("--csv", a.csv), ("--save-profile", a.save_profile)]
+        for flag, out in outs:
+            if out:
+                check_output(flag, out, a.force, inputs)
+        if a.csv and a.save_profile and os.path.abspath(a.csv) == os.path.abspath(a.save_profile):
+            raise BadInput(f"--csv and --save-profile are the same file {a.csv!r}; give two paths")
+    except BadInput as e:
+        raise ValueError(str(e)) from None
+
+
 def cli_main(argv=None) -> int:
-    """``nexora validate PATH.csv [--csv OUT] [--calibration FILE.json] [--fit
-    [--params NAME,...] [--save-profile OUT.json]]``. Returns the exit code (0 ok, 2 bad input)."""
+    """``nexora validate [PATH.csv] [--csv OUT] [--calibration FILE.json] [--fit
+    [--params NAME,...] [--save-profile OUT.json]] [--force]``. Without PATH it validates the
+    shipped measurements file (and says so). Returns the exit code (0 ok, 2 bad input)."""
+    from .cli.common import BadInput
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         a = _parser().parse_args(argv)
+        if a.path is None:
+            a.path = find_measurements()
+            if a.path is None:
+                raise ValueError("no PATH given and no shipped measurements.csv found; give the "
+                                 "path of a measurements CSV")
+            print(f"nexora validate: no PATH given: using the shipped {a.path}", file=sys.stderr)
         if a.save_profile and not a.fit:
             raise ValueError("--save-profile needs --fit")
         if a.params and not a.fit:
             raise ValueError("--params needs --fit")
+        _check_files(a)
+        from .cli.files import atomic_path
         cal = None
         if a.calibration:
             from .calibrate import load_profile
@@ -641,19 +675,18 @@ def cli_main(argv=None) -> int:
             print(format_fit(rep))
             print()
             if a.save_profile:
-                save_profile(cal, a.save_profile, rep)
+                with atomic_path(a.save_profile, "--save-profile") as tmp:
+                    save_profile(cal, tmp, rep)
                 print(f"calibration profile written to {a.save_profile}\n")
         df = validate(a.path, calibration=cal)
         print(report(df, calibration=cal))
         if a.csv:
-            try:
-                df.to_csv(a.csv, index=False)
-            except OSError as e:
-                raise ValueError(f"--csv {a.csv}: cannot write ({e.strerror or e})") from None
+            with atomic_path(a.csv, "--csv") as tmp:
+                df.to_csv(tmp, index=False)
             print(f"\ntable written to {a.csv}")
     except SystemExit as e:                 # --help
         return int(e.code or 0)
-    except ValueError as e:
+    except (ValueError, BadInput) as e:
         print(f"nexora validate: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     return 0

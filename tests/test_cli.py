@@ -142,7 +142,7 @@ def test_compare_one_row_per_preset(capsys):
 
 def test_sweep_csv(capsys):
     rc, out, err = run(capsys, "--preset", "pcie4_bad", "--tp", "4", "--model", "llama-2-13b",
-                       "--sweep", "--sweep-bw", "12,24,48", "--sweep-lat", "45,5")
+                       "--sweep", "--sweep-bw", "12,24,48", "--sweep-lat", "45000,5us")
     assert rc == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 6
@@ -186,7 +186,6 @@ BAD = [
     (["--overlap", "-0.1"], ["--overlap", "[0, 1]"]),
     (["--tp", "3", "--model", "llama-2-7b"], ["--tp", "32 attention heads"]),
     (["--pp", "100", "--model", "llama-2-7b"], ["--pp", "layers"]),
-    (["--micro-batches", "4"], ["--micro-batches", "batch"]),
     (["--ctx-len", "0"], ["--ctx-len"]),
     (["--sweep", "--sweep-bw", ""], ["--sweep-bw", "empty"]),
     (["--sweep", "--sweep-lat", "1,x"], ["--sweep-lat", "'x'"]),
@@ -227,17 +226,32 @@ def test_help_has_examples(capsys):
 
 def test_serve_command_binds_localhost_without_browser(monkeypatch, capsys):
     cmd = cli.serve_command(8866)
-    assert cmd[:3] == [sys.executable, "-m", "voila"]
-    assert "--no-browser" in cmd and "--port=8866" in cmd and "--Voila.ip=127.0.0.1" in cmd
+    assert cmd[:3] == [sys.executable, "-m", "kernel_model.cli.voila_app"]
+    assert "--port=8866" in cmd and "--ip=127.0.0.1" in cmd
+    from kernel_model.cli.voila_app import config
+    c = config("127.0.0.1", 8866, 3, 60)
+    assert (c.Voila.ip, c.Voila.open_browser) == ("127.0.0.1", False)
+    assert c.MappingKernelManager.cull_idle_timeout == 60
     nb = cmd[-1]
     assert nb.endswith(os.path.join("notebooks", "00_dashboard.ipynb"))
     assert os.path.dirname(os.path.dirname(nb)) == os.path.dirname(os.path.dirname(km.__file__))
     calls = []
-    monkeypatch.setattr(cli, "dashboard_path", lambda: __file__)       # any existing file
-    monkeypatch.setattr(subprocess, "call", lambda c: calls.append(c) or 0)
+    from kernel_model.cli import serve
+    monkeypatch.setattr(serve, "dashboard_path", lambda: __file__)       # any existing file
+
+    class FakePopen:
+        def __init__(self, c, **kw):
+            calls.append((c, kw))
+            self.pid = -1
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(serve, "stop_tree", lambda proc: None)
     rc, out, err = run(capsys, "--serve", "9000")
-    assert rc == 0 and calls == [cli.serve_command(9000, __file__)]
-    monkeypatch.setattr(cli, "dashboard_path", lambda: "/no/such/00_dashboard.ipynb")
+    assert rc == 0 and calls == [(cli.serve_command(9000, __file__), {"start_new_session": True})]
+    monkeypatch.setattr(serve, "dashboard_path", lambda: "/no/such/00_dashboard.ipynb")
     rc, out, err = run(capsys, "--serve", "9000")
     assert rc == 2 and "missing" in err and len(calls) == 1
 
