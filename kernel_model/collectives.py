@@ -84,9 +84,11 @@ def allreduce_flat(S, n, link, alg, call, group=1.0):
     # custom kernels read / write peers' memory directly: one or two steps, no protocol
     # choice, at the share ``direct_frac`` of the bus bandwidth that n-1 concurrent peer
     # accesses reach
+    # and at ``direct_call`` times NCCL's fixed cost per call (no proxy thread, no channel setup)
     bw_d = bw * link.get("direct_frac", 1.0)
-    oneshot = call + hop + nm1 * S / bw_d
-    twoshot = call + 2.0 * hop + wire / bw_d
+    call_d = call * link.get("direct_call", 1.0)
+    oneshot = call_d + hop + nm1 * S / bw_d
+    twoshot = call_d + 2.0 * hop + wire / bw_d
     insw = call + 2.0 * hop + S / link.get("nvls_bw", bw)
     direct = np.minimum(oneshot, twoshot)
     auto = np.minimum(ring, tree)

@@ -40,7 +40,8 @@ def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0,
             "gpn": 1.0 if net else float(gpus_per_node), "direct_max": float(direct_max),
             "ll_frac": k["ll_frac"], "simple_lat": k["simple_lat"],
             "simple_call": k["simple_call_s"], "socket_lat": k["socket_lat"],
-            "socket_bw": k["socket_bw_gbps"] * 1e9, "direct_frac": k["direct_frac"]}
+            "socket_bw": k["socket_bw_gbps"] * 1e9, "direct_frac": k["direct_frac"],
+            "direct_call": k["direct_call"]}
 
 
 def params(sc: Scenario) -> dict:
