@@ -8,6 +8,7 @@ from .hardware import get_gpu, get_interconnect, INTERCONNECTS, closest
 from .models import get_model, ModelSpec
 from .calibration import Calibration, DEFAULT
 from .runtime import get_runtime
+from .formats import WEIGHT_FORMATS, get_format
 
 ALGORITHMS = ("auto", "ring", "tree", "oneshot", "twoshot", "in_switch")
 BITS = (4, 8, 16)
@@ -33,6 +34,7 @@ class Scenario:
     prompt_tokens: int = 200          # per sequence
     output_tokens: int = 200          # per sequence
     weight_bits: int = 16
+    weight_format: str = "auto"       # one of WEIGHT_FORMATS (kernel_model.formats); "auto": from weight_bits
     kv_bits: int = 16
     comm_bits: int = 16               # precision of activations sent between GPUs
     micro_batches: int = 1            # pipeline micro-batches (split of the batch)
@@ -67,6 +69,7 @@ class Scenario:
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v not in BITS:
                 raise ValueError(f"{name}={v!r} is not allowed: must be one of 4, 8, 16")
             setattr(self, name, int(v))
+        self._check_format()
         if (isinstance(self.overlap, bool) or not isinstance(self.overlap, numbers.Real)
                 or not 0.0 <= self.overlap <= 1.0):
             raise ValueError(f"overlap={self.overlap!r} is not allowed: must be in [0, 1]")
@@ -112,6 +115,31 @@ class Scenario:
                                  f"'ib_hdr' or 'ib_ndr'")
         get_runtime(self.runtime)
         self.calibration()
+
+    def _check_format(self) -> None:
+        """``weight_format``: a name of WEIGHT_FORMATS (aliases such as "awq" accepted);
+        an explicit format sets ``weight_bits`` (left at 16, it takes the format's bits;
+        another value must agree)."""
+        v = self.weight_format
+        if not isinstance(v, str):
+            raise ValueError(f"weight_format={v!r} is not allowed: must be one of "
+                             f"{', '.join(WEIGHT_FORMATS)}")
+        if v == "auto":
+            return
+        fmt = get_format(v)                  # unknown: field, value, closest, valid names
+        self.weight_format = fmt.name
+        if self.weight_bits == 16:
+            self.weight_bits = fmt.bits
+        elif self.weight_bits != fmt.bits:
+            raise ValueError(f"weight_bits={self.weight_bits} disagrees with weight_format="
+                             f"{fmt.name!r} ({fmt.bits}-bit): set weight_format='auto' or "
+                             f"weight_bits={fmt.bits}")
+
+    def weight_format_spec(self):
+        """The :class:`~kernel_model.formats.Format` this scenario runs (``"auto"``: the
+        closest to ``weight_bits`` on this GPU)."""
+        from .formats import resolve
+        return resolve(self.weight_format, self.weight_bits, self.gpu_spec())
 
     # ---- resolved specs ---------------------------------------------------------------
     def model_spec(self) -> ModelSpec:
@@ -178,6 +206,10 @@ class Scenario:
 
     def replace(self, **kw) -> "Scenario":
         d = self.to_dict()
+        if "weight_format" in kw and "weight_bits" not in kw:
+            d["weight_bits"] = 16                 # the new format sets the bits
+        elif "weight_bits" in kw and "weight_format" not in kw:
+            d["weight_format"] = "auto"           # new bits: the closest format
         d.update(kw)
         return Scenario.from_dict(d)
 
