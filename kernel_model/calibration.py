@@ -27,6 +27,8 @@ class Calibration:
     roofline_exponent: float = 1.46       # n in (compute^n + memory^n)^(1/n); inf = ideal max
     # {family: {field: value}}: overrides for the GPUs of one family (see GPU.family)
     families: dict = field(default_factory=dict, hash=False)
+    # {runtime: {field: value}}: overrides for one serving runtime profile (kernel_model.runtime)
+    runtimes: dict = field(default_factory=dict, hash=False)
     source: str = "defaults"
 
     def to_dict(self) -> dict:
@@ -41,6 +43,8 @@ class Calibration:
                 continue
             if k == "families":
                 kw[k] = _check_families(v, numeric)
+            elif k == "runtimes":
+                kw[k] = _check_runtimes(v, numeric)
             else:
                 _check_field(k, v, numeric)
         return replace(self, **kw)
@@ -50,20 +54,27 @@ class Calibration:
         over = self.families.get(family)
         return replace(self, **over) if over else self
 
+    def resolve(self, family: str | None, runtime: str | None) -> "Calibration":
+        """The calibration a scenario runs with: this one, then ``family``'s overrides, then
+        ``runtime``'s (a runtime override wins where both set a field)."""
+        over = {**self.families.get(family, {}), **self.runtimes.get(runtime, {})}
+        return replace(self, **over) if over else self
+
 
 def numeric_fields() -> list[str]:
     """The calibration's numeric fields (everything but ``families`` and ``source``)."""
-    return [f.name for f in fields(Calibration) if f.name not in ("families", "source")]
+    return [f.name for f in fields(Calibration) if f.name not in ("families", "runtimes", "source")]
 
 
 def _check_field(k, v, numeric, where="efficiency field") -> None:
     if k not in numeric:
         from .hardware import closest
         top = where == "efficiency field"           # only the top level takes "families"
-        near = closest(k, numeric + (["families"] if top else []))
+        near = closest(k, numeric + (["families", "runtimes"] if top else []))
         raise ValueError(f"{where} {k!r} is unknown"
                          + (f"; closest: {', '.join(near)}" if near else "")
-                         + f" (valid: {', '.join(sorted(numeric))}{', families' if top else ''})")
+                         + f" (valid: {', '.join(sorted(numeric))}"
+                         + f"{', families, runtimes' if top else ''})")
     if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
         raise ValueError(f"{where} {k}={v!r} must be a number >= 0")
     if k.endswith("efficiency") and not 0 < v <= 1:
@@ -87,6 +98,22 @@ def _check_families(v, numeric) -> dict:
         for k, x in over.items():
             _check_field(k, x, numeric, where=f"families[{fam!r}] field")
         out[fam] = {k: float(x) for k, x in over.items()}
+    return out
+
+
+def _check_runtimes(v, numeric) -> dict:
+    from .runtime import RUNTIMES, get_runtime
+    if not isinstance(v, dict):
+        raise ValueError(f"efficiency field runtimes={v!r} must be a dict "
+                         f"{{runtime: {{field: value}}}} (runtimes: {', '.join(RUNTIMES)})")
+    out = {}
+    for name, over in v.items():
+        rt = get_runtime(name).name              # unknown: closest names
+        if not isinstance(over, dict):
+            raise ValueError(f"runtimes[{name!r}]={over!r} must be a dict of calibration fields")
+        for k, x in over.items():
+            _check_field(k, x, numeric, where=f"runtimes[{name!r}] field")
+        out[rt] = {k: float(x) for k, x in over.items()}
     return out
 
 

@@ -47,7 +47,7 @@ class Scenario:
     active_experts: int | None = None # override experts per token
     gpus_per_node: int = 8
     inter_node: str = "auto"
-    runtime: str = "compiled"         # serving runtime, one of RUNTIMES ("compiled", "eager_server")
+    runtime: str = "compiled"         # serving runtime profile (kernel_model.runtime.RUNTIMES or an alias)
     efficiency: dict | None = None    # calibration overrides, e.g. {"hbm_efficiency": 0.7}
 
     def __post_init__(self):
@@ -177,7 +177,7 @@ class Scenario:
                 raise ValueError(f"efficiency={self.efficiency!r} is not allowed: must be a dict "
                                  f"of calibration fields")
             cal = DEFAULT.replace(**self.efficiency)
-        return cal.for_family(self.gpu_spec().family)
+        return cal.resolve(self.gpu_spec().family, get_runtime(self.runtime).name)
 
     @property
     def gpus_per_stage(self) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .scenario import Scenario
-from .runtime import get_runtime
+from .runtime import get_runtime, launch_gap
 from .formats import math_flops, format_note
 from .collectives import ALGORITHMS
 from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
@@ -40,6 +40,7 @@ def params(sc: Scenario) -> dict:
     """The flat dict of numbers (floats) that the closed form reads."""
     spec, gpu, cal = sc.model_spec(), sc.gpu_spec(), sc.calibration()
     fmt = sc.weight_format_spec()                 # bytes per weight and GEMM peak (formats.py)
+    rt = get_runtime(sc.runtime)                  # launch gap and fusion (runtime.py)
     s = spec.shape()
     P = {
         # hardware (FLOP/s, bytes/s, bytes)
@@ -47,9 +48,9 @@ def params(sc: Scenario) -> dict:
         "HBM": gpu.hbm_gbps * 1e9, "cap": gpu.memory_gb * 1e9,
         # calibration
         "ef": cal.flops_efficiency, "ea": cal.attention_efficiency, "em": cal.hbm_efficiency,
-        "t_launch": cal.launch_overhead_s, "c_coll": cal.collective_overhead_s,
+        "t_launch": launch_gap(rt, cal.launch_overhead_s), "fuse": rt.fusion, "c_coll": cal.collective_overhead_s,
         "t_step": cal.step_overhead_s, "rexp": cal.roofline_exponent,
-        "t_server": cal.eager_server_step_s, "server": float(get_runtime(sc.runtime).host_per_pass),
+        "t_server": cal.eager_server_step_s, "server": float(rt.host_per_pass),
         # model shape
         "L": float(s["layers"]), "h": float(s["hidden"]), "nh": float(s["heads"]),
         "V": float(s["vocab"]), "w_qkv": float(s["w_qkv"]), "w_o": float(s["w_o"]),
