@@ -422,9 +422,12 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
     for p in names:
         fam = p.partition("@")[2]
         if fam and not support(obj, p).any():
-            have = obj.row_family if fam in _calmod.FAMILIES else obj.row_runtime
+            is_fam = fam in _calmod.FAMILIES
+            have = obj.row_family if is_fam else obj.row_runtime
+            what = f"a {fam} GPU" if is_fam else f"the {fam} runtime"
             raise ValueError(f"params: {p!r}: {prep.name} has no simulated inference row on "
-                             f"{fam} (in the file: {', '.join(sorted(set(have))) or 'none'})")
+                             f"{what} ({'families' if is_fam else 'runtimes'} in the file: "
+                             f"{', '.join(sorted(set(have))) or 'none'})")
 
     def start_value(p):
         field, _, fam = p.partition("@")

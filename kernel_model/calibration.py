@@ -4,7 +4,9 @@ Every value is a property of how kernels run on real GPUs, never a per-row corre
 the same numbers apply to every GPU, whose own peak FLOP/s, HBM and link bandwidth
 and latency carry the differences between hardware. ``families`` may override fields for
 one GPU family (``GPU.family``: ampere, hopper, blackwell, ada, cdna3) once measurements
-of that family exist; the shipped calibration has none.
+of that family exist, and ``runtimes`` for one serving runtime profile
+(``kernel_model.runtime``); a runtime's override wins over a family's. The shipped
+calibration has one: the launch gap of vLLM.
 """
 from __future__ import annotations
 
@@ -117,6 +119,20 @@ def _check_runtimes(v, numeric) -> dict:
     return out
 
 
-# Fitted on shared/data/measurements.csv by kernel_model.calibrate.fit (see
-# benchmarks/bench_validate.py and `nexora validate`).
-DEFAULT = Calibration(source="fitted to shared/data/measurements.csv (A100 inference)")
+# The class defaults above are the earlier fit on measurements.csv alone (A100). DEFAULT is
+# refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
+# measurements.csv + measurements_2025.csv: eight values, one of them per runtime.
+DEFAULT = Calibration(
+    flops_efficiency=0.722991215453946,
+    attention_efficiency=0.9493624878994407,
+    hbm_efficiency=0.9382212212272558,
+    launch_overhead_s=1.5523374883376532e-05,
+    collective_overhead_s=4.621028792309749e-06,
+    collective_step_s=0.0,
+    direct_allreduce_max_bytes=524288.0,
+    step_overhead_s=0.0,
+    eager_server_step_s=0.015482192856374892,
+    roofline_exponent=1.514295352035131,
+    families={},
+    runtimes={'vllm': {'launch_overhead_s': 5.685103266253288e-06}},
+    source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

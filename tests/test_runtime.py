@@ -144,7 +144,7 @@ def test_validate_reads_the_runtime_from_framework_or_column(tmp_path):
     df = V.validate(q).set_index("id")
     assert df.at["a", "runtime"] == "compiled"
     assert df.at["a", "predicted"] == pytest.approx(c.tpot_s * 1e3, rel=1e-9)
-    assert df.at["b", "status"].startswith("cannot simulate") and "closest: eager_server" in df.at["b", "status"]
+    assert df.at["b", "status"].startswith("cannot simulate") and "closest: tgi-eager, eager_server" in df.at["b", "status"]
     assert V.summarize(df.reset_index())["ok"] == 1
 
 
