@@ -471,7 +471,8 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
         rows.append({"name": p, "unit": unit, "start": start_value(p),
                      "fitted": float(best[p]), "low": lo, "high": hi,
                      "at_bound": bool(x2[j] <= 1e-3 or x2[j] >= 1 - 1e-3),
-                     "rows": int(sup.sum()), "sources": ", ".join(sorted(set(srcs)))})
+                     "rows": int(sup.sum()),
+                     "sources": ("every source" if sup.all() else ", ".join(sorted(set(srcs))))})
     skipped = []
     if len(prep.train_index) and obj.train_fn is None:
         skipped.append(f"{len(prep.train_index)} training rows not fitted: {V.TRAINING_UNAVAILABLE}")
