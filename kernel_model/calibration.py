@@ -121,18 +121,18 @@ def _check_runtimes(v, numeric) -> dict:
 
 # The class defaults above are the earlier fit on measurements.csv alone (A100). DEFAULT is
 # refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
-# measurements.csv + measurements_2025.csv: eight values, one of them per runtime.
+# measurements.csv + measurements_2025.csv: seven values, one of them per runtime.
 DEFAULT = Calibration(
-    flops_efficiency=0.722991215453946,
-    attention_efficiency=0.9493624878994407,
-    hbm_efficiency=0.9382212212272558,
-    launch_overhead_s=1.5523374883376532e-05,
-    collective_overhead_s=4.621028792309749e-06,
+    flops_efficiency=0.7224801520466191,
+    attention_efficiency=0.9473328496352749,
+    hbm_efficiency=0.9366998862944484,
+    launch_overhead_s=1.5655666548631443e-05,
+    collective_overhead_s=4.304111872735408e-06,
     collective_step_s=0.0,
     direct_allreduce_max_bytes=524288.0,
     step_overhead_s=0.0,
-    eager_server_step_s=0.015482192856374892,
-    roofline_exponent=1.514295352035131,
+    eager_server_step_s=0.0155,
+    roofline_exponent=1.5292574792617892,
     families={},
-    runtimes={'vllm': {'launch_overhead_s': 5.685103266253288e-06}},
+    runtimes={'vllm': {'launch_overhead_s': 5.892386642594479e-06}},
     source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

@@ -685,7 +685,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --fit: save the fitted calibration profile")
     p.add_argument("--params", metavar="NAME,...",
                    help="with --fit: the calibration fields to fit (default: calibrate.DEFAULT_PARAMS); "
-                        "field@family fits one GPU family, e.g. launch_overhead_s@hopper")
+                        "field@family fits one GPU family, e.g. launch_overhead_s@hopper; "
+                        "field@runtime one serving runtime, e.g. launch_overhead_s@vllm")
     return p
 
 
