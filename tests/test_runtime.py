@@ -114,7 +114,7 @@ def test_unknown_runtime_names_the_closest():
 
 
 def test_sweep_runtime_axis_matches_simulate():
-    df = km.sweep({**{k: v for k, v in BASE.items()}, "tp": [1, 8], "runtime": ["compiled", "eager_server"]})
+    df = km.sweep({**{k: v for k, v in BASE.items()}, "tp": [1, 8], "runtime": ["compiled", "eager_server", "trtllm", "vllm"]})
     for _, r in df.iterrows():
         res = km.simulate(**{**BASE, "tp": int(r["tp"])}, runtime=r["runtime"])
         assert r["tpot_s"] == pytest.approx(res.tpot_s, rel=1e-9)
