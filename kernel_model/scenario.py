@@ -22,7 +22,10 @@ class Scenario:
     ``interconnect`` joins the GPUs of one node ("none" for a single GPU). Plans with more
     than ``gpus_per_node`` GPUs join nodes with ``inter_node`` ("auto": ib_hdr for Ampere,
     ib_ndr for newer). ``runtime`` is the serving runtime (``kernel_model.runtime``: "compiled"
-    or "eager_server"). ``efficiency`` overrides calibration fields by name.
+    or "eager_server"; named profiles: trtllm, vllm, sglang, tgi, tgi-eager). ``weight_format``
+    names the precision format (``kernel_model.formats``: fp16, bf16, fp8, int8, int4-awq,
+    gptq, nvfp4, mxfp4; "auto" = the closest to ``weight_bits``). ``efficiency`` overrides
+    calibration fields by name.
     """
     model: str = "llama-2-7b"
     gpu: str = "a100-sxm-80gb"

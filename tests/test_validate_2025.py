@@ -99,3 +99,15 @@ def test_precision_rules_are_documented():
     text = V.precision_rules()
     for word in ("weight_format", "NVFP4", "int8 weight-only", "FP8 KV"):
         assert word in text
+
+
+def test_refit_literal_reproduces_the_shipped_calibration():
+    """What `python -m kernel_model.refit` prints for pasting is the DEFAULT it describes."""
+    from kernel_model.calibration import Calibration
+    ns = {"Calibration": Calibration}
+    exec(refit.literal(km.DEFAULT_CALIBRATION), ns)
+    back = ns["DEFAULT"]
+    assert back.to_dict() == {**km.DEFAULT_CALIBRATION.to_dict(), "source": back.source}
+    assert set(back.runtimes) == {"vllm"} and back.families == {}
+    names = {p.partition("@")[0] for p in refit.PARAMS}
+    assert len(refit.PARAMS) == 7 and names <= set(km.calibrate.numeric_fields())
