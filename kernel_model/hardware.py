@@ -26,6 +26,13 @@ class GPU:
     native_link: str            # interconnect preset GPUs of this kind usually have
     source: str = REF
     notes: str = ""
+    fp4_tflops: float | None = None   # dense FP4 (NVFP4 / MXFP4) peak, None where the hardware has none
+    peak_source: str = ""             # where the FP8 / FP4 peaks (or their absence) come from
+
+    def math_tflops(self, math: str) -> float | None:
+        """Dense tensor-core peak (1e12 FLOP/s) for ``math`` ("16", "fp8", "fp4"); None where
+        the GPU has no such tensor cores."""
+        return {"16": self.bf16_tflops, "fp8": self.fp8_tflops, "fp4": self.fp4_tflops}[math]
 
     def peak_flops(self, weight_bits: int) -> float:
         """Dense peak in FLOP/s used for GEMMs with ``weight_bits`` weights.
@@ -70,27 +77,53 @@ COLLECTIVE_CONSTANTS = {
 }
 
 
+_AMP = "Ampere tensor cores have no FP8 or FP4 (A100 / GA10x datasheets)"
+_HOP = ("FP8 dense = half the datasheet's with-sparsity figure; Hopper has no FP4 tensor cores "
+        "(H100 / H200 datasheets)")
+_ADA = ("FP8 dense = half the datasheet's with-sparsity figure; Ada has no FP4 tensor cores "
+        "(L40S datasheet, Ada architecture whitepaper)")
+_CDNA3 = ("AMD Instinct MI300X / MI325X datasheets: FP8 2614.9 TFLOPS dense; CDNA3 has no FP4 "
+          "(FP4 arrives with CDNA4, MI355X)")
+_B200 = ("NVIDIA DGX/HGX B200 datasheet, per GPU: FP4 18 PFLOPS and FP8 9 PFLOPS with sparsity, "
+         "dense = half: 9000 / 4500 TFLOPS")
+_GB200 = ("NVIDIA GB200 NVL72 datasheet, 72 GPUs: FP4 1440 PFLOPS, FP8 720, BF16 360 (all with "
+          "sparsity), HBM3e 576 TB/s; per GPU dense: 10000 / 5000 / 2500 TFLOPS, 8000 GB/s")
+_RTXP = ("NVIDIA RTX PRO 6000 Blackwell datasheet: 4000 AI TOPS FP4 with sparsity, dense = half "
+         "(2000); BF16 / FP8 ~470 / ~940 as in shared/REFERENCE.md")
+
 GPUS: dict[str, GPU] = {g.name: g for g in [
-    GPU("a100-sxm-40gb", 312, None, 1555, 40, 400, 60, "ampere", "nvlink"),
-    GPU("a100-sxm-80gb", 312, None, 2039, 80, 400, 60, "ampere", "nvlink"),
+    GPU("a100-sxm-40gb", 312, None, 1555, 40, 400, 60, "ampere", "nvlink", peak_source=_AMP),
+    GPU("a100-sxm-80gb", 312, None, 2039, 80, 400, 60, "ampere", "nvlink", peak_source=_AMP),
     GPU("a100-pcie-80gb", 312, None, 1935, 80, 300, 50, "ampere", "pcie4_good",
-        notes="no NVLink unless bridged"),
-    GPU("h100-sxm", 989, 1979, 3350, 80, 700, 90, "hopper", "nvlink4"),
-    GPU("h100-pcie", 756, 1513, 2000, 80, 350, 60, "hopper", "pcie5_good"),
-    GPU("h200-sxm", 989, 1979, 4800, 141, 700, 90, "hopper", "nvlink4"),
+        notes="no NVLink unless bridged", peak_source=_AMP),
+    GPU("h100-sxm", 989, 1979, 3350, 80, 700, 90, "hopper", "nvlink4", peak_source=_HOP),
+    GPU("h100-pcie", 756, 1513, 2000, 80, 350, 60, "hopper", "pcie5_good", peak_source=_HOP),
+    GPU("h200-sxm", 989, 1979, 4800, 141, 700, 90, "hopper", "nvlink4", peak_source=_HOP),
     GPU("b200", 2250, 4500, 8000, 192, 1000, 120, "blackwell", "nvlink5",
-        notes="sources give 7700-8000 GB/s and 180-192 GB; 8000 GB/s and 192 GB chosen"),
-    GPU("mi300x", 1307, 2615, 5300, 192, 750, 100, "cdna3", "infinity_fabric"),
-    GPU("l40s", 362, 733, 864, 48, 350, 40, "ada", "pcie4_good", notes="PCIe only"),
+        notes="sources give 7700-8000 GB/s and 180-192 GB; 8000 GB/s and 192 GB chosen",
+        fp4_tflops=9000, peak_source=_B200),
+    GPU("gb200", 2500, 5000, 8000, 192, 1200, 120, "blackwell", "nvlink5",
+        source="NVIDIA GB200 NVL72 datasheet (per GPU: 1/72 of the rack figures)",
+        notes="Blackwell GPU of a GB200 superchip (2 GPUs + 1 Grace CPU, 384 GB HBM3e); the "
+              "NVL72 rack lists 13.4 TB (186 GB per GPU), 192 GB chosen as TensorRT-LLM quotes; "
+              "power: ~1200 W per GPU of the 2700 W superchip",
+        fp4_tflops=10000, peak_source=_GB200),
+    GPU("mi300x", 1307, 2615, 5300, 192, 750, 100, "cdna3", "infinity_fabric", peak_source=_CDNA3),
+    GPU("mi325x", 1307, 2615, 6000, 256, 1000, 110, "cdna3", "infinity_fabric",
+        source="AMD Instinct MI325X datasheet (1307.4 TFLOPS BF16 dense, 256 GB HBM3E at "
+               "6.0 TB/s, 1000 W)", peak_source=_CDNA3),
+    GPU("l40s", 362, 733, 864, 48, 350, 40, "ada", "pcie4_good", notes="PCIe only", peak_source=_ADA),
     GPU("a10g", 125, None, 600, 24, 300, 30, "ampere", "pcie4_good",
-        notes="PCIe only; 125 TFLOPS peak (often quoted 70 sustained)"),
+        notes="PCIe only; 125 TFLOPS peak (often quoted 70 sustained)", peak_source=_AMP),
     GPU("rtx-4090", 165, 330, 1008, 24, 450, 30, "ada", "pcie4_bad",
-        notes="PCIe only; FP16 with FP32 accumulate 82.6 TFLOPS"),
+        notes="PCIe only; FP16 with FP32 accumulate 82.6 TFLOPS", peak_source=_ADA),
     GPU("rtx-3090", 71, None, 936, 24, 350, 30, "ampere", "pcie4_bad",
-        notes="NVLink bridge optional"),
+        notes="NVLink bridge optional", peak_source=_AMP),
     GPU("rtx-pro-6000", 470, 940, 1792, 96, 600, 40, "blackwell", "pcie5_good",
-        notes="Blackwell workstation card, PCIe 5"),
+        notes="Blackwell workstation card, PCIe 5", fp4_tflops=2000, peak_source=_RTXP),
 ]}
+
+_BUILTIN_GPUS = frozenset(GPUS)
 
 INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
     Interconnect("pcie4_good", 25.4, 9.06e-07, 900, "pcie",
@@ -145,7 +178,8 @@ INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
 INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric", "pcie5_switch": "pcie5_good",
                         "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad"}
 GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
-               "4090": "rtx-4090", "3090": "rtx-3090"}
+               "4090": "rtx-4090", "3090": "rtx-3090", "gb200-nvl72": "gb200",
+               "rtx-pro-6000-blackwell": "rtx-pro-6000"}
 
 # The typical GPU of each preset (the old CLI's --preset picked one GPU per preset).
 TYPICAL_GPU = {
@@ -183,7 +217,7 @@ def get_gpu(name: str) -> GPU:
 
 def register_gpu(gpu: GPU, replace: bool = False) -> GPU:
     """Add a GPU preset (e.g. from a YAML description); a built-in name needs ``replace``."""
-    if gpu.name in GPUS and not replace and GPUS[gpu.name].source == REF:
+    if gpu.name in _BUILTIN_GPUS and not replace:
         raise ValueError(f"gpu={gpu.name!r} is a built-in preset; pick another name")
     GPUS[gpu.name] = gpu
     return gpu

@@ -8,6 +8,7 @@ from .hardware import get_gpu, get_interconnect, INTERCONNECTS, closest
 from .models import get_model, ModelSpec
 from .calibration import Calibration, DEFAULT
 from .runtime import get_runtime
+from .formats import WEIGHT_FORMATS, get_format
 
 ALGORITHMS = ("auto", "ring", "tree", "oneshot", "twoshot", "in_switch")
 BITS = (4, 8, 16)
@@ -21,7 +22,10 @@ class Scenario:
     ``interconnect`` joins the GPUs of one node ("none" for a single GPU). Plans with more
     than ``gpus_per_node`` GPUs join nodes with ``inter_node`` ("auto": ib_hdr for Ampere,
     ib_ndr for newer). ``runtime`` is the serving runtime (``kernel_model.runtime``: "compiled"
-    or "eager_server"). ``efficiency`` overrides calibration fields by name.
+    or "eager_server"; named profiles: trtllm, vllm, sglang, tgi, tgi-eager). ``weight_format``
+    names the precision format (``kernel_model.formats``: fp16, bf16, fp8, int8, int4-awq,
+    gptq, nvfp4, mxfp4; "auto" = the closest to ``weight_bits``). ``efficiency`` overrides
+    calibration fields by name.
     """
     model: str = "llama-2-7b"
     gpu: str = "a100-sxm-80gb"
@@ -33,6 +37,7 @@ class Scenario:
     prompt_tokens: int = 200          # per sequence
     output_tokens: int = 200          # per sequence
     weight_bits: int = 16
+    weight_format: str = "auto"       # one of WEIGHT_FORMATS (kernel_model.formats); "auto": from weight_bits
     kv_bits: int = 16
     comm_bits: int = 16               # precision of activations sent between GPUs
     micro_batches: int = 1            # pipeline micro-batches (split of the batch)
@@ -45,7 +50,7 @@ class Scenario:
     active_experts: int | None = None # override experts per token
     gpus_per_node: int = 8
     inter_node: str = "auto"
-    runtime: str = "compiled"         # serving runtime, one of RUNTIMES ("compiled", "eager_server")
+    runtime: str = "compiled"         # serving runtime profile (kernel_model.runtime.RUNTIMES or an alias)
     efficiency: dict | None = None    # calibration overrides, e.g. {"hbm_efficiency": 0.7}
 
     def __post_init__(self):
@@ -67,6 +72,7 @@ class Scenario:
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v not in BITS:
                 raise ValueError(f"{name}={v!r} is not allowed: must be one of 4, 8, 16")
             setattr(self, name, int(v))
+        self._check_format()
         if (isinstance(self.overlap, bool) or not isinstance(self.overlap, numbers.Real)
                 or not 0.0 <= self.overlap <= 1.0):
             raise ValueError(f"overlap={self.overlap!r} is not allowed: must be in [0, 1]")
@@ -113,6 +119,31 @@ class Scenario:
         get_runtime(self.runtime)
         self.calibration()
 
+    def _check_format(self) -> None:
+        """``weight_format``: a name of WEIGHT_FORMATS (aliases such as "awq" accepted);
+        an explicit format sets ``weight_bits`` (left at 16, it takes the format's bits;
+        another value must agree)."""
+        v = self.weight_format
+        if not isinstance(v, str):
+            raise ValueError(f"weight_format={v!r} is not allowed: must be one of "
+                             f"{', '.join(WEIGHT_FORMATS)}")
+        if v == "auto":
+            return
+        fmt = get_format(v)                  # unknown: field, value, closest, valid names
+        self.weight_format = fmt.name
+        if self.weight_bits == 16:
+            self.weight_bits = fmt.bits
+        elif self.weight_bits != fmt.bits:
+            raise ValueError(f"weight_bits={self.weight_bits} disagrees with weight_format="
+                             f"{fmt.name!r} ({fmt.bits}-bit): set weight_format='auto' or "
+                             f"weight_bits={fmt.bits}")
+
+    def weight_format_spec(self):
+        """The :class:`~kernel_model.formats.Format` this scenario runs (``"auto"``: the
+        closest to ``weight_bits`` on this GPU)."""
+        from .formats import resolve
+        return resolve(self.weight_format, self.weight_bits, self.gpu_spec())
+
     # ---- resolved specs ---------------------------------------------------------------
     def model_spec(self) -> ModelSpec:
         base = get_model(self.model)
@@ -149,7 +180,7 @@ class Scenario:
                 raise ValueError(f"efficiency={self.efficiency!r} is not allowed: must be a dict "
                                  f"of calibration fields")
             cal = DEFAULT.replace(**self.efficiency)
-        return cal.for_family(self.gpu_spec().family)
+        return cal.resolve(self.gpu_spec().family, get_runtime(self.runtime).name)
 
     @property
     def gpus_per_stage(self) -> int:
@@ -178,6 +209,10 @@ class Scenario:
 
     def replace(self, **kw) -> "Scenario":
         d = self.to_dict()
+        if "weight_format" in kw and "weight_bits" not in kw:
+            d["weight_bits"] = 16                 # the new format sets the bits
+        elif "weight_bits" in kw and "weight_format" not in kw:
+            d["weight_format"] = "auto"           # new bits: the closest format
         d.update(kw)
         return Scenario.from_dict(d)
 

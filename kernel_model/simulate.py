@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .scenario import Scenario
-from .runtime import get_runtime
+from .runtime import get_runtime, launch_gap
+from .formats import math_flops, format_note
 from .collectives import ALGORITHMS
 from .hardware import COLLECTIVE_CONSTANTS
 from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
@@ -47,16 +48,18 @@ def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0,
 def params(sc: Scenario) -> dict:
     """The flat dict of numbers (floats) that the closed form reads."""
     spec, gpu, cal = sc.model_spec(), sc.gpu_spec(), sc.calibration()
+    fmt = sc.weight_format_spec()                 # bytes per weight and GEMM peak (formats.py)
+    rt = get_runtime(sc.runtime)                  # launch gap and fusion (runtime.py)
     s = spec.shape()
     P = {
         # hardware (FLOP/s, bytes/s, bytes)
-        "F": gpu.peak_flops(sc.weight_bits), "F16": gpu.bf16_tflops * 1e12,
+        "F": math_flops(fmt, gpu), "F16": gpu.bf16_tflops * 1e12,
         "HBM": gpu.hbm_gbps * 1e9, "cap": gpu.memory_gb * 1e9,
         # calibration
         "ef": cal.flops_efficiency, "ea": cal.attention_efficiency, "em": cal.hbm_efficiency,
-        "t_launch": cal.launch_overhead_s, "c_coll": cal.collective_overhead_s,
+        "t_launch": launch_gap(rt, cal.launch_overhead_s), "fuse": rt.fusion, "c_coll": cal.collective_overhead_s,
         "t_step": cal.step_overhead_s, "rexp": cal.roofline_exponent,
-        "t_server": cal.eager_server_step_s, "server": float(get_runtime(sc.runtime).host_per_pass),
+        "t_server": cal.eager_server_step_s, "server": float(rt.host_per_pass),
         # model shape
         "L": float(s["layers"]), "h": float(s["hidden"]), "nh": float(s["heads"]),
         "V": float(s["vocab"]), "w_qkv": float(s["w_qkv"]), "w_o": float(s["w_o"]),
@@ -70,7 +73,7 @@ def params(sc: Scenario) -> dict:
         "tp": float(sc.tp), "pp": float(sc.pp), "ep": float(sc.ep), "gps": float(sc.gpus_per_stage),
         "B": float(sc.batch), "p": float(sc.prompt_tokens), "o": float(sc.output_tokens),
         "ctx": sc.prompt_tokens + sc.output_tokens / 2.0,
-        "wb": sc.weight_bits / 8.0, "kvb": sc.kv_bits / 8.0, "cb": sc.comm_bits / 8.0,
+        "wb": fmt.bytes_per_weight, "kvb": sc.kv_bits / 8.0, "cb": sc.comm_bits / 8.0,
         "m": float(sc.micro_batches), "overlap": float(sc.overlap), "group": float(sc.comm_group),
         "flash": float(bool(sc.flash_attention)), "gpn": float(sc.gpus_per_node),
     }
@@ -214,6 +217,9 @@ def simulate(sc: Scenario | None = None, *, adjust_params=None, **kw) -> Result:
         warnings.append(f"does not fit: needs {mem['total'] / 1e9:.1f} GB per GPU but a "
                         f"{sc.gpu} has {mem['capacity'] / 1e9:.0f} GB (short by {short:.1f} GB); "
                         f"raise tp/pp, lower weight_bits/kv_bits, batch or context")
+    note = format_note(sc.weight_format_spec(), sc.gpu_spec())
+    if note:
+        warnings.append(note)
     if sc.pp > 1 and sc.micro_batches < sc.pp:
         warnings.append(f"pp={sc.pp} with {sc.micro_batches} micro-batch(es): stages wait for "
                         f"each other (pipeline bubble); use micro_batches >= {sc.pp} for throughput")

@@ -43,6 +43,7 @@ from .scenario import Scenario, ALGORITHMS, BITS
 from .hardware import get_gpu, get_interconnect, closest
 from .models import get_model
 from .runtime import get_runtime
+from .formats import weight_arrays
 
 _sim = importlib.import_module(__package__ + ".simulate")   # the module (the package exports a function of that name)
 from .insight import LABELS
@@ -190,7 +191,7 @@ def build_params(ctx: dict, A: dict) -> dict:
     P["gps"] = np.maximum(tp, ep)
     P["B"], P["p"], P["o"] = A["batch"], A["prompt_tokens"], A["output_tokens"]
     P["ctx"] = A["prompt_tokens"] + A["output_tokens"] / 2.0
-    P["wb"], P["kvb"], P["cb"] = A["weight_bits"] / 8.0, A["kv_bits"] / 8.0, A["comm_bits"] / 8.0
+    P["wb"], P["kvb"], P["cb"] = A["_wb"], A["kv_bits"] / 8.0, A["comm_bits"] / 8.0
     P["F"] = A["_F"]
     P["m"], P["overlap"], P["group"] = A["micro_batches"], A["overlap"], A["comm_group"]
     P["flash"], P["gpn"] = A["flash_attention"], A["gpus_per_node"]
@@ -371,8 +372,9 @@ def sweep(grid: dict, *, invalid: str = "mark", ttft_breakdown: bool = False,
                 continue
             ctx = _group_context(rep)
             A = dict(base_A)
-            F = np.array([ctx["gpu"].peak_flops(int(b)) for b in wb_vals])
+            WB, F = weight_arrays(rep.weight_format, wb_vals, ctx["gpu"])   # formats.py
             A["_F"] = axis("weight_bits", F) if "weight_bits" in vals else float(F[0])
+            A["_wb"] = axis("weight_bits", WB) if "weight_bits" in vals else float(WB[0])
             code = np.broadcast_to(_validity(ctx, A), nshape)
             msgs = _messages(ctx)
             gmap = np.zeros(len(_ERRORS) + 1, dtype=np.int32)

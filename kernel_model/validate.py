@@ -46,12 +46,17 @@ from .scenario import Scenario
 from .runtime import runtime_for_framework
 from .simulate import params, evaluate, simulate
 
-# metric -> (result field, scale to the file's unit, unit)
+# metric -> (result field, scale to the file's unit, unit); "_throughput": batch x output
+# tokens x data-parallel replicas / e2e_s (a static batch's whole requests, all GPUs)
 METRICS = {"e2e_latency_s": ("e2e_s", 1.0, "s"),
            "tpot_ms": ("tpot_s", 1e3, "ms"),
-           "ttft_ms": ("ttft_s", 1e3, "ms")}
+           "ttft_ms": ("ttft_s", 1e3, "ms"),
+           "output_tokens_per_s": ("_throughput", 1.0, "tokens/s")}
 TRAINING_METRICS = {"iteration_s": "s"}
-ALL_METRICS = tuple(METRICS) + tuple(TRAINING_METRICS)
+# saturation throughput (batch = 0: the engine's own largest batch): the serving model's
+SATURATION_METRICS = ("max_output_tokens_per_s",)
+SATURATION_STATUS = "saturation throughput: needs the serving model (issue 14)"
+ALL_METRICS = tuple(METRICS) + tuple(TRAINING_METRICS) + SATURATION_METRICS
 
 COMMON_COLUMNS = ("id", "source", "gpu", "model", "metric", "value")
 INFERENCE_COLUMNS = ("num_gpus", "interconnect", "weight_bits", "tp", "pp", "ep", "batch",
@@ -65,10 +70,10 @@ GPUS_PER_NODE = 8
 
 OUTPUT_COLUMNS = ("id", "source", "framework", "runtime", "kind", "model", "gpu", "interconnect",
                   "num_gpus", "tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens",
-                  "weight_bits", "metric", "unit", "measured", "predicted", "error_pct",
+                  "weight_bits", "weight_format", "kv_bits", "metric", "unit", "measured", "predicted", "error_pct",
                   "status", "note")
 PLAN_COLUMNS = ("num_gpus", "tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens",
-                "weight_bits")
+                "weight_bits", "kv_bits")
 
 # issue 5 targets, percent
 TARGET_OVERALL, TARGET_SOURCE, TARGET_TTFT, TARGET_TP_SCALING = 12.0, 20.0, 20.0, 15.0
@@ -158,6 +163,42 @@ def _text(name, df, i, col) -> str:
     return s
 
 
+def _batch(name, df, i, metric) -> int:
+    """The batch; 0 is allowed (and only allowed) on saturation-throughput rows."""
+    if metric in SATURATION_METRICS and df.at[i, "batch"] in ("0", "0.0"):
+        return 0
+    return _int(name, df, i, "batch")
+
+
+def _precision(name, df, i, r) -> None:
+    """``weight_format`` and ``kv_bits`` of an inference row (see :func:`precision_rules`)."""
+    from .formats import get_format, kv_bits_from_notes
+    notes = df.at[i, "notes"] if "notes" in df.columns else ""
+    given = df.at[i, "weight_format"] if "weight_format" in df.columns else ""
+    r["notes"], r["weight_format"] = notes, ""
+    if given:
+        try:
+            r["weight_format"] = get_format(given).name
+        except ValueError as e:
+            raise ValueError(f"{_where(name, df, i)}: column 'weight_format': {e}") from None
+    if "kv_bits" in df.columns and df.at[i, "kv_bits"]:
+        r["kv_bits"] = int(_number(name, df, i, "kv_bits", lambda x: x in (4, 8, 16),
+                                   "one of 4, 8, 16"))
+    else:
+        r["kv_bits"] = kv_bits_from_notes(notes)[0]
+
+
+def precision_rules() -> str:
+    """How a measurements row's precision is read (documented rules, in order)."""
+    return ("weight format: the 'weight_format' column if present (a name of "
+            "kernel_model.formats.FORMATS or an alias), else the notes' 'weight format: X' "
+            "field, else the first format the notes name (NVFP4, MXFP4, AWQ, GPTQ, FP8, INT8, "
+            "BF16, FP16), else the closest to weight_bits (16: fp16; 8: fp8 on GPUs with FP8 "
+            "tensor cores, int8 weight-only elsewhere; 4: int4-awq); a named format must have "
+            "weight_bits bits. KV cache: the 'kv_bits' column, else 8 where the notes name an "
+            "FP8 KV cache, else 16.")
+
+
 def read_measurements(path_or_df) -> list[dict]:
     """Parse and check a measurements file; one dict per row (numbers converted).
 
@@ -200,8 +241,9 @@ def read_measurements(path_or_df) -> list[dict]:
         else:
             r["kind"] = "inference"
             for c in INFERENCE_INTS:
-                r[c] = _int(name, df, i, c)
+                r[c] = (_batch(name, df, i, r["metric"]) if c == "batch" else _int(name, df, i, c))
             r["interconnect"] = _text(name, df, i, "interconnect")
+            _precision(name, df, i, r)
             given = df.at[i, "runtime"] if "runtime" in df.columns else ""
             if given:
                 r["runtime"], r["runtime_reason"] = given, "runtime column"
@@ -220,6 +262,8 @@ def efficiency_dict(calibration) -> dict | None:
         out = {f: getattr(calibration, f) for f in numeric_fields()}
         if calibration.families:
             out["families"] = {k: dict(v) for k, v in calibration.families.items()}
+        if calibration.runtimes:
+            out["runtimes"] = {k: dict(v) for k, v in calibration.runtimes.items()}
         return out
     if isinstance(calibration, dict):
         return {k: v for k, v in calibration.items() if k != "source"}
@@ -247,14 +291,32 @@ def scenario_for(row: dict, efficiency: dict | None = None) -> tuple[Scenario, s
     if n > plan:
         note = (f"{n // plan} data-parallel replicas of the {plan}-GPU plan "
                 f"(per-request latency of one replica)")
+    fmt, fmt_reason = row_format(row)
     sc = Scenario(model=row["model"], gpu=row["gpu"], interconnect=row["interconnect"],
                   tp=tp, pp=pp, ep=ep, batch=row["batch"], prompt_tokens=row["prompt_tokens"],
                   output_tokens=row["output_tokens"], weight_bits=row["weight_bits"],
+                  weight_format=fmt, kv_bits=row.get("kv_bits", 16),
                   gpus_per_node=GPUS_PER_NODE, inter_node="auto",
                   runtime=row.get("runtime", "compiled"), efficiency=efficiency)
     if sc.runtime != "compiled":
         note = "; ".join(x for x in (note, f"{sc.runtime} runtime: {row.get('runtime_reason', '')}") if x)
+    if fmt_reason:
+        note = "; ".join(x for x in (note, f"{fmt} ({fmt_reason})") if x)
     return sc, note
+
+
+def row_format(row: dict) -> tuple[str, str]:
+    """(weight format, reason) of a row: its ``weight_format`` (column), else the format its
+    notes name (``formats.format_from_notes``), else "auto" (the closest to weight_bits)."""
+    from .formats import format_from_notes
+    from .hardware import get_gpu
+    if row.get("weight_format") and row["weight_format"] != "auto":
+        return row["weight_format"], ("weight_format column" if "notes" in row else "")
+    notes = row.get("notes") or ""
+    if not notes:
+        return "auto", ""
+    name, reason = format_from_notes(notes, row["weight_bits"], get_gpu(row["gpu"]))
+    return (name, reason) if not reason.startswith("closest") else ("auto", "")
 
 
 def _stack(Ps: list[dict]) -> dict:
@@ -267,6 +329,7 @@ def _stack(Ps: list[dict]) -> dict:
 def predict_arrays(P: dict, metrics) -> np.ndarray:
     """Predictions in the file's units for stacked parameters ``P`` and each row's metric."""
     out = evaluate(P)
+    out["_throughput"] = P["B"] * P["o"] * P.get("replicas", 1.0) / out["e2e_s"]
     pred = np.empty(len(metrics))
     for m, (key, scale, _) in METRICS.items():
         sel = np.asarray([x == m for x in metrics])
@@ -317,6 +380,9 @@ def prepare(path_or_df, calibration=None) -> Prepared:
             rec["status"] = "pending"
             tr_idx.append(i)
             tr_rows.append(r)
+        elif r["metric"] in SATURATION_METRICS:
+            rec["unit"] = "tokens/s"
+            rec["status"] = SATURATION_STATUS
         elif r["metric"] not in METRICS:
             rec["unit"] = ""
             rec["status"] = _metric_status(r["metric"])
@@ -329,6 +395,8 @@ def prepare(path_or_df, calibration=None) -> Prepared:
             else:
                 rec["status"] = "ok"
                 rec["note"] = note
+                rec["weight_format"] = sc.weight_format_spec().name
+                rec["kv_bits"] = sc.kv_bits
                 scs.append(sc)
                 metrics.append(r["metric"])
                 inf_idx.append(i)
@@ -339,6 +407,9 @@ def prepare(path_or_df, calibration=None) -> Prepared:
     for c in ("measured", "predicted", "error_pct"):
         frame[c] = frame[c].astype(float)
     P = _stack([params(sc) for sc in scs]) if scs else None
+    if P is not None:        # data-parallel replicas (output_tokens_per_s counts every GPU)
+        P["replicas"] = np.array([r_n / max(sc.tp, sc.ep) / sc.pp for sc, r_n in
+                                  zip(scs, frame.loc[inf_idx, "num_gpus"].astype(float))])
     return Prepared(name=name, frame=frame, inf_index=np.asarray(inf_idx, dtype=int),
                     scenarios=scs, P=P, metrics=metrics,
                     train_index=np.asarray(tr_idx, dtype=int), train_rows=tr_rows)
@@ -501,7 +572,7 @@ def worst_rows(df: pd.DataFrame, n: int = 10, calibration=None) -> pd.DataFrame:
     out = []
     for _, r in ok.iterrows():
         row = {c: (int(r[c]) if c in PLAN_COLUMNS else r[c]) for c in
-               ("model", "gpu", "interconnect", "runtime") + PLAN_COLUMNS}
+               ("model", "gpu", "interconnect", "runtime", "weight_format") + PLAN_COLUMNS}
         sc, _ = scenario_for(row, eff)
         res = simulate(sc)
         bd, tot = ((res.ttft_breakdown, res.ttft_s) if r["metric"] == "ttft_ms"
@@ -616,7 +687,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --fit: save the fitted calibration profile (a new file)")
     p.add_argument("--params", metavar="NAME,...",
                    help="with --fit: the calibration fields to fit (default: calibrate.DEFAULT_PARAMS); "
-                        "field@family fits one GPU family, e.g. launch_overhead_s@hopper")
+                        "field@family fits one GPU family, e.g. launch_overhead_s@hopper; "
+                        "field@runtime one serving runtime, e.g. launch_overhead_s@vllm")
     p.add_argument("--force", action="store_true",
                    help="let --csv / --save-profile replace an existing file (never the input)")
     return p
