@@ -117,7 +117,7 @@ def _net_allreduce(S, n, link, alg, call, group):
     intra = 2.0 * (gpn - 1.0) / gpn * S / _bus(link)
     inter = 2.0 * (nodes - 1.0) / nodes * S / (gpn * link["bw_x"])
     wire_t = np.maximum(intra, inter)
-    bw_eff = np.where(wire_t > 0, S / np.maximum(wire_t, 1e-300), INF)
+    bw_eff = np.where(wire_t > 0, S / np.maximum(wire_t, 1e-30), INF)
     ring = _protocols(call, 2.0 * (n - 1.0), hop, S, bw_eff, link, group)
     tree_lat = 2.0 * _log2c(nodes) * link["lat_x"] / group + 2.0 * (gpn - 1.0) * _hop(link, group)
     tree = _protocols(call, 1.0, tree_lat, S, bw_eff * TREE_BW, link, group)
@@ -137,7 +137,8 @@ def allreduce(S, n, link, c, group=1.0):
 
 def allgather(S, n, link, c, group=1.0):
     """All-gather (or reduce-scatter) of an S-byte result over n ranks: n-1 ring steps, each
-    rank receives (n-1)/n S; one direct step where peers' memory is writable."""
+    rank receives (n-1)/n S; one direct step where peers' memory is writable (custom kernels:
+    forced, or chosen by "auto" up to ``direct_max`` bytes when faster)."""
     n = np.maximum(n, 1.0)
     nm1 = n - 1.0
     call = c / group
@@ -147,9 +148,11 @@ def allgather(S, n, link, c, group=1.0):
     bw = np.where(multi, np.minimum(_bus(link), gpn * link["bw_x"]), _bus(link))
     wire = nm1 / n * S
     ring = _protocols(call, nm1, hop, wire, bw, link, group)
-    direct = call + hop + wire / bw
-    use_direct = (link["p2p"] > 0) & ~multi & (link["alg"] >= 3)
-    t = np.where(use_direct, direct, ring)
+    direct = call * link.get("direct_call", 1.0) + hop + wire / (bw * link.get("direct_frac", 1.0))
+    alg = link["alg"]
+    may = (link["p2p"] > 0) & ~multi
+    t = np.where(may & (alg >= 3), direct, ring)
+    t = np.where(may & (alg == 0) & (S <= link.get("direct_max", INF)), np.minimum(direct, ring), t)
     return np.where(n > 1, t, 0.0)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 LABELS = ("COMPUTE-BOUND", "MEMORY-BOUND", "INTERCONNECT-BOUND", "BALANCED")
 _LABEL_OF = {"compute": 0, "hbm": 1, "communication": 2}
+NAMES = {"hbm": "HBM traffic", "launch_overhead": "launch overhead",
+         "pipeline_bubble": "the pipeline bubble"}
 DOMINANT_SHARE = 0.4    # a cause must hold at least this share of the step to name it
 
 
@@ -48,7 +50,7 @@ def _sentence(res) -> str:
     bd, step, sc = res.breakdown, res.tpot_s, res.scenario
     cat = res.dominant
     share = bd[cat] / step if step > 0 else 0.0
-    head = f"{cat.replace('_', ' ')} is {share:.0%} of a {_ms(step)} decode step"
+    head = f"{NAMES.get(cat, cat)} is {share:.0%} of a {_ms(step)} decode step"
     mem = res.memory
     if cat == "hbm":
         bw = sc.gpu_spec().hbm_gbps * 1e9 * sc.calibration().hbm_efficiency

@@ -488,6 +488,19 @@ def finish(prep: Prepared, pred_inf: np.ndarray | None, efficiency: dict | None 
     return df
 
 
+def _is_collectives(path_or_df) -> bool:
+    """A collectives file (format of data/collectives.csv), recognised by its header."""
+    if isinstance(path_or_df, pd.DataFrame):
+        cols = list(path_or_df.columns)
+    else:
+        try:
+            with open(os.fspath(path_or_df), encoding="utf-8-sig", errors="replace") as f:
+                cols = [c.strip() for c in f.readline(65536).split(",")]
+        except OSError:
+            return False
+    return "collective" in cols and "size_bytes" in cols
+
+
 def validate(path_or_df, calibration=None) -> pd.DataFrame:
     """Simulate every row of a measurements file (path or DataFrame).
 
@@ -497,6 +510,10 @@ def validate(path_or_df, calibration=None) -> pd.DataFrame:
     and note. ``calibration``: a Calibration, a dict of its fields or a JSON profile path
     (see ``kernel_model.calibrate``); None uses the engine's defaults.
     """
+    if _is_collectives(path_or_df):        # measured collectives: the collective model alone
+        from . import validate_collectives as VC
+        df, name = _read(path_or_df)
+        return VC.validate_collectives(df, name)
     prep = prepare(path_or_df, calibration)
     pred = predict_arrays(prep.P, prep.metrics) if prep.P is not None else None
     return finish(prep, pred, efficiency_dict(calibration))
@@ -750,8 +767,17 @@ def cli_main(argv=None) -> int:
                 with atomic_path(a.save_profile, "--save-profile") as tmp:
                     save_profile(cal, tmp, rep)
                 print(f"calibration profile written to {a.save_profile}\n")
-        df = validate(a.path, calibration=cal)
-        print(report(df, calibration=cal))
+        if _is_collectives(a.path):
+            if a.fit or a.calibration:
+                raise ValueError("--fit/--calibration apply to inference measurements; a "
+                                 "collectives file validates the collective model "
+                                 "(tools/fit_collectives.py refits it)")
+            from . import validate_collectives as VC
+            df = VC.validate_collectives(_read(a.path)[0], a.path)
+            print(VC.report(df))
+        else:
+            df = validate(a.path, calibration=cal)
+            print(report(df, calibration=cal))
         if a.csv:
             with atomic_path(a.csv, "--csv") as tmp:
                 df.to_csv(tmp, index=False)

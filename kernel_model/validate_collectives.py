@@ -49,6 +49,8 @@ BUS_FACTOR = {"all_reduce": lambda n: 2.0 * (n - 1) / n, "all_gather": lambda n:
 SOCKET_RE = re.compile(r"different CPU sockets|across 2 CPU sockets|cross-socket|dual-socket", re.I)
 INTRA_RE = re.compile(r"intra-node link:\s*(nvlink[345]?|pcie[345])", re.I)
 DEFAULT_GPN = 8
+MAX_RANKS = 1_000_000
+MAX_BYTES = 2.0 ** 50           # 1 PiB: larger sizes are typos
 # targets of issue 11, percent
 TARGET_SYSTEM, TARGET_OVERALL, TARGET_FLOOR = 25.0, 25.0, 30.0
 FLOOR_BYTES = 65536
@@ -91,7 +93,7 @@ def preset_for(link: str, p2p: str, notes: str, gpn: float, cross_socket: bool):
     return LINKS[link], None
 
 
-def read_collectives(df: pd.DataFrame, path: str = "<data>") -> pd.DataFrame:
+def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
     """Checked rows with the columns the prediction needs; raises ``ValueError`` naming the
     file, line and column for a malformed file."""
     missing = [c for c in REQUIRED if c not in df.columns]
@@ -112,20 +114,24 @@ def read_collectives(df: pd.DataFrame, path: str = "<data>") -> pd.DataFrame:
         if c not in COLLECTIVES:
             raise _bad(path, line, "collective", r["collective"], "one of " + ", ".join(COLLECTIVES))
         size = _num(r["size_bytes"], path, line, "size_bytes")
-        if size is None or size < 0:
-            raise _bad(path, line, "size_bytes", r["size_bytes"], "a number of bytes >= 0")
+        if size is None or size < 0 or size > MAX_BYTES:
+            raise _bad(path, line, "size_bytes", r["size_bytes"], "a number of bytes from 0 to 2**50")
         t = _num(r["time_us"], path, line, "time_us")
         bw = _num(r["busbw_gbs"], path, line, "busbw_gbs")
         if (t is None or t <= 0) and (bw is None or bw <= 0):
             raise _bad(path, line, "time_us", r["time_us"],
                        "a time > 0, or a busbw_gbs > 0 (the row has neither)")
+        counts = {}
         for col in ("num_gpus", "nodes", "gpus_per_node"):
             v = _num(r[col], path, line, col)
-            if v is not None and (v < 1 or v != int(v)):
-                raise _bad(path, line, col, r[col], "a whole number >= 1, or empty")
+            if v is not None and (v < 1 or v != int(v) or v > MAX_RANKS):
+                raise _bad(path, line, col, r[col], f"a whole number from 1 to {MAX_RANKS}, or empty")
+            counts[col] = None if v is None else int(v)
         rows.append(dict(r, link=link, collective=c, size_bytes=size, time_us=t, busbw_gbs=bw,
-                         algorithm=str(r["algorithm"]).strip().lower(), p2p=_yes(r["p2p"])))
-    return pd.DataFrame(rows)
+                         algorithm=str(r["algorithm"]).strip().lower(), p2p=_yes(r["p2p"]),
+                         notes="" if pd.isna(r.get("notes", "")) else str(r.get("notes", "")),
+                         **counts))
+    return rows
 
 
 def _num(v, path, line, col):
@@ -143,12 +149,8 @@ def _num(v, path, line, col):
 def _plan(r: dict):
     """(ranks, GPUs per node, note) of one row."""
     note = []
-    nodes = r.get("nodes")
-    nodes = None if nodes is None or pd.isna(nodes) else int(nodes)
-    gpn = r.get("gpus_per_node")
-    gpn = None if gpn is None or pd.isna(gpn) else int(gpn)
+    nodes, gpn = r.get("nodes"), r.get("gpus_per_node")
     n = r.get("num_gpus")
-    n = None if n is None or pd.isna(n) else int(n)
     if n is None:
         g = gpn or DEFAULT_GPN
         n = (nodes or 1) * g
@@ -175,10 +177,10 @@ def _link(intra: str | None, net: str | None, gpn: int, cross: bool, algorithm: 
 def predict_row(r: dict) -> tuple[float, str, str]:
     """(predicted time in s, preset label, note) for one checked row."""
     n, gpn, note = _plan(r)
-    cross = bool(SOCKET_RE.search(str(r.get("notes", ""))))
+    cross = bool(SOCKET_RE.search(r["notes"]))
     if "cross_socket" in r and str(r["cross_socket"]).lower() in ("yes", "no"):
         cross = str(r["cross_socket"]).lower() == "yes"
-    intra, net = preset_for(r["link"], r["p2p"], str(r.get("notes", "")), gpn, cross)
+    intra, net = preset_for(r["link"], r["p2p"], r["notes"], gpn, cross)
     alg = r["algorithm"]
     custom = alg not in NCCL_ALGOS
     L = _link(intra, net, gpn, cross and not net, NCCL_ALGOS.get(alg, "auto"), not custom)
@@ -204,7 +206,7 @@ def validate_collectives(df: pd.DataFrame, path: str = "<data>") -> pd.DataFrame
     """One row per measurement: measured and predicted time (µs), bus bandwidth, error."""
     rows = read_collectives(df, path)
     out = []
-    for r in rows.to_dict("records"):
+    for r in rows:
         if not r["link"]:
             out.append(_row(r, None, "", "excluded", "link not named: the network is not one "
                             "of " + ", ".join(NETWORK)))
@@ -215,9 +217,7 @@ def validate_collectives(df: pd.DataFrame, path: str = "<data>") -> pd.DataFrame
 
 
 def _row(r, t, label, status, note):
-    n = r["num_gpus"]
-    n = None if n is None or pd.isna(n) else int(n)
-    nn = n if n else DEFAULT_GPN * int(r["nodes"] or 1 if not pd.isna(r["nodes"]) else 1)
+    nn = r["num_gpus"] or _plan(r)[0]
     f = BUS_FACTOR[r["collective"]](nn) if nn > 1 else 1.0
     timed = r["time_us"] is not None and r["time_us"] > 0
     meas = r["time_us"] if timed else r["size_bytes"] * f / (r["busbw_gbs"] * 1e9) * 1e6
