@@ -108,6 +108,7 @@ class StepModel:
         self.grid = grid
         self.n_dense = min(DENSE, int(top)) + 2
         self._tabulate(np.array(grid, dtype=float))
+        self._dc = {}
         tp = P["tp"]
         dp = P["gps"] / tp
         self.kvfrac = max(1.0 / tp, 1.0 / P["kv_groups"])
@@ -180,6 +181,70 @@ class StepModel:
         cycle = L * t_layer + t_head + t_tail + transfers
         core = cycle + (m - 1) * t_crit if prefill else max(m * t_crit, cycle)
         return core + self.host
+
+    def _decode_consts(self, d, m):
+        key = (d, m)
+        got = self._dc.get(key)
+        if got is None:
+            P, at = self.P, self._at
+            T = d / m
+            tail = at(self.t_tail, T)
+            head = at(self.t_head, T)
+            n_cross = min(P["pp"] - 1, math.ceil(P["gps"] * P["pp"] / P["gpn"]) - 1)
+            transfers = ((P["pp"] - 1 - n_cross) * at(self.t_in, T) + n_cross * at(self.t_x, T)
+                         if P["pp"] > 1 else 0.0)
+            got = (T * self.c_act, at(self.t_nonatt, T) + P["t_launch"], at(self.t_comm, T),
+                   at(self.t_gemm, T), head, tail, transfers)
+            if len(self._dc) > 100_000:
+                self._dc.clear()
+            self._dc[key] = got
+        return got
+
+    def decode_time(self, d, ctx_sum, m=1.0):
+        """``step(d, ctx_sum, (), m)`` for a decode-only pass, with the parts that depend on
+        ``d`` only cached (the event loop's most frequent call)."""
+        m = max(1.0, min(m, d))
+        P = self.P
+        act, nonatt, comm, gemm, head, tail, transfers = self._decode_consts(d, m)
+        ctx = ctx_sum / m
+        c = ctx * self.c_flops / self.peak_a
+        mem = (act + ctx * self.c_kv) / self.bw
+        hi, lo = (c, mem) if c >= mem else (mem, c)
+        e = P["rexp"]
+        r = hi * (1.0 + (lo / hi) ** e) ** (1.0 / e)
+        t_layer = nonatt + r + comm - min(P["overlap"] * comm, gemm + r)
+        pp = P["pp"]
+        if pp <= 1:
+            return m * (P["L"] * t_layer + head + tail) + self.host
+        t_crit = max(self.L_first * t_layer + head, self.L_last * t_layer + tail)
+        return max(m * t_crit, P["L"] * t_layer + head + tail + transfers) + self.host
+
+    def decode_times(self, d, ctx0, k, m=1.0):
+        """Seconds of ``k`` consecutive decode-only passes of ``d`` sequences whose contexts
+        add up to ``ctx0`` in the first pass and grow by ``d`` a pass (numpy array; the
+        same numbers as ``step`` pass by pass)."""
+        P, at = self.P, self._at
+        m = max(1.0, min(m, d))
+        ctx = (ctx0 + d * np.arange(k, dtype=float)) / m
+        T = d / m
+        c = ctx * self.c_flops / self.peak_a
+        mem = (T * self.c_act + ctx * self.c_kv) / self.bw
+        hi, lo = np.maximum(c, mem), np.minimum(c, mem)
+        safe = np.where(hi > 0, hi, 1.0)
+        r = np.where(hi > 0, hi * (1.0 + (lo / safe) ** P["rexp"]) ** (1.0 / P["rexp"]), 0.0)
+        att = r + P["t_launch"]
+        comm = at(self.t_comm, T)
+        hidden = np.minimum(P["overlap"] * comm, at(self.t_gemm, T) + r)
+        t_layer = at(self.t_nonatt, T) + att + comm - hidden
+        t_head, t_tail = at(self.t_head, T), at(self.t_tail, T)
+        L, pp = P["L"], P["pp"]
+        if pp <= 1:
+            return m * (L * t_layer + t_head + t_tail) + self.host
+        t_crit = np.maximum(self.L_first * t_layer + t_head, self.L_last * t_layer + t_tail)
+        n_cross = min(pp - 1, math.ceil(P["gps"] * pp / P["gpn"]) - 1)
+        transfers = (pp - 1 - n_cross) * at(self.t_in, T) + n_cross * at(self.t_x, T)
+        cycle = L * t_layer + t_head + t_tail + transfers
+        return np.maximum(m * t_crit, cycle) + self.host
 
     def step(self, decode_seqs, decode_ctx_sum, chunks=(), m=1.0):
         """Seconds of a pass of ``decode_seqs`` decode sequences whose contexts add up to
