@@ -19,7 +19,11 @@ from .workload import Workload, Uniform, LogNormal, Empirical, ARRIVALS
 from .entities import Trace, ServingResult
 from .config import ServeConfig, SCHEDULERS, parse_slo, DEFAULT_SLO
 from .simulator import serve
+from .saturation import max_throughput, validate_saturation
+from .capacity import capacity, CapacityResult
+from .planner import plan_capacity
 
 __all__ = ["mixed_step", "StepModel", "Workload", "Uniform", "LogNormal", "Empirical",
            "ARRIVALS", "Trace", "ServingResult", "ServeConfig", "SCHEDULERS", "parse_slo",
-           "DEFAULT_SLO", "serve"]
+           "DEFAULT_SLO", "serve", "max_throughput", "validate_saturation", "capacity",
+           "CapacityResult", "plan_capacity"]

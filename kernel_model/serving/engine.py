@@ -59,6 +59,10 @@ class Replica:
         self.steps = steps
         self.area_wait = 0.0
         self.preemptions = 0
+        self.busy_s = 0.0             # time in passes, and its integrals of the batch and KV use
+        self.batch_area = 0.0
+        self.kv_area = 0.0
+        self.kv_max = 0.0
 
     # ---- the loop ------------------------------------------------------------------------
     def run(self, R, ids):
@@ -124,8 +128,11 @@ class Replica:
             starts = [t] + ends[:-1].tolist()
             dts = dts.tolist()
         self.area_wait += len(self.waiting) * (t_end - t)
+        u_first = self.A + d * self.ds + self.held + d * BLOCK_TOKENS / 2.0
+        jw = sum(j * x for j, x in enumerate(dts))
+        self._account(t_end - t, d, u_first, u_first + d * (k - 1), d * jw)
         if self.steps is not None:
-            u0 = (self.A + d * self.ds + self.held + d * BLOCK_TOKENS / 2.0) / BLOCK_TOKENS
+            u0 = u_first / BLOCK_TOKENS
             du = d / BLOCK_TOKENS
             self.steps.extend(self.index, self.pool, starts, d, 0, dts,
                               [u0 + du * j for j in range(k)], len(self.waiting))
@@ -155,8 +162,9 @@ class Replica:
         dt = self.sm.step(d, ctx, [(c, k, done) for _, c, k, done in chunks], self.m)
         self.area_wait += len(self.waiting) * dt
         t_end = t + dt
+        used = self.A + self.d * self.ds + self.held + self.d * BLOCK_TOKENS / 2.0
+        self._account(dt, d, used, used, 0.0)
         if self.steps is not None:
-            used = self.A + self.d * self.ds + self.held + self.d * BLOCK_TOKENS / 2.0
             self.steps.extend(self.index, self.pool, [t], d, sum(c for _, c, _, _ in chunks),
                               [dt], [used / BLOCK_TOKENS], len(self.waiting))
         if d:
@@ -170,6 +178,14 @@ class Replica:
             if done:
                 self._prefilled(i, t_end, heap)
         return t_end
+
+    def _account(self, dt, d, used_first, used_last, growth):
+        """Integrals over time of the batch and the KV tokens in use (a run of passes: pass
+        j holds ``used_first + d*j`` tokens; ``growth`` = sum of d*j*dt_j)."""
+        self.busy_s += dt
+        self.batch_area += d * dt
+        self.kv_area += used_first * dt + growth
+        self.kv_max = max(self.kv_max, used_last)
 
     # ---- scheduling ----------------------------------------------------------------------
     def _fits(self, tokens):

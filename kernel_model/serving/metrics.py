@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import BLOCK_TOKENS
+
 PCTS = (50, 90, 99)
 
 
@@ -25,8 +27,9 @@ def slo_check(req, slo):
     return measured, bool(ok), mask
 
 
-def summarize(req, steps, slo, num_gpus, area_wait, preemptions, kv_blocks):
-    """The ``summary`` dict of a ``ServingResult`` (see ``ServingResult``)."""
+def summarize(req, steps, slo, num_gpus, area_wait, preemptions, kv_tokens, stats):
+    """The ``summary`` dict of a ``ServingResult`` (see ``ServingResult``); ``stats``: the
+    replicas' time integrals (busy_s, batch_area, kv_area in token-seconds, kv_max tokens)."""
     first = float(req["arrival_s"].min())
     last = float(req["finish_s"].max())
     duration = max(last - first, 1e-12)
@@ -40,15 +43,13 @@ def summarize(req, steps, slo, num_gpus, area_wait, preemptions, kv_blocks):
         s[f"{m}_mean_s"] = float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
         for q in PCTS:
             s[f"{m}_p{q}_s"] = _pct(x, q)
-    dt = steps["step_s"].to_numpy()
-    busy = float(dt.sum())
-    w = dt / busy if busy > 0 else dt
     s["steps"] = int(len(steps))
-    s["mean_batch"] = float((steps["decode_seqs"].to_numpy() * w).sum())
-    kv = steps["kv_blocks_used"].to_numpy() / max(kv_blocks, 1e-12)
-    s["kv_utilisation_mean"] = float((kv * w).sum())
-    s["kv_utilisation_max"] = float(kv.max()) if len(kv) else 0.0
-    s["kv_blocks"] = float(kv_blocks)
+    s["busy_s"] = stats["busy_s"]
+    busy = max(stats["busy_s"], 1e-300)
+    s["mean_batch"] = stats["batch_area"] / busy
+    s["kv_utilisation_mean"] = stats["kv_area"] / busy / max(kv_tokens, 1e-300)
+    s["kv_utilisation_max"] = stats["kv_max"] / max(kv_tokens, 1e-300)
+    s["kv_blocks"] = float(kv_tokens) / BLOCK_TOKENS
     s["preemptions"] = int(preemptions)
     s["mean_queue_length"] = area_wait / duration            # Little: = rate * mean queue_s
     measured, met, mask = slo_check(req, slo)

@@ -156,20 +156,22 @@ def run_plan(plan, workload, trace, slo, record_steps=True) -> ServingResult:
     steps = StepLog() if record_steps else None
     n = len(trace)
     if cfg.disaggregated:
-        area, pre, gpus = _run_disaggregated(plan, workload, R, steps, n)
+        reps, gpus = _run_disaggregated(plan, workload, R, steps, n)
     else:
         users = workload.users if workload.closed_loop else 0
-        area, pre = 0.0, 0
+        reps = []
         for r, ids in enumerate(_assign(n, cfg.replicas, users)):
             rep = Replica(plan.step_model, cfg, plan.kv_tokens, plan.m, r, steps=steps)
             for i in ids:
                 R["replica"][i] = r
             rep.run(R, ids)
-            area += rep.area_wait
-            pre += rep.preemptions
+            reps.append(rep)
         gpus = cfg.replicas * sc.num_gpus
     req, st = _frames(R, steps or StepLog())
-    summary = summarize(req, st, slo, gpus, area, pre, plan.kv_blocks)
+    stats = {k: sum(getattr(r, k) for r in reps) for k in ("busy_s", "batch_area", "kv_area")}
+    stats["kv_max"] = max(r.kv_max for r in reps)
+    summary = summarize(req, st, slo, gpus, sum(r.area_wait for r in reps),
+                        sum(r.preemptions for r in reps), plan.kv_tokens, stats)
     config = dict(cfg.to_dict(), scenario=sc.to_dict(), workload=workload.describe(),
                   kv_cache_tokens=plan.kv_tokens, micro_batches=plan.m)
     return ServingResult(req, st, summary, config)
@@ -189,13 +191,12 @@ def _run_disaggregated(plan, workload, R, steps, n):
         raise ValueError(f"disaggregated={cfg.disaggregated}: each pool must be a multiple "
                          f"of the plan's {g} GPU(s) (tp={sc.tp}, pp={sc.pp})")
     n_pre, n_dec = pg // g, dg // g
-    area, pre = 0.0, 0
+    reps = []
     for r, ids in enumerate(_assign(n, n_pre, 0)):
         rep = Replica(plan.step_model, cfg, plan.kv_tokens, plan.m, r, mode="prefill",
                       pool="prefill", steps=steps)
         rep.run(R, ids)
-        area += rep.area_wait
-        pre += rep.preemptions
+        reps.append(rep)
     first = np.array(R["first_token_s"])
     D = dict(R)
     D["arrival_s"] = (first + np.array([_transfer_s(plan, p, pg + dg)
@@ -214,11 +215,10 @@ def _run_disaggregated(plan, workload, R, steps, n):
             R["replica"][i] = n_pre + r
         live = [i for i in ids if R["output_tokens"][i] > 1]
         rep.run(D, live)
-        area += rep.area_wait
-        pre += rep.preemptions
+        reps.append(rep)
     for i in range(n):
         if R["output_tokens"][i] > 1:
             R["finish_s"][i] = D["finish_s"][i]
             R["queue_s"][i] += D["queue_s"][i]
             R["preemptions"][i] += D["preemptions"][i]
-    return area, pre, pg + dg
+    return reps, pg + dg
