@@ -41,9 +41,9 @@ class Plan:
     def __init__(self, sc, cfg, max_prompt, max_total):
         self.sc, self.cfg = sc, cfg
         self.P = as_float_params(params(sc))
-        # activations: of the largest pass the token budget allows (a static batch's
-        # prefill runs in one pass whatever the budget; its buffers are not counted beyond it)
-        pass_tokens = max(cfg.max_batched_tokens, max_prompt)
+        # activations: of a pass of the token budget (a longer prompt admitted alone, or a
+        # static batch's prefill, runs in one pass; its buffers are not counted beyond it)
+        pass_tokens = cfg.max_batched_tokens
         if cfg.scheduler == "static":
             self.m = sc.micro_batches
             table = cfg.max_batch * max_total
