@@ -84,8 +84,10 @@ class Trace:
         if miss:
             raise ValueError(f"trace {p.name}: missing column(s) {', '.join(miss)} "
                              f"(needs {','.join(COLUMNS)}, optional {','.join(OPTIONAL)})")
+        if len(df) == 0:
+            raise ValueError(f"trace {p.name}: no requests (empty); needs at least one row")
         for c in COLUMNS + tuple(o for o in OPTIONAL if o in df.columns):
-            if not np.issubdtype(df[c].dtype, np.number) or df[c].isna().any():
+            if not pd.api.types.is_numeric_dtype(df[c]) or df[c].isna().any():
                 raise ValueError(f"trace {p.name}: column {c} must be numbers without gaps")
         df = df.sort_values("arrival_s", kind="stable")
         extra = {o: df[o].to_numpy() for o in OPTIONAL if o in df.columns}
