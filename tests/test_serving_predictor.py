@@ -65,3 +65,17 @@ def test_chunk_after_cached_context_costs_more_attention():
     cold = float(mixed_step(P, 0, 0, 512, 0, 1))
     warm = float(mixed_step(P, 0, 0, 512, 4000, 1))
     assert warm > cold
+
+
+@pytest.mark.parametrize("kw", CASES)
+def test_decode_shortcuts_equal_the_general_step(kw):
+    sc = km.Scenario(**kw)
+    fast = StepModel(params(sc), 5000)
+    m = float(sc.micro_batches)
+    for d in (1, 2, 7, 64):
+        ctx0 = d * 900.0
+        ref = [fast.step(d, ctx0 + d * j, (), m) for j in range(30)]
+        one = [fast.decode_time(d, ctx0 + d * j, m) for j in range(30)]
+        many = fast.decode_times(d, ctx0, 30, m)
+        np.testing.assert_allclose(one, ref, rtol=1e-12)
+        np.testing.assert_allclose(many, ref, rtol=1e-12)

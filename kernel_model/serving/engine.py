@@ -32,7 +32,7 @@ import numpy as np
 from .config import BLOCK_TOKENS, WATERMARK
 
 FAST_MAX = 4096            # decode passes computed at once between events
-FAST_SMALL = 12            # up to this many, pass by pass (cheaper than numpy)
+FAST_SMALL = 24            # up to this many, pass by pass (cheaper than numpy)
 
 WAITING, PREFILL, RUNNING, DONE = 0, 1, 2, 3
 
@@ -108,11 +108,12 @@ class Replica:
             return None
         ctx0 = self.A + d * self.ds
         sm, m = self.sm, self.m
-        dt0 = sm.decode_time(d, ctx0, m)
+        fn = sm.decode_fn(d, m)
+        dt0 = fn(ctx0)
         if heap:                  # passes only get longer: this many reach the next arrival
             k = max(1, min(k, int((heap[0][0] - t) / dt0) + 1))
         if k <= FAST_SMALL:
-            dts = [dt0] + [sm.decode_time(d, ctx0 + d * j, m) for j in range(1, k)]
+            dts = [dt0] + [fn(ctx0 + d * j) for j in range(1, k)]
             ends = list(itertools.accumulate(dts, initial=t))
             if heap:
                 k = min(k, bisect.bisect_left(ends, heap[0][0], 1) )

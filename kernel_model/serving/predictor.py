@@ -200,24 +200,45 @@ class StepModel:
             self._dc[key] = got
         return got
 
-    def decode_time(self, d, ctx_sum, m=1.0):
-        """``step(d, ctx_sum, (), m)`` for a decode-only pass, with the parts that depend on
-        ``d`` only cached (the event loop's most frequent call)."""
+    def decode_fn(self, d, m=1.0):
+        """The function ctx_sum -> seconds of a decode-only pass of ``d`` sequences (the
+        parts that depend on ``d`` only computed once and cached)."""
         m = max(1.0, min(m, d))
+        key = (d, m, "fn")
+        fn = self._dc.get(key)
+        if fn is not None:
+            return fn
         P = self.P
         act, nonatt, comm, gemm, head, tail, transfers = self._decode_consts(d, m)
-        ctx = ctx_sum / m
-        c = ctx * self.c_flops / self.peak_a
-        mem = (act + ctx * self.c_kv) / self.bw
-        hi, lo = (c, mem) if c >= mem else (mem, c)
-        e = P["rexp"]
-        r = hi * (1.0 + (lo / hi) ** e) ** (1.0 / e)
-        t_layer = nonatt + r + comm - min(P["overlap"] * comm, gemm + r)
-        pp = P["pp"]
+        cf, e, ie = self.c_flops / self.peak_a / m, P["rexp"], 1.0 / P["rexp"]
+        a0, a1 = act / self.bw, self.c_kv / self.bw / m
+        base, ovc = nonatt + comm, P["overlap"] * comm
+        L, pp, host = P["L"], P["pp"], self.host
         if pp <= 1:
-            return m * (P["L"] * t_layer + head + tail) + self.host
-        t_crit = max(self.L_first * t_layer + head, self.L_last * t_layer + tail)
-        return max(m * t_crit, P["L"] * t_layer + head + tail + transfers) + self.host
+            k_l, k_0 = m * L, m * (head + tail) + host
+
+            def fn(ctx_sum):
+                c, mem = ctx_sum * cf, a0 + ctx_sum * a1
+                hi, lo = (c, mem) if c >= mem else (mem, c)
+                r = hi * (1.0 + (lo / hi) ** e) ** ie
+                return k_l * (base + r - min(ovc, gemm + r)) + k_0
+        else:
+            Lf, Ll, extra = self.L_first, self.L_last, head + tail + transfers
+
+            def fn(ctx_sum):
+                c, mem = ctx_sum * cf, a0 + ctx_sum * a1
+                hi, lo = (c, mem) if c >= mem else (mem, c)
+                r = hi * (1.0 + (lo / hi) ** e) ** ie
+                t_layer = base + r - min(ovc, gemm + r)
+                t_crit = max(Lf * t_layer + head, Ll * t_layer + tail)
+                return max(m * t_crit, L * t_layer + extra) + host
+        self._dc[key] = fn
+        return fn
+
+    def decode_time(self, d, ctx_sum, m=1.0):
+        """``step(d, ctx_sum, (), m)`` for a decode-only pass (the event loop's most
+        frequent call)."""
+        return self.decode_fn(d, m)(ctx_sum)
 
     def decode_times(self, d, ctx0, k, m=1.0):
         """Seconds of ``k`` consecutive decode-only passes of ``d`` sequences whose contexts
