@@ -111,3 +111,37 @@ def test_saturation_row_scenario_precision():
     row = dict(_rows().iloc[0], weight_bits=8, gpu="h100-sxm")
     sc, mb = scenario_for_row(row)
     assert sc.weight_bits == 8 and sc.kv_bits == 8 and mb == 64
+
+
+class _FakeClient:
+    """The two dask.distributed Client methods the searches use, run in process."""
+
+    def __init__(self):
+        self.mapped = 0
+
+    def map(self, fn, items, pure=True):
+        items = list(items)
+        self.mapped += len(items)
+        return [fn(x) for x in items]
+
+    def gather(self, futures):
+        return list(futures)
+
+
+def test_searches_hand_their_work_to_a_dask_client():
+    c = _FakeClient()
+    kw = dict(slo={"ttft_p90_s": 1.0}, workload=SHAPE, weight_bits=(16,),
+              schedulers=("chunked",), requests=200)
+    a = plan_capacity("llama-2-7b", "a100-sxm-80gb", 2, client=c, **kw)
+    assert c.mapped == 3                                   # the three splits of 2 GPUs
+    b = plan_capacity("llama-2-7b", "a100-sxm-80gb", 2, **kw)
+    pd.testing.assert_frame_equal(a, b)
+    v = validate_saturation(_rows(), client=c)
+    assert c.mapped == 6 and v.attrs["mape"] == validate_saturation(_rows()).attrs["mape"]
+
+
+def test_engine_side_never_imports_widget_libraries(python_ok):
+    python_ok("import sys, kernel_model.serving, kernel_model.serving.model_object, "
+              "kernel_model.serving.cli; "
+              "bad = [m for m in sys.modules if m.split('.')[0] in ('ipywidgets', 'bqplot')]; "
+              "assert not bad, bad")

@@ -110,12 +110,5 @@ def kv_capacity_tokens(P, fraction, pass_tokens):
                     "kv_free": free, "kv_bytes_per_token": per_token}
 
 
-def kv_bytes_per_token_all_gpus(P):
-    """KV bytes of one token summed over the GPUs of one replica (what a disaggregated
-    prefill instance sends to a decode instance)."""
-    kvfrac = max(1.0 / P["tp"], 1.0 / P["kv_groups"])
-    return P["L"] * P["kv_elems"] * kvfrac * P["kvb"] * P["tp"]
-
-
 def as_float_params(P):
     return {k: (float(np.asarray(v)) if k != "link" else v) for k, v in P.items()}

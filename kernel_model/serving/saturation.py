@@ -89,32 +89,41 @@ def scenario_for_row(row) -> tuple[Scenario, int]:
     return Scenario(**kw), int(m.group(1)) if m else DEFAULT_MAX_BATCH
 
 
-def validate_saturation(df, progress=None):
+def _predict_row(r):
+    rec = {k: r[k] for k in ("id", "gpu", "model", "num_gpus", "weight_bits",
+                             "prompt_tokens", "output_tokens") if k in r}
+    rec["measured"] = float(r["value"])
+    try:
+        sc, mb = scenario_for_row(r)
+        rec["max_batch"] = mb
+        rec["predicted"] = max_throughput(sc, int(r["prompt_tokens"]), int(r["output_tokens"]),
+                                          max_batch=mb)
+        rec["error"] = rec["predicted"] / rec["measured"] - 1.0
+        rec["status"] = "ok"
+    except ValueError as e:
+        rec.update(predicted=math.nan, error=math.nan, status=str(e).split(";")[0])
+    return rec
+
+
+def validate_saturation(df, progress=None, client=None):
     """Predicted vs measured saturation rows of a measurements DataFrame.
 
     Returns a DataFrame (one row per ``batch == 0`` ``max_output_tokens_per_s`` row): id,
     gpu, model, num_gpus, weight_bits, prompt_tokens, output_tokens, max_batch, measured,
     predicted, error (predicted / measured - 1), status ("ok" or why it was skipped).
-    ``df.attrs["mape"]`` is the mean absolute error of the predicted rows."""
+    ``df.attrs["mape"]`` is the mean absolute error of the predicted rows. ``progress``: a
+    bar with ``update(n)``; ``client``: a ``dask.distributed`` Client to spread the rows."""
     import pandas as pd
     rows = df[(df["batch"] == 0) & (df["metric"] == METRIC)]
-    out = []
-    for _, r in rows.iterrows():
-        rec = {k: r[k] for k in ("id", "gpu", "model", "num_gpus", "weight_bits",
-                                 "prompt_tokens", "output_tokens") if k in r}
-        rec["measured"] = float(r["value"])
-        try:
-            sc, mb = scenario_for_row(r)
-            rec["max_batch"] = mb
-            rec["predicted"] = max_throughput(sc, int(r["prompt_tokens"]),
-                                              int(r["output_tokens"]), max_batch=mb)
-            rec["error"] = rec["predicted"] / rec["measured"] - 1.0
-            rec["status"] = "ok"
-        except ValueError as e:
-            rec.update(predicted=math.nan, error=math.nan, status=str(e).split(";")[0])
-        out.append(rec)
-        if progress is not None:
-            progress.update(1)
+    recs = [r for _, r in rows.iterrows()]
+    if client is not None:                      # a dask.distributed Client
+        out = client.gather(client.map(_predict_row, recs, pure=False))
+    else:
+        out = []
+        for r in recs:
+            out.append(_predict_row(r))
+            if progress is not None:
+                progress.update(1)
     res = pd.DataFrame(out)
     ok = res["status"] == "ok" if len(res) else []
     res.attrs["mape"] = float(res.loc[ok, "error"].abs().mean()) if len(res) else math.nan
