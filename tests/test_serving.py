@@ -236,3 +236,19 @@ def test_summary_slo_and_goodput():
     assert isinstance(res, ServingResult) and "req/s" in repr(res)
     strict = serve(sc, w, slo={"ttft_p50_s": 1e-4}).summary
     assert strict["slo_met"] is False and strict["goodput_rps"] == 0
+
+
+def test_reserve_admission_never_preempts_and_holds_whole_requests():
+    sc = km.Scenario(**A100)
+    w = Workload(rate_rps=50, prompt=200, output=LogNormal(1500, 800, hi=3000), requests=200,
+                 seed=1)
+    res = serve(sc, w, kv_cache_fraction=0.25, admission="reserve")
+    assert res.summary["preemptions"] == 0
+    plan = Plan(sc, ServeConfig(kv_cache_fraction=0.25), 200, 3200)
+    # at every pass the admitted requests' prompt + output fit the cache
+    r = res.requests
+    for t in res.steps["time_s"].iloc[::50]:
+        live = r[(r["start_s"] <= t) & (r["finish_s"] > t)]
+        assert (live["prompt_tokens"] + live["output_tokens"]).sum() <= plan.kv_tokens
+    with pytest.raises(ValueError, match="admission='greedy'"):
+        serve(sc, w, admission="greedy")

@@ -102,6 +102,7 @@ def test_validate_saturation_rows_errors_and_mape():
     assert a["max_batch"] == 64 and b["max_batch"] == 2048
     sc = km.Scenario(**A100)
     assert a["predicted"] == pytest.approx(max_throughput(sc, 500, 200, max_batch=64))
+    assert a["admission"] == "optimistic"
     assert a["error"] == pytest.approx(a["predicted"] / 3000.0 - 1)
     assert c["status"].startswith("gpu='no-such-gpu'") and math.isnan(c["predicted"])
     assert out.attrs["mape"] == pytest.approx((abs(a["error"]) + abs(b["error"])) / 2)
@@ -109,8 +110,11 @@ def test_validate_saturation_rows_errors_and_mape():
 
 def test_saturation_row_scenario_precision():
     row = dict(_rows().iloc[0], weight_bits=8, gpu="h100-sxm")
-    sc, mb = scenario_for_row(row)
-    assert sc.weight_bits == 8 and sc.kv_bits == 8 and mb == 64
+    sc, opts = scenario_for_row(row)
+    assert sc.weight_bits == 8 and sc.kv_bits == 8
+    assert opts == {"max_batch": 64, "admission": "optimistic"}
+    _, trt = scenario_for_row(dict(row, framework="TensorRT-LLM v1.0", notes=""))
+    assert trt == {"max_batch": 2048, "admission": "reserve"}
 
 
 class _FakeClient:

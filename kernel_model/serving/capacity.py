@@ -59,7 +59,7 @@ def _shape(workload, requests):
 
 def capacity(scenario, workload=None, slo=None, scheduler="continuous", max_batch=256,
              max_batched_tokens=8192, replicas=1, kv_cache_fraction=0.9, prefix_cache=False,
-             tol=0.02, requests=None, progress=None) -> CapacityResult:
+             tol=0.02, requests=None, progress=None, admission="optimistic") -> CapacityResult:
     """Highest request rate (requests/s, all ``replicas``) at which ``scenario`` serving
     ``workload``'s shape (its lengths and arrival process; default: chat-like lengths, 1000
     Poisson requests) meets ``slo`` (default ``DEFAULT_SLO``), to a relative ``tol``."""
@@ -75,7 +75,7 @@ def capacity(scenario, workload=None, slo=None, scheduler="continuous", max_batc
     if not 0 < tol < 1:
         raise ValueError(f"tol={tol!r} is not allowed: must be in (0, 1)")
     cfg = ServeConfig(scheduler, max_batch, max_batched_tokens, 1, kv_cache_fraction,
-                      bool(prefix_cache))
+                      bool(prefix_cache), admission=admission)
     trace0 = w.with_rate(1.0).sample()
     plan = Plan(sc, cfg, int(trace0.prompt_tokens.max()),
                 int((trace0.prompt_tokens + trace0.output_tokens).max()))

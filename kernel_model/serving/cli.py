@@ -83,6 +83,9 @@ def _serve_args(p):
     p.add_argument("--replicas", type=_pos_int, default=1, metavar="N")
     p.add_argument("--kv-cache-fraction", type=_pos, default=0.9, metavar="F")
     p.add_argument("--prefix-cache", action="store_true")
+    p.add_argument("--admission", choices=("optimistic", "reserve"), default="optimistic",
+                   help="optimistic (vLLM: preempt when full) | reserve (TensorRT-LLM: "
+                        "prompt + output reserved, never preempt)")
     p.add_argument("--slo", default=None, metavar="SPEC", help="e.g. ttft_p90=1,tpot_p99=0.05")
 
 
@@ -162,7 +165,7 @@ def _disagg(text):
 def _serve_kw(a):
     return dict(scheduler=a.scheduler, max_batch=a.max_batch,
                 max_batched_tokens=a.max_batched_tokens, kv_cache_fraction=a.kv_cache_fraction,
-                prefix_cache=a.prefix_cache)
+                prefix_cache=a.prefix_cache, admission=a.admission)
 
 
 # ---- commands -----------------------------------------------------------------------------
@@ -188,7 +191,9 @@ def _run_capacity(a):
     if a.plan:
         df = plan_capacity(a.model, a.gpu, a.num_gpus, slo=a.slo, workload=_workload(a),
                            interconnect=a.interconnect, gpu_hour_usd=a.gpu_hour_usd,
-                           target_rps=a.target_rps, progress=True, requests=a.requests)
+                           target_rps=a.target_rps, progress=True, requests=a.requests,
+                           max_batch=a.max_batch, max_batched_tokens=a.max_batched_tokens,
+                           kv_cache_fraction=a.kv_cache_fraction, admission=a.admission)
         if a.csv:
             df.to_csv(a.csv, index=False)
         if a.json:

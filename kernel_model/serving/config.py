@@ -11,6 +11,7 @@ from .. import memory
 from ..hardware import closest
 
 SCHEDULERS = ("continuous", "chunked", "static")
+ADMISSIONS = ("optimistic", "reserve")
 BLOCK_TOKENS = 16                 # tokens per paged KV block (vLLM's default)
 WATERMARK = 0.01                  # share of the blocks admission leaves free for decode growth
 # SLO keys: <metric>_p<percentile>_s, metric in ttft / tpot / e2e
@@ -33,6 +34,7 @@ class ServeConfig:
     kv_cache_fraction: float = 0.9    # share of GPU memory for weights + activations + KV
     prefix_cache: bool = False        # a request whose prefix_id was seen skips its prefill
     disaggregated: tuple | None = None  # (prefill_gpus, decode_gpus)
+    admission: str = "optimistic"     # one of ADMISSIONS (see engine)
 
     def __post_init__(self):
         if self.scheduler not in SCHEDULERS:
@@ -40,6 +42,9 @@ class ServeConfig:
             raise ValueError(f"scheduler={self.scheduler!r} is not allowed"
                              + (f"; closest: {', '.join(near)}" if near else "")
                              + f" (valid: {', '.join(SCHEDULERS)})")
+        if self.admission not in ADMISSIONS:
+            raise ValueError(f"admission={self.admission!r} is not allowed: one of "
+                             f"{', '.join(ADMISSIONS)}")
         self.max_batch = _whole("max_batch", self.max_batch)
         self.max_batched_tokens = _whole("max_batched_tokens", self.max_batched_tokens)
         self.replicas = _whole("replicas", self.replicas)

@@ -12,10 +12,13 @@ closed form). Schedulers:
                 prefilled in one pass and decoded until its last sequence ends.
 
 Memory: paged KV blocks. A sequence holds its prompt from admission and one more token per
-step; its last block is on average half full. Admission waits until the prompt fits with
-``WATERMARK`` of the blocks left free; when decode growth overflows the cache, the most
-recently admitted sequence is preempted (its blocks freed) and recomputed later as a
-prefill of its prompt plus the tokens it had generated (vLLM's recompute policy).
+step; its last block is on average half full. Admission (``admission="optimistic"``, vLLM)
+waits until the prompt fits with ``WATERMARK`` of the blocks left free; when decode growth
+overflows the cache, the most recently admitted sequence is preempted (its blocks freed)
+and recomputed later as a prefill of its prompt plus the tokens it had generated (vLLM's
+recompute policy). ``admission="reserve"`` (TensorRT-LLM's default GUARANTEED_NO_EVICT)
+admits a request only when its prompt plus its whole output fit beside the reservations of
+the admitted ones, so nothing is ever preempted.
 
 Decode progress is counted lazily: a running sequence's generated tokens are
 ``g0 + (passes - joined)``, so a pass costs O(1) Python work plus the sequences that end.
@@ -51,6 +54,8 @@ class Replica:
         self.max_batch = cfg.max_batch
         self.budget = cfg.max_batched_tokens
         self.prefix_cache = cfg.prefix_cache
+        self.reserve = cfg.admission == "reserve" and mode != "prefill"
+        self.reserved = 0.0           # tokens reserved by admitted requests (all of them)
         self.cap = float(kv_tokens)
         self.m = float(micro_batches)
         self.index = index
@@ -100,7 +105,7 @@ class Replica:
             return None
         if self.waiting and self.sched != "static" and d < self.max_batch:
             R, i = self.R, self.waiting[0]
-            if self._fits(R["prompt_tokens"][i] + R["generated"][i]):
+            if self._fits_request(i):
                 return None                   # the next pass admits
         room = (self.cap - self.A - self.held - d * BLOCK_TOKENS / 2.0) / d - 1.0
         k = min(self.fin[0][0] - self.ds, int(room) - self.ds + 1, FAST_MAX)
@@ -189,6 +194,17 @@ class Replica:
         self.kv_max = max(self.kv_max, used_last)
 
     # ---- scheduling ----------------------------------------------------------------------
+    def _fits_request(self, i):
+        """Can request ``i`` be admitted now? ``optimistic`` (vLLM): its current tokens fit
+        the free blocks; ``reserve`` (TensorRT-LLM GUARANTEED_NO_EVICT): its prompt plus
+        all its output fit beside what the admitted requests reserved."""
+        R = self.R
+        if self.reserve:
+            n = self.d + len(self.prefilling) + 1
+            need = R["prompt_tokens"][i] + R["output_tokens"][i]
+            return self.reserved + need + n * BLOCK_TOKENS / 2.0 <= self.cap * (1.0 - WATERMARK)
+        return self._fits(R["prompt_tokens"][i] + R["generated"][i])
+
     def _fits(self, tokens):
         used = self.A + self.d * self.ds + self.held + (self.d + 1) * BLOCK_TOKENS / 2.0
         return used + tokens <= self.cap * (1.0 - WATERMARK)
@@ -198,8 +214,10 @@ class Replica:
         R = self.R
         i = self.waiting[0]
         total = R["prompt_tokens"][i] + R["generated"][i]
-        if not self._fits(total):
+        if not self._fits_request(i):
             return False
+        if self.reserve:
+            self.reserved += R["prompt_tokens"][i] + R["output_tokens"][i]
         self.waiting.popleft()
         R["queue_s"][i] += t - R["wait_since"][i]
         if R["start_s"][i] != R["start_s"][i]:
@@ -261,8 +279,10 @@ class Replica:
         R = self.R
         while self.waiting and self.d < self.max_batch:
             i = self.waiting[0]
-            if not self._fits(R["prompt_tokens"][i] + R["generated"][i]):
+            if not self._fits_request(i):
                 break
+            if self.reserve:
+                self.reserved += R["prompt_tokens"][i] + R["output_tokens"][i]
             self.waiting.popleft()
             R["queue_s"][i] += t - R["wait_since"][i]
             self._join(i)
@@ -306,6 +326,8 @@ class Replica:
         if running:
             self._leave(i)
         R["state"][i] = DONE
+        if self.reserve:
+            self.reserved -= R["prompt_tokens"][i] + R["output_tokens"][i]
         R["finish_s"][i] = t_end
         nxt = R["next"][i]
         if nxt >= 0:                                   # closed loop: the user's next request

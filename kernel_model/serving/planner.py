@@ -66,7 +66,7 @@ def plan_capacity(model, gpu, num_gpus, slo=None, workload=None, interconnect=No
     ``usd_per_m_output_tokens`` with ``gpu_hour_usd``; ``gpus_for_target`` with
     ``target_rps``: GPUs of this plan's shape that serve that rate). ``client``: a
     ``dask.distributed`` Client to run the plans on (``client.map``); ``progress=True``
-    shows a bar. ``serve_kw`` (max_batch, max_batched_tokens, kv_cache_fraction) go to
+    shows a bar. ``serve_kw`` (max_batch, max_batched_tokens, kv_cache_fraction, admission) go to
     ``capacity``."""
     import pandas as pd
     slo = parse_slo(DEFAULT_SLO if slo is None else slo)

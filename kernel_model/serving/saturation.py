@@ -12,7 +12,9 @@ the weight format and KV precision from its notes where the engine has precision
 (else ``weight_bits``, with an 8-bit KV cache for 8- and 4-bit checkpoints, as FP8 / NVFP4
 serving checkpoints keep), the runtime from its framework;
 ``max_batch`` from the notes' ``max_batch=N`` where stated (vLLM's max-num-seqs), else
-``DEFAULT_MAX_BATCH`` (TensorRT-LLM's default engine batch).
+``DEFAULT_MAX_BATCH`` (TensorRT-LLM's default engine batch); TensorRT-LLM rows admit with
+``admission="reserve"`` (its default capacity policy, GUARANTEED_NO_EVICT, reserves prompt +
+output per request), the others optimistically (vLLM).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ _MAX_BATCH = re.compile(r"max_batch\s*=\s*(\d+)")
 
 def max_throughput(scenario, prompt_tokens, output_tokens, max_batch=DEFAULT_MAX_BATCH,
                    scheduler="chunked", max_batched_tokens=DEFAULT_MAX_TOKENS,
-                   kv_cache_fraction=0.9, requests=None, detail=False):
+                   kv_cache_fraction=0.9, requests=None, detail=False, admission="optimistic"):
     """Output tokens/s of one replica of ``scenario`` with every request queued at t = 0.
 
     ``requests`` (default: three batches' worth, at least 500, at most 6000) equal requests
@@ -45,7 +47,8 @@ def max_throughput(scenario, prompt_tokens, output_tokens, max_batch=DEFAULT_MAX
     for name, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name}={v!r} is not allowed: must be a whole number >= 1")
-    cfg = ServeConfig(scheduler, max_batch, max_batched_tokens, 1, kv_cache_fraction)
+    cfg = ServeConfig(scheduler, max_batch, max_batched_tokens, 1, kv_cache_fraction,
+                      admission=admission)
     plan = Plan(sc, cfg, prompt_tokens, prompt_tokens + output_tokens)
     fit = plan.kv_tokens / (prompt_tokens + output_tokens / 2.0 + 8)
     n = requests or int(min(max(3 * min(max_batch, fit), 500), 6000))
@@ -73,8 +76,9 @@ def _precision(row, wb):
     return {"weight_format": name}, min(kv, formats.kv_bits_from_notes(notes)[0])
 
 
-def scenario_for_row(row) -> tuple[Scenario, int]:
-    """(Scenario, max_batch) of one saturation row (see the module docstring)."""
+def scenario_for_row(row) -> tuple[Scenario, dict]:
+    """(Scenario, max_throughput options: max_batch, admission) of one saturation row (see
+    the module docstring)."""
     from ..runtime import runtime_for_framework
     wb = int(row["weight_bits"])
     ic = "none" if int(row["num_gpus"]) == 1 else row["interconnect"]
@@ -86,7 +90,10 @@ def scenario_for_row(row) -> tuple[Scenario, int]:
     if row.get("framework"):
         kw["runtime"] = runtime_for_framework(str(row["framework"]))[0]
     m = _MAX_BATCH.search(str(row.get("notes", "")))
-    return Scenario(**kw), int(m.group(1)) if m else DEFAULT_MAX_BATCH
+    trt = "tensorrt" in str(row.get("framework", "")).lower().replace("-", "")
+    opts = {"max_batch": int(m.group(1)) if m else DEFAULT_MAX_BATCH,
+            "admission": "reserve" if trt else "optimistic"}
+    return Scenario(**kw), opts
 
 
 def _predict_row(r):
@@ -94,10 +101,10 @@ def _predict_row(r):
                              "prompt_tokens", "output_tokens") if k in r}
     rec["measured"] = float(r["value"])
     try:
-        sc, mb = scenario_for_row(r)
-        rec["max_batch"] = mb
+        sc, opts = scenario_for_row(r)
+        rec.update(opts)
         rec["predicted"] = max_throughput(sc, int(r["prompt_tokens"]), int(r["output_tokens"]),
-                                          max_batch=mb)
+                                          **opts)
         rec["error"] = rec["predicted"] / rec["measured"] - 1.0
         rec["status"] = "ok"
     except ValueError as e:

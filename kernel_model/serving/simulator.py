@@ -131,16 +131,19 @@ def _frames(R, steps):
 
 def serve(scenario, workload, scheduler="continuous", max_batch=256, max_batched_tokens=8192,
           replicas=1, kv_cache_fraction=0.9, prefix_cache=False, disaggregated=None,
-          slo=None, record_steps=True) -> ServingResult:
+          slo=None, record_steps=True, admission="optimistic") -> ServingResult:
     """Simulate ``workload`` (a :class:`Workload`) served by ``scenario``'s plan.
 
     ``slo``: ``{"ttft_p90_s": 1.0, "tpot_p99_s": 0.05}`` (or the string form) for
-    ``summary["slo_met"]`` and the goodput. See the package docstring for the rest."""
+    ``summary["slo_met"]`` and the goodput. ``admission``: "optimistic" (vLLM: admit when
+    the prompt fits, preempt when the cache overflows) or "reserve" (TensorRT-LLM's
+    GUARANTEED_NO_EVICT: admit when prompt + output fit, never preempt). ``record_steps``:
+    False skips the per-pass table (faster). See the package docstring for the rest."""
     sc = _scenario(scenario)
     if not isinstance(workload, Workload):
         raise ValueError(f"workload={workload!r} is not allowed: a kernel_model.serving.Workload")
     cfg = ServeConfig(scheduler, max_batch, max_batched_tokens, replicas, kv_cache_fraction,
-                      bool(prefix_cache), disaggregated)
+                      bool(prefix_cache), disaggregated, admission)
     slo = parse_slo(slo)
     trace = workload.sample()
     plan = Plan(sc, cfg, int(trace.prompt_tokens.max()),
