@@ -113,6 +113,10 @@ def test_saturation_row_scenario_precision():
     sc, opts = scenario_for_row(row)
     assert sc.weight_bits == 8 and sc.kv_bits == 8
     assert opts == {"max_batch": 64, "admission": "optimistic"}
+    sc2, _ = scenario_for_row(dict(row, pp=float("nan"), ep=""))
+    assert sc2.pp == 1 and sc2.ep == 1
+    with pytest.raises(ValueError, match="tp=2.5"):
+        scenario_for_row(dict(row, tp=2.5))
     _, trt = scenario_for_row(dict(row, framework="TensorRT-LLM v1.0", notes=""))
     assert trt == {"max_batch": 2048, "admission": "reserve"}
 

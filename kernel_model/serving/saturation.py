@@ -76,6 +76,20 @@ def _precision(row, wb):
     return {"weight_format": name}, min(kv, formats.kv_bits_from_notes(notes)[0])
 
 
+def _int(row, key):
+    """A whole-number column of a row; missing or empty -> 1."""
+    v = row.get(key, 1)
+    if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+        return 1
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}={v!r} is not allowed: must be a whole number") from None
+    if f != int(f):
+        raise ValueError(f"{key}={v!r} is not allowed: must be a whole number")
+    return int(f)
+
+
 def scenario_for_row(row) -> tuple[Scenario, dict]:
     """(Scenario, max_throughput options: max_batch, admission) of one saturation row (see
     the module docstring)."""
@@ -83,8 +97,8 @@ def scenario_for_row(row) -> tuple[Scenario, dict]:
     wb = int(row["weight_bits"])
     ic = "none" if int(row["num_gpus"]) == 1 else row["interconnect"]
     fields = set(Scenario.field_names())
-    kw = dict(model=row["model"], gpu=row["gpu"], interconnect=ic, tp=int(row["tp"]),
-              pp=int(row.get("pp", 1) or 1), ep=int(row.get("ep", 1) or 1), weight_bits=wb)
+    kw = dict(model=row["model"], gpu=row["gpu"], interconnect=ic, tp=_int(row, "tp"),
+              pp=_int(row, "pp"), ep=_int(row, "ep"), weight_bits=wb)
     fmt, kw["kv_bits"] = _precision(row, wb)
     kw.update({k: v for k, v in fmt.items() if k in fields})
     if row.get("framework"):
