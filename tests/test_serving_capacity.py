@@ -100,8 +100,9 @@ def test_validate_saturation_rows_errors_and_mape():
     assert list(out["id"]) == ["a", "b", "c"]                 # batch=8 row is not saturation
     a, b, c = out.iloc[0], out.iloc[1], out.iloc[2]
     assert a["max_batch"] == 64 and b["max_batch"] == 2048
-    sc = km.Scenario(**A100)
-    assert a["predicted"] == pytest.approx(max_throughput(sc, 500, 200, max_batch=64))
+    sc, opts = scenario_for_row(_rows().iloc[0])
+    assert (sc.model, sc.gpu, sc.interconnect, sc.tp) == ("llama-2-7b", "a100-sxm-80gb", "none", 1)
+    assert a["predicted"] == pytest.approx(max_throughput(sc, 500, 200, **opts))
     assert a["admission"] == "optimistic"
     assert a["error"] == pytest.approx(a["predicted"] / 3000.0 - 1)
     assert c["status"].startswith("gpu='no-such-gpu'") and math.isnan(c["predicted"])
