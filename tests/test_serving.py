@@ -252,3 +252,12 @@ def test_reserve_admission_never_preempts_and_holds_whole_requests():
         assert (live["prompt_tokens"] + live["output_tokens"]).sum() <= plan.kv_tokens
     with pytest.raises(ValueError, match="admission='greedy'"):
         serve(sc, w, admission="greedy")
+
+
+def test_one_token_answers_have_no_tpot_and_meet_a_tpot_slo():
+    sc = km.Scenario(**A100)
+    res = serve(sc, Workload(rate_rps=2, prompt=100, output=1, requests=20),
+                slo={"tpot_p99_s": 0.01})
+    assert res.requests["tpot_s"].isna().all()
+    assert (res.requests["finish_s"] == res.requests["first_token_s"]).all()
+    assert res.summary["slo_met"] and res.summary["goodput_rps"] > 0

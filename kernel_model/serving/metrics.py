@@ -22,7 +22,7 @@ def slo_check(req, slo):
         x = req[f"{metric}_s"].to_numpy()
         v = _pct(x, float(p))
         measured[key] = v
-        ok = ok and v <= limit
+        ok = ok and (v != v or v <= limit)    # NaN: no request has that figure (1 token)
         mask &= ~(x > limit)               # NaN TPOT (one output token) meets any TPOT limit
     return measured, bool(ok), mask
 
