@@ -185,6 +185,7 @@ def test_replicas_split_the_load():
     two = serve(sc, w, replicas=2)
     assert set(two.requests["replica"]) == {0, 1}
     assert two.summary["num_gpus"] == 2
+    assert two.summary["throughput_rps_per_gpu"] == pytest.approx(two.summary["throughput_rps"] / 2)
     assert two.summary["ttft_p90_s"] < one["ttft_p90_s"]
 
 

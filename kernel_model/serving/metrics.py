@@ -37,6 +37,7 @@ def summarize(req, steps, slo, num_gpus, area_wait, preemptions, kv_tokens, stat
     s = {"requests": int(len(req)), "duration_s": duration, "num_gpus": int(num_gpus),
          "throughput_rps": len(req) / duration, "output_tokens_per_s": out_tok / duration,
          "input_tokens_per_s": float(req["prompt_tokens"].sum()) / duration}
+    s["throughput_rps_per_gpu"] = s["throughput_rps"] / num_gpus
     s["output_tokens_per_s_per_gpu"] = s["output_tokens_per_s"] / num_gpus
     for m in ("ttft", "tpot", "e2e", "queue"):
         x = req[f"{m}_s"].to_numpy()
