@@ -12,6 +12,7 @@ from .controls import Controls
 from .layout import CSS, Row
 from .memory import MemoryChart
 from .scaling import ScalingChart
+from .serving import ServingChart
 from .timeline import TimelineChart
 
 TITLE = ('<div style="display:flex;align-items:baseline;gap:12px;margin:2px 4px 6px 4px">'
@@ -23,7 +24,8 @@ TITLE = ('<div style="display:flex;align-items:baseline;gap:12px;margin:2px 4px 
 class Dashboard(widgets.VBox):
     """``Dashboard()`` or ``Dashboard(model="mixtral-8x7b", interconnect="pcie4_bad", tp=4)``
     or ``Dashboard(scenario_model)``; every part is an attribute (``.controls``,
-    ``.cards``, ``.timeline``, ``.breakdown``, ``.memory``, ``.scaling``, ``.compare``)."""
+    ``.cards``, ``.timeline``, ``.breakdown``, ``.memory``, ``.scaling``, ``.compare``,
+    ``.serving``: the serving tab)."""
 
     def __init__(self, model=None, compare_presets=None, title: bool = True, **fields):
         self.model = as_model(model, **fields)
@@ -35,6 +37,7 @@ class Dashboard(widgets.VBox):
         self.memory = MemoryChart(m, css=False)
         self.scaling = ScalingChart(m, css=False)
         self.compare = Compare(compare_presets, m, css=False)
+        self.serving = ServingChart(m, css=False, active=False)
         self.memory.layout.width = "330px"
         left = widgets.VBox([self.controls, self.memory], layout=widgets.Layout(flex="0 0 auto"))
         right = widgets.VBox([
@@ -43,7 +46,10 @@ class Dashboard(widgets.VBox):
             Row([self.breakdown, self.scaling]),
             self.compare,
         ], layout=widgets.Layout(flex="1 1 0", min_width="0"))
-        main = widgets.HBox([left, right],
+        tabs = widgets.Tab([right, self.serving], titles=("one request", "serving"),
+                           layout=widgets.Layout(flex="1 1 0", min_width="0"))
+        self.serving.follow(tabs, 1)            # simulates only while its tab is shown
+        main = widgets.HBox([left, tabs],
                             layout=widgets.Layout(width="100%", align_items="flex-start"))
         super().__init__([widgets.HTML(CSS + (TITLE if title else "")), main],
                          layout=widgets.Layout(width="100%"))
