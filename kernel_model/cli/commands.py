@@ -1,7 +1,8 @@
 """Subcommands of ``nexora``: the one place that lists them.
 
 Each entry is ``name: (module, one-line summary)``. The module is imported only when the
-subcommand runs and must define ``cli_main(argv: list[str]) -> int`` (exit code; raise
+subcommand runs and must define ``cli_main(argv: list[str]) -> int`` (or name another
+function as ``"module:function"``) returning the exit code (raise
 ``kernel_model.cli.common.BadInput`` or ``ValueError`` for bad input: one line, exit 2).
 ``kernel_model.cli.common.make_parser`` gives a parser with the same error behaviour.
 
@@ -15,7 +16,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "optimize": ("kernel_model.cli.optimize_cmd",
                  "best parallel plan (tp x pp x ep x batch x bits x overlap) for a model on N GPUs"),
     "validate": ("kernel_model.validate",
-                 "measured vs predicted for a measurements CSV (default: the shipped one)"),
+                 "measured vs predicted for a measurements or collectives CSV (default: the shipped one)"),
+    "serving": ("kernel_model.serving.cli:cli_serving",
+                "many requests: continuous batching, latency percentiles, goodput under an SLO"),
+    "capacity": ("kernel_model.serving.cli:cli_capacity",
+                 "highest request rate meeting an SLO; --plan searches TP/PP/replicas"),
 }
 
 
@@ -35,6 +40,7 @@ def run(name: str, argv: list[str]) -> int:
 def delegate(module: str, argv, label: str, BadInput) -> int:
     """Import ``module`` and return ``module.cli_main(argv)``; a missing module is bad input."""
     import importlib
+    module, _, func = module.partition(":")
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as e:
@@ -42,7 +48,7 @@ def delegate(module: str, argv, label: str, BadInput) -> int:
             raise BadInput(f"'{label}' is not available: {module} is missing from this "
                            f"installation") from None
         raise
-    fn = getattr(mod, "cli_main", None)
+    fn = getattr(mod, func or "cli_main", None)
     if fn is None:
-        raise BadInput(f"'{label}' is not available: {module}.cli_main is missing")
+        raise BadInput(f"'{label}' is not available: {module}.{func or 'cli_main'} is missing")
     return int(fn(list(argv)) or 0)

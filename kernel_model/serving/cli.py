@@ -235,3 +235,13 @@ def main(argv=None) -> int:
         return 2
     except SystemExit as e:          # --help
         return e.code if isinstance(e.code, int) else 0
+
+
+def cli_serving(argv) -> int:
+    """``nexora serving ...`` (the subcommand hook of kernel_model.cli.commands)."""
+    return main(["serving", *argv])
+
+
+def cli_capacity(argv) -> int:
+    """``nexora capacity ...``."""
+    return main(["capacity", *argv])
