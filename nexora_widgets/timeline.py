@@ -8,6 +8,8 @@ midpoints carries the tooltips (name, layer, µs, FLOPs, bytes, bound).
 """
 from __future__ import annotations
 
+import weakref
+
 import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
@@ -53,18 +55,23 @@ def group_styles(groups, colors: dict, labels: dict) -> dict:
     return known
 
 
-def kernel_tips(name, layer, dur_s, flops, byts, bound):
-    """Tooltip text per kernel: name (layer) · µs · FLOPs · bytes · what bounds it.
+def kernel_tips(name, layer, dur_s, flops, byts, bound, kind=None, mb=None, aggregated=None):
+    """Tooltip text per kernel: name (layer) · µs · FLOPs · bytes · what bounds it; an
+    aggregated block (``kind == "aggregate"``) names the micro-batches it stands for.
 
     Layers repeat the same kernels, so each distinct (time, FLOPs, bytes, bound) is
     formatted once."""
     done, out = {}, []
-    for n, l, d, f, b, o in zip(name.tolist(), layer.tolist(), dur_s.tolist(), flops.tolist(),
-                                byts.tolist(), bound.tolist()):
+    kinds = kind.tolist() if kind is not None else [None] * len(name)
+    for n, l, d, f, b, o, k in zip(name.tolist(), layer.tolist(), dur_s.tolist(), flops.tolist(),
+                                   byts.tolist(), bound.tolist(), kinds):
         tail = done.get((d, f, b, o))
         if tail is None:
             tail = done[(d, f, b, o)] = (f" · {d * 1e6:.1f} µs · {fmt_flops(f)} · {fmt_bytes(b)}"
                                          f" · {palette.BOUND_LABEL.get(o, o)}")
+        if k == "aggregate" and aggregated:
+            n = f"micro-batches {aggregated[0]}–{aggregated[1]} (one block, mostly {o})"
+            tail = f" · {d * 1e3:.3f} ms · {fmt_flops(f)} · {fmt_bytes(b)}"
         out.append(f"{n}{tail}" if l < 0 else f"{n} (layer {l}){tail}")
     return np.array(out, dtype=str)
 
@@ -72,20 +79,50 @@ def kernel_tips(name, layer, dur_s, flops, byts, bound):
 def segments(start, end, y, groups, keys):
     """Per key of ``keys``: x and y of NaN-separated segments, padded to one 2-D array.
 
-    Returns (x, y) of shape (len(keys), 3 * max count); row k draws the rows where
-    ``groups == keys[k]`` as [start, end, NaN] triples.
+    Returns (x, y) of shape (len(keys), 3 * max count - 1); row k draws the rows where
+    ``groups == keys[k]`` as [start, end, NaN] triples, and its last point is always
+    defined (the end of its last bar again, or (0, -1) below the lanes for a key without
+    bars): bqplot places a curve's label at its last point and writes
+    ``translate(x, undefined)`` into the page when that point is NaN.
     """
     idx = [np.flatnonzero(groups == k) for k in keys]
-    width = 3 * max(1, max((len(i) for i in idx), default=1))
+    width = max(2, 3 * max((len(i) for i in idx), default=1) - 1)
     X = np.zeros((len(keys), width))
     Y = np.full((len(keys), width), np.nan)
+    Y[:, -1] = -1.0
     for r, i in enumerate(idx):
         n = len(i)
         if n:
             X[r, 0:3 * n:3], X[r, 1:3 * n:3] = start[i], end[i]
             Y[r, 0:3 * n:3], Y[r, 1:3 * n:3] = y[i], y[i]
-            X[r, 2:3 * n:3] = end[i]          # NaN in y breaks the line; x stays finite
+            X[r, 2:3 * n - 1:3] = end[i[:-1]]   # NaN in y breaks the line; x stays finite
+            X[r, -1], Y[r, -1] = end[i[-1]], y[i[-1]]
     return X, Y
+
+
+_ROWS: dict = {}          # (id(result), phase) -> (weak reference to the result, rows)
+
+
+def timeline_rows(res, phase: str) -> dict:
+    """The ``phase`` rows of ``res.timeline`` as numpy columns (times in ms) and tooltips,
+    computed once per result and phase and shared by every chart drawing them."""
+    key = (id(res), phase)
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0]() is res:
+        return hit[1]
+    tl = res.timeline
+    m = (tl["phase"] == phase).to_numpy()
+    c = {k: tl[k].to_numpy()[m] for k in _TL_COLS}
+    r = {"start": c["start_s"] * 1e3, "end": c["end_s"] * 1e3, "stream": c["stream"],
+         "stage": c["stage"].astype(int), "layer": c["layer"].astype(int),
+         "mb": c["micro_batch"].astype(int), "bound": c["bound"], "kind": c["kind"],
+         "aggregated": tl.attrs.get("aggregated")}
+    r["tips"] = kernel_tips(c["name"], r["layer"], c["duration_s"], c["flops"], c["bytes"],
+                            c["bound"], r["kind"], r["mb"], r["aggregated"])
+    for k in [k for k, (ref, _) in _ROWS.items() if ref() is None] + list(_ROWS)[:-7]:
+        _ROWS.pop(k, None)                   # keep the newest few; drop dead results
+    _ROWS[key] = (weakref.ref(res), r)
+    return r
 
 
 class TimelineChart(View):
@@ -121,8 +158,10 @@ class TimelineChart(View):
         self.bars = bq.Lines(x=np.zeros((1, 2)), y=np.full((1, 2), np.nan), scales=sc,
                              stroke_width=30.0, enable_hover=False, interactions={},
                              colors=["#999"], labels=[""], apply_clip=True)
+        # invisible twice over (transparent fill and zero opacity): only its tooltips show
         self.hover = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales=sc, marker="square",
                                 default_size=400, opacities=[0.0], display_names=False,
+                                colors=[palette.TRANSPARENT], stroke=palette.TRANSPARENT,
                                 names=np.array([], dtype=str),
                                 tooltip=bq.Tooltip(fields=["name"], labels=["kernel"]),
                                 tooltip_style={"opacity": 0.95, "font-size": "12px"})
@@ -140,20 +179,8 @@ class TimelineChart(View):
     # ---------------------------------------------------------------------------------------
     def _rows(self, res, phase: str) -> dict:
         """The ``phase`` rows of ``res.timeline`` as numpy columns (times in ms) with their
-        tooltips; cached, so a toggle that keeps result and phase redraws without redoing them."""
-        cached = getattr(self, "_cached", None)
-        if cached is not None and cached[0] is res and cached[1] == phase:
-            return cached[2]
-        tl = res.timeline
-        m = (tl["phase"] == phase).to_numpy()
-        c = {k: tl[k].to_numpy()[m] for k in _TL_COLS}
-        r = {"start": c["start_s"] * 1e3, "end": c["end_s"] * 1e3, "stream": c["stream"],
-             "stage": c["stage"].astype(int), "layer": c["layer"].astype(int),
-             "mb": c["micro_batch"].astype(int), "bound": c["bound"], "kind": c["kind"]}
-        r["tips"] = kernel_tips(c["name"], r["layer"], c["duration_s"], c["flops"], c["bytes"],
-                                c["bound"])
-        self._cached = (res, phase, r)
-        return r
+        tooltips, derived once per result and phase for every TimelineChart (``timeline_rows``)."""
+        return timeline_rows(res, phase)
 
     def _draw(self, pp, start, end, y, groups, styles, bar_labels, tips, x_range, x_label,
               mb_labels=_NONE):
@@ -193,6 +220,8 @@ class TimelineChart(View):
                                                       palette.BOUND_LABEL)
         else:
             groups, styles = r["kind"], group_styles(r["kind"], palette.KIND, palette.KIND_LABEL)
+            if not r["aggregated"]:
+                styles.pop("aggregate", None)
 
         lo, hi = 0.0, (float(end.max()) if len(end) else 1.0)
         if self.span.value == "layer":
@@ -206,8 +235,10 @@ class TimelineChart(View):
         if pp > 1 or int(sc.micro_batches) > 1:
             first = np.unique(stage * 100000 + mb, return_index=True)[1]
             first = first[stream[first] != "comm"]          # one label per (stage, micro-batch)
+            agg = r["aggregated"]
             labels = (start[first], y[first] + 0.42,
-                      np.array([f"mb {j}" for j in mb[first]], dtype=str))
+                      np.array([f"mb {j}–{agg[1]}" if agg and j == agg[0] else f"mb {j}"
+                                for j in mb[first]], dtype=str))
 
         what = "step" if phase == "decode" else "prefill"
         self._draw(pp, start, end, y, groups, styles, [label for _, label in styles.values()],
@@ -220,8 +251,12 @@ class TimelineChart(View):
         gpus = f"{sc.gpus_per_stage} GPUs per stage" if pp > 1 else f"{res.num_gpus} GPU(s)"
         idle = (f" · then {fmt_time(res.host_s)} of host time ({sc.runtime} runtime), GPUs idle"
                 if res.host_s > 0 else "")
-        self.set_header(f"Timeline of {title}", f"{total} · {len(stream) - n_c} kernels, {n_c} "
-                        f"transfers · {gpus}, one shown{idle} · hover a bar for details")
+        agg = r["aggregated"]
+        agg = (f" · micro-batches {agg[0]}–{agg[1]} drawn as one block per stage (of "
+               f"{sc.micro_batches})" if agg else "")
+        n_k = int((r["kind"] != "aggregate").sum()) - n_c
+        self.set_header(f"Timeline of {title}", f"{total} · {n_k} kernels, {n_c} "
+                        f"transfers{agg} · {gpus}, one shown{idle} · hover a bar for details")
 
     def update_training(self, tres):
         """Draw one training iteration: a lane pair per pipeline stage, colored by phase."""
