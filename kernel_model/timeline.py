@@ -24,7 +24,7 @@ from .simulate import _f
 
 #: micro-batches drawn kernel by kernel; later ones become one block per stage (a timeline
 #: has at most about this many micro-batches' rows, whatever ``micro_batches`` is)
-DRAWN_MICRO_BATCHES = 16
+DRAWN_MICRO_BATCHES = 8
 #: largest ``micro_batches`` the timeline accepts (the closed form has no limit)
 MAX_MICRO_BATCHES = 1_000_000
 AGGREGATE = "later_micro_batches"      # name of an aggregated block (kind "aggregate")
@@ -142,9 +142,10 @@ def _aggregate(stages, hops, end, m, phase_code, out):
         out.append((phase_code, s, K, block, np.array([-1]), np.array([ready])))
 
 
-def build(sc, P, dec, pre) -> pd.DataFrame:
-    """The timeline DataFrame (see the module docstring). ``df.attrs["aggregated"]``: None,
-    or (first, last) micro-batch drawn as one block per stage (``kind == "aggregate"``)."""
+def columns(sc, P, dec, pre) -> dict:
+    """The timeline as numpy columns (no pandas): categorical columns as integer codes into
+    ``PHASES``, ``STREAMS``, ``NAMES``, ``KINDS``, ``BOUNDS``; plus "aggregated" (None or
+    the (first, last) micro-batch drawn as one block per stage)."""
     if sc.micro_batches > MAX_MICRO_BATCHES:
         raise ValueError(f"micro_batches={sc.micro_batches} is not allowed for a timeline: at "
                          f"most {MAX_MICRO_BATCHES}")
@@ -156,7 +157,8 @@ def build(sc, P, dec, pre) -> pd.DataFrame:
     # full pipeline never drains. One step is a window of the step time; work that the
     # fill-and-drain order puts past it belongs to the previous step and wraps around.
     window = _f(dec["total"]) - _f(dec["host"])     # host time per step is not GPU work
-    if sc.pp > 1 and window > 0:
+    wrap = sc.pp > 1 and window > 0
+    if wrap:
         for i in range(n_pre, len(parts)):
             code, s, j, tab, lay, start = parts[i]
             parts[i] = (code, s, j, tab, lay, np.mod(start, window))
@@ -166,40 +168,46 @@ def build(sc, P, dec, pre) -> pd.DataFrame:
     name = tab[:, 0].astype(int)
     kind = _KIND_CODE[name]
     stage = np.repeat([p[1] for p in parts], n)
-    cat = pd.Categorical.from_codes
-    df = pd.DataFrame({
-        "phase": cat(np.repeat([p[0] for p in parts], n), PHASES),
-        "stage": stage,
-        "gpu": stage * sc.gpus_per_stage,
-        "stream": cat((kind == 3).astype(int), STREAMS),
-        "micro_batch": np.repeat([p[2] for p in parts], n),
-        "layer": np.concatenate([p[4] for p in parts]),
-        "name": cat(name, NAMES),
-        "kind": cat(kind, KINDS),
-        "start_s": start,
-        "end_s": start + tab[:, 1],
-        "duration_s": tab[:, 1],
-        "flops": tab[:, 3],
-        "bytes": tab[:, 4],
-        "bound": cat(tab[:, 5].astype(int), BOUNDS),
-    })
-    if sc.pp > 1 and window > 0:
-        df = _split_at_window(df, window)
+    c = {"phase": np.repeat([p[0] for p in parts], n).astype(np.int8), "stage": stage,
+         "gpu": stage * sc.gpus_per_stage, "stream": (kind == 3).astype(np.int8),
+         "micro_batch": np.repeat([p[2] for p in parts], n),
+         "layer": np.concatenate([p[4] for p in parts]), "name": name, "kind": kind,
+         "start_s": start, "end_s": start + tab[:, 1], "duration_s": tab[:, 1],
+         "flops": tab[:, 3], "bytes": tab[:, 4], "bound": tab[:, 5].astype(np.int8)}
+    if wrap:
+        c = _split_at_window(c, window)
     m = sc.micro_batches
-    df.attrs["aggregated"] = (DRAWN_MICRO_BATCHES, m - 1) if m > DRAWN_MICRO_BATCHES else None
+    c["aggregated"] = (DRAWN_MICRO_BATCHES, m - 1) if m > DRAWN_MICRO_BATCHES else None
+    return c
+
+
+_DTYPES = {"phase": PHASES, "stream": STREAMS, "name": NAMES, "kind": KINDS, "bound": BOUNDS}
+_DTYPES = {k: pd.CategoricalDtype(list(v)) for k, v in _DTYPES.items()}
+
+
+def frame(c: dict) -> pd.DataFrame:
+    """The DataFrame of :func:`columns` (categorical columns named, ``attrs["aggregated"]``)."""
+    df = pd.DataFrame({k: (pd.Categorical.from_codes(c[k], dtype=_DTYPES[k]) if k in _DTYPES
+                           else c[k]) for k in COLUMNS}, copy=False)
+    df.attrs["aggregated"] = c["aggregated"]
     return df
 
 
-def _split_at_window(df, window):
+def build(sc, P, dec, pre) -> pd.DataFrame:
+    """The timeline DataFrame (see the module docstring). ``df.attrs["aggregated"]``: None,
+    or (first, last) micro-batch drawn as one block per stage (``kind == "aggregate"``)."""
+    return frame(columns(sc, P, dec, pre))
+
+
+def _split_at_window(c: dict, window: float) -> dict:
     """Kernels that straddle the end of the decode window continue at its start."""
-    over = (df["phase"] == "decode") & (df["end_s"] > window * (1 + 1e-12))
+    over = (c["phase"] == 1) & (c["end_s"] > window * (1 + 1e-12))
     if not over.any():
-        return df
-    tail = df[over].copy()
-    head = df[over]
-    df.loc[over, "end_s"] = window
-    df.loc[over, "duration_s"] = window - head["start_s"]
+        return c
+    tail = {k: v[over] for k, v in c.items()}
+    c["end_s"] = np.where(over, window, c["end_s"])
+    c["duration_s"] = np.where(over, window - c["start_s"], c["duration_s"])
     tail["end_s"] = tail["end_s"] - window
-    tail["start_s"] = 0.0
+    tail["start_s"] = np.zeros(len(tail["end_s"]))
     tail["duration_s"] = tail["end_s"]
-    return pd.concat([df, tail], ignore_index=True)
+    return {k: np.concatenate([c[k], tail[k]]) for k in c}

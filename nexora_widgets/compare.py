@@ -12,7 +12,7 @@ from kernel_model.model_object import ScenarioModel, adapt_scenario
 from kernel_model.insight import LABELS
 
 from . import palette
-from ._util import esc, evaluate_many
+from ._util import esc, plan_book
 from .base import View, figure, highlight, hold, tpot_bars
 
 CATS = tuple(palette.CATEGORY)
@@ -58,6 +58,7 @@ class Compare(View):
         self.gpu_mode.observe(lambda ch: self.refresh(), "value")
 
     def _build(self):
+        plan_book(self.model).register(("compare", id(self)), self._plans, self._signature)
         self.xs, self.ys, self.bars, ax_y = tpot_bars("link", "-")
         ax_x = bq.Axis(scale=self.xs, tick_rotate=-30, tick_style={"text-anchor": "end"},
                        label="interconnect preset", label_offset="58px")
@@ -70,16 +71,22 @@ class Compare(View):
         return [self.gpu_mode, widgets.HBox([left, self.table], layout=widgets.Layout(
             flex_flow="row wrap", width="100%", align_items="flex-start"))]
 
+    def _plans(self, sc):
+        plans = compare_plans(sc, self.presets, self.gpu_mode.value == "typical")
+        return plans, [p for _, p, _ in plans if p is not None]
+
+    def _signature(self):
+        return self.gpu_mode.value
+
     def update(self, res):
         base = res.scenario
         typical = self.gpu_mode.value == "typical"
-        plans = compare_plans(base, self.presets, typical)
+        plans, ev = plan_book(self.model).get(res, ("compare", id(self)))
         ok = [(p, sc) for p, sc, _ in plans if sc is not None]
         head = ["link", *(["GPU"] if typical else []), "GB/s", "µs/hop", "TTFT ms", "TPOT ms",
                 "tokens/s", "comm", "bound by", *(["GB/GPU"] if typical else []), "fits"]
         rows = []
         if ok:
-            ev = evaluate_many([sc for _, sc in ok])
             y = np.array([ev["breakdown"][c] for c in CATS]) * 1e3
             names = [p for p, _ in ok]
             cur = [p == base.interconnect and sc.gpu == base.gpu for p, sc in ok]

@@ -26,9 +26,15 @@ MARKER = {"prefill": "circle", "decode": "diamond"}
 
 def kernel_points(result) -> dict:
     """{phase: {"name", "kind", "intensity" (FLOP/B), "tflops" (achieved, one GPU)}} for
-    the non-communication kernels of a :class:`kernel_model.Result`."""
-    P = _sim.params(result.scenario)
-    out = _sim.evaluate(P)
+    the non-communication kernels of a :class:`kernel_model.Result`, read from the
+    evaluation the result already carries (computed again only if it has none)."""
+    parts = getattr(result, "_timeline_parts", None)
+    if parts is not None:
+        _, P, dec, pre = parts
+        out = {"decode": dec, "prefill": pre}
+    else:
+        P = _sim.params(result.scenario)
+        out = _sim.evaluate(P)
     pts = {}
     for ph in PHASES:
         d = out[ph]

@@ -10,7 +10,7 @@ from kernel_model import Scenario
 from kernel_model.model_object import adapt_scenario
 
 from . import palette
-from ._util import esc, evaluate_many
+from ._util import esc, plan_book
 from .base import View, figure, highlight, hold, tpot_bars
 
 CATS = tuple(palette.CATEGORY)
@@ -34,6 +34,7 @@ class ScalingChart(View):
     """TPOT (ms, bars stacked by cause) and output tokens/s (line, right axis) against TP."""
 
     def _build(self):
+        plan_book(self.model).register(("scaling", id(self)), self._plans, self._signature)
         self.xs, self.ys, self.bars, ax_y = tpot_bars("plan", "TP 1")
         self.ys2 = bq.LinearScale(min=0.0)
         self.tps_line = bq.Lines(x=["TP 1"], y=[0.0], scales={"x": self.xs, "y": self.ys2},
@@ -53,10 +54,16 @@ class ScalingChart(View):
             {**palette.CATEGORY_LABEL, "tokens": "tokens/s (right axis)"}))
         return [self.fig, self.legend]
 
+    def _plans(self, sc):
+        plans = scaling_plans(sc)
+        return plans, plans
+
+    def _signature(self):
+        return None
+
     def update(self, res):
         sc = res.scenario
-        plans = scaling_plans(sc)
-        ev = evaluate_many(plans)
+        plans, ev = plan_book(self.model).get(res, ("scaling", id(self)))
         labels = [f"TP {p.tp}" for p in plans]
         cur = [p.tp == sc.tp for p in plans]
         y = np.array([ev["breakdown"][c] for c in CATS]) * 1e3                  # ms

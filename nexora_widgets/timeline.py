@@ -13,6 +13,9 @@ import weakref
 import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
+import pandas as pd
+
+from kernel_model import timeline as _engine_tl
 
 from . import palette
 from ._util import fmt_bytes, fmt_flops, fmt_time
@@ -50,12 +53,12 @@ def group_styles(groups, colors: dict, labels: dict) -> dict:
     """{group: (color, label)}: the palette's groups in its order, then any other value of
     ``groups`` (a kind the palette lacks) in ``palette.OTHER`` under its own name."""
     known = {k: (c, labels.get(k, k)) for k, c in colors.items()}
-    for k in sorted(set(groups.tolist()) - set(known)):
+    for k in sorted(set(np.unique(groups).tolist()) - set(known)):
         known[k] = (palette.OTHER, str(k))
     return known
 
 
-def kernel_tips(name, layer, dur_s, flops, byts, bound, kind=None, mb=None, aggregated=None):
+def kernel_tips(name, layer, dur_s, flops, byts, bound, kind=None, aggregated=None):
     """Tooltip text per kernel: name (layer) · µs · FLOPs · bytes · what bounds it; an
     aggregated block (``kind == "aggregate"``) names the micro-batches it stands for.
 
@@ -65,13 +68,15 @@ def kernel_tips(name, layer, dur_s, flops, byts, bound, kind=None, mb=None, aggr
     kinds = kind.tolist() if kind is not None else [None] * len(name)
     for n, l, d, f, b, o, k in zip(name.tolist(), layer.tolist(), dur_s.tolist(), flops.tolist(),
                                    byts.tolist(), bound.tolist(), kinds):
+        if k == "aggregate" and aggregated:
+            out.append(f"micro-batches {aggregated[0]}–{aggregated[1]}, one block (mostly "
+                       f"{palette.BOUND_LABEL.get(o, o)}) · {d * 1e3:.3f} ms · {fmt_flops(f)} · "
+                       f"{fmt_bytes(b)}")
+            continue
         tail = done.get((d, f, b, o))
         if tail is None:
             tail = done[(d, f, b, o)] = (f" · {d * 1e6:.1f} µs · {fmt_flops(f)} · {fmt_bytes(b)}"
                                          f" · {palette.BOUND_LABEL.get(o, o)}")
-        if k == "aggregate" and aggregated:
-            n = f"micro-batches {aggregated[0]}–{aggregated[1]} (one block, mostly {o})"
-            tail = f" · {d * 1e3:.3f} ms · {fmt_flops(f)} · {fmt_bytes(b)}"
         out.append(f"{n}{tail}" if l < 0 else f"{n} (layer {l}){tail}")
     return np.array(out, dtype=str)
 
@@ -100,6 +105,30 @@ def segments(start, end, y, groups, keys):
     return X, Y
 
 
+_CODES = {"stream": _engine_tl.STREAMS, "name": _engine_tl.NAMES, "kind": _engine_tl.KINDS,
+          "bound": _engine_tl.BOUNDS}
+_CODES = {k: np.array(v, dtype=str) for k, v in _CODES.items()}
+
+
+def _columns(res, phase: str) -> dict:
+    """The ``phase`` rows of the result's timeline as numpy columns (names as str arrays):
+    straight from the engine's columns, without building the DataFrame when nobody has."""
+    parts = getattr(res, "_timeline_parts", None)
+    if getattr(res, "_timeline", None) is None and parts is not None:
+        c = _engine_tl.columns(*parts)
+        m = c["phase"] == _engine_tl.PHASES.index(phase)
+        out = {k: (_CODES[k][c[k][m]] if k in _CODES else c[k][m]) for k in _TL_COLS}
+        out["aggregated"] = c["aggregated"]
+        return out
+    tl = res.timeline
+    m = (tl["phase"] == phase).to_numpy()
+    out = {k: (np.asarray(tl[k].cat.categories, dtype=str)[tl[k].cat.codes.to_numpy()[m]]
+               if isinstance(tl[k].dtype, pd.CategoricalDtype) else tl[k].to_numpy()[m])
+           for k in _TL_COLS}
+    out["aggregated"] = tl.attrs.get("aggregated")
+    return out
+
+
 _ROWS: dict = {}          # (id(result), phase) -> (weak reference to the result, rows)
 
 
@@ -110,15 +139,13 @@ def timeline_rows(res, phase: str) -> dict:
     hit = _ROWS.get(key)
     if hit is not None and hit[0]() is res:
         return hit[1]
-    tl = res.timeline
-    m = (tl["phase"] == phase).to_numpy()
-    c = {k: tl[k].to_numpy()[m] for k in _TL_COLS}
+    c = _columns(res, phase)
     r = {"start": c["start_s"] * 1e3, "end": c["end_s"] * 1e3, "stream": c["stream"],
          "stage": c["stage"].astype(int), "layer": c["layer"].astype(int),
          "mb": c["micro_batch"].astype(int), "bound": c["bound"], "kind": c["kind"],
-         "aggregated": tl.attrs.get("aggregated")}
+         "aggregated": c["aggregated"]}
     r["tips"] = kernel_tips(c["name"], r["layer"], c["duration_s"], c["flops"], c["bytes"],
-                            c["bound"], r["kind"], r["mb"], r["aggregated"])
+                            c["bound"], r["kind"], r["aggregated"])
     for k in [k for k, (ref, _) in _ROWS.items() if ref() is None] + list(_ROWS)[:-7]:
         _ROWS.pop(k, None)                   # keep the newest few; drop dead results
     _ROWS[key] = (weakref.ref(res), r)
