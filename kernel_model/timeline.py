@@ -135,8 +135,8 @@ def _aggregate(stages, hops, end, m, phase_code, out):
             out.append((phase_code, s - 1, K, send, np.array([-1]), np.array([first_send])))
             ready = max(ready, first_send + hops[s])
         tab = stages[s][0]
-        busy = tab[:, 1]
-        by_bound = np.bincount(tab[:, 5].astype(int), weights=busy, minlength=4)[:3]
+        tab = tab[_KIND_CODE[tab[:, 0].astype(int)] != 3]      # compute-stream kernels
+        by_bound = np.bincount(tab[:, 5].astype(int), weights=tab[:, 1], minlength=3)[:3]
         block = np.array([[_BLOCK, max(leave(s, m - 1) - ready, 0.0), 0.0, n * tab[:, 3].sum(),
                            n * tab[:, 4].sum(), float(np.argmax(by_bound))]])
         out.append((phase_code, s, K, block, np.array([-1]), np.array([ready])))

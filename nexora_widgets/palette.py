@@ -10,8 +10,8 @@ CATEGORY = {
     "compute": "#4C78A8",          # blue
     "hbm": "#F58518",              # orange
     "communication": "#E45756",    # red
-    "launch_overhead": "#9D755D",  # brown
-    "pipeline_bubble": "#BAB0AC",  # grey
+    "launch_overhead": "#8C6D31",  # dark brown (apart from the grey bubble even when faded)
+    "pipeline_bubble": "#C8C8C8",  # light grey: GPUs idle
 }
 CATEGORY_LABEL = {
     "compute": "compute", "hbm": "HBM traffic", "communication": "communication",
