@@ -64,10 +64,13 @@ class Compare(View):
                        label="interconnect preset", label_offset="58px")
         self.fig = figure([self.bars], [ax_x, ax_y], "300px", dict(top=12, bottom=78, left=58, right=12))
         self.fig.add_class("nx-compare")
-        self.table = widgets.HTML(layout=widgets.Layout(flex="3 1 0", min_width="360px",
-                                                        overflow="auto"))
+        # the table keeps its natural width (flex-basis auto): beside the chart when both fit,
+        # below it otherwise, and scrolls rather than clips when even a full row is too narrow
+        self.table = widgets.HTML(layout=widgets.Layout(flex="0 1 auto", min_width="0",
+                                                        max_width="100%", overflow="auto"))
+        self.table.add_class("nx-compare-table")
         self.legend = widgets.HTML(palette.legend_html(palette.CATEGORY, palette.CATEGORY_LABEL))
-        left = widgets.VBox([self.fig, self.legend], layout=widgets.Layout(flex="2 1 0", min_width="300px"))
+        left = widgets.VBox([self.fig, self.legend], layout=widgets.Layout(flex="1 1 320px", min_width="300px"))
         return [self.gpu_mode, widgets.HBox([left, self.table], layout=widgets.Layout(
             flex_flow="row wrap", width="100%", align_items="flex-start"))]
 

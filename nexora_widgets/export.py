@@ -189,13 +189,20 @@ def widgets_page(views, title: str = "nexora") -> str:
     the same inlined JavaScript as :func:`page_html`: for tests and quick looks."""
     from ipywidgets.embed import embed_data
     data = embed_data(views)
-    state = data["manager_state"]
+    return state_page(data["manager_state"], data["view_specs"], title)
+
+
+def state_page(state: dict, view_specs, title: str = "nexora", width: str = "100%") -> str:
+    """A self-contained HTML page of saved widget ``state`` (the notebook metadata's
+    ``application/vnd.jupyter.widget-state+json``) showing the views ``view_specs``, each in
+    ``<div class="nx-view" id="nx-view-<i>">``."""
     modules = sorted({v["model_module"] for v in state["state"].values()} - set(BUILTIN))
     esc = lambda o: json.dumps(o).replace("</", "<\\/")
-    divs = "\n".join(f'<div class="nx-view"><script type="application/vnd.jupyter.widget-view+json">'
-                     f"{esc(v)}</script></div>" for v in data["view_specs"])
+    divs = "\n".join(f'<div class="nx-view" id="nx-view-{i}" style="width:{width};padding:4px">'
+                     f'<script type="application/vnd.jupyter.widget-view+json">{esc(v)}</script></div>'
+                     for i, v in enumerate(view_specs))
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title>\n'
-            f"{_script(require_js())}\n"
+            f'<style>body{{margin:0;background:#fff}}</style>\n{_script(require_js())}\n'
             f'<script type="{STATE_MIME}">{esc(state)}</script>\n</head>\n<body>\n{divs}\n'
             + "\n".join(_script(module_js(m)) for m in modules)
             + f"\n{_script(html_manager_js())}\n</body></html>\n")

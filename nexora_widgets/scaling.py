@@ -15,6 +15,7 @@ from .base import View, figure, highlight, hold, tpot_bars
 
 CATS = tuple(palette.CATEGORY)
 TPS = (1, 2, 4, 8)
+TOKENS_FORMAT = ".2~s"
 
 
 def scaling_plans(sc: Scenario, tps=TPS) -> list[Scenario]:
@@ -44,10 +45,12 @@ class ScalingChart(View):
                               default_size=11, colors=["#333"], align="middle", y_offset=-8,
                               font_weight="bold", enable_hover=False)
         ax_x = bq.Axis(scale=self.xs, label="tensor-parallel GPUs per stage")
-        ax_y2 = bq.Axis(scale=self.ys2, side="right", label="tokens/s",
-                        grid_lines="none", color=palette.TOKENS, label_color=palette.TOKENS)
+        # ticks as 950 / 1.2k / 12k (at most 4 characters) and the label beyond them
+        ax_y2 = bq.Axis(scale=self.ys2, side="right", label="tokens/s", tick_format=TOKENS_FORMAT,
+                        label_offset="46px", grid_lines="none", color=palette.TOKENS,
+                        label_color=palette.TOKENS)
         self.fig = figure([self.bars, self.tps_line, self.notes], [ax_x, ax_y, ax_y2], "300px",
-                          dict(top=22, bottom=44, left=58, right=62))
+                          dict(top=22, bottom=44, left=58, right=66))
         self.fig.add_class("nx-scaling")
         self.legend = widgets.HTML(palette.legend_html(
             {**palette.CATEGORY, "tokens": palette.TOKENS},

@@ -81,27 +81,34 @@ def kernel_tips(name, layer, dur_s, flops, byts, bound, kind=None, aggregated=No
     return np.array(out, dtype=str)
 
 
-def segments(start, end, y, groups, keys):
-    """Per key of ``keys``: x and y of NaN-separated segments, padded to one 2-D array.
+BAR_HALF = 0.36          # half the height of a bar, in lanes (bars fill 72 % of a lane)
 
-    Returns (x, y) of shape (len(keys), 3 * max count - 1); row k draws the rows where
-    ``groups == keys[k]`` as [start, end, NaN] triples, and its last point is always
-    defined (the end of its last bar again, or (0, -1) below the lanes for a key without
-    bars): bqplot places a curve's label at its last point and writes
-    ``translate(x, undefined)`` into the page when that point is NaN.
+
+def segments(start, end, y, groups, keys, half=BAR_HALF):
+    """Per key of ``keys``: x and y of NaN-separated filled rectangles, padded to one 2-D
+    array.
+
+    Returns (x, y) of shape (len(keys), 6 * max count - 1); row k draws the rows where
+    ``groups == keys[k]`` as [start, end, end, start, start, NaN] by [y - half, y - half,
+    y + half, y + half, y - half, NaN]: bar heights are in data units, so lanes never
+    overlap whatever height the browser gives the figure. The last point of every row is
+    defined (the corner it started from, or (0, -1) below the lanes for a key without bars):
+    bqplot places a curve's label at its last point and writes ``translate(x, undefined)``
+    into the page when that point is NaN.
     """
     idx = [np.flatnonzero(groups == k) for k in keys]
-    width = max(2, 3 * max((len(i) for i in idx), default=1) - 1)
+    width = max(2, 6 * max((len(i) for i in idx), default=1) - 1)
     X = np.zeros((len(keys), width))
     Y = np.full((len(keys), width), np.nan)
     Y[:, -1] = -1.0
     for r, i in enumerate(idx):
         n = len(i)
         if n:
-            X[r, 0:3 * n:3], X[r, 1:3 * n:3] = start[i], end[i]
-            Y[r, 0:3 * n:3], Y[r, 1:3 * n:3] = y[i], y[i]
-            X[r, 2:3 * n - 1:3] = end[i[:-1]]   # NaN in y breaks the line; x stays finite
-            X[r, -1], Y[r, -1] = end[i[-1]], y[i[-1]]
+            s, e, lo, hi = start[i], end[i], y[i] - half, y[i] + half
+            for c, (xs, ys) in enumerate(((s, lo), (e, lo), (e, hi), (s, hi), (s, lo))):
+                X[r, c:6 * n:6], Y[r, c:6 * n:6] = xs, ys
+            X[r, 5:6 * n - 1:6] = s[1:]              # NaN in y breaks the path; x stays finite
+            X[r, -1], Y[r, -1] = s[-1], lo[-1]
     return X, Y
 
 
@@ -182,8 +189,9 @@ class TimelineChart(View):
         self.ax_y = bq.Axis(scale=self.ys, side="left", grid_lines="none",
                             tick_values=[0, 1], tick_labels={"0": "comm", "1": "compute"})
         sc = {"x": self.xs, "y": self.ys}
-        self.bars = bq.Lines(x=np.zeros((1, 2)), y=np.full((1, 2), np.nan), scales=sc,
-                             stroke_width=30.0, enable_hover=False, interactions={},
+        self.bars = bq.Lines(x=np.zeros((1, 2)), y=np.full((1, 2), -1.0), scales=sc,
+                             stroke_width=0.5, fill="inside", fill_colors=["#999"],
+                             fill_opacities=[1.0], enable_hover=False, interactions={},
                              colors=["#999"], labels=[""], apply_clip=True)
         # invisible twice over (transparent fill and zero opacity): only its tooltips show
         self.hover = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales=sc, marker="square",
@@ -219,8 +227,9 @@ class TimelineChart(View):
         with hold(self.fig, self.bars, self.hover, self.mb_labels, self.xs, self.ys, self.ax_x,
                   self.ax_y):
             self.bars.x, self.bars.y = X, Y
-            self.bars.colors, self.bars.labels = [styles[k][0] for k in keys], bar_labels
-            self.bars.stroke_width = 0.72 * px
+            colors = [styles[k][0] for k in keys]
+            self.bars.colors, self.bars.fill_colors, self.bars.labels = colors, colors, bar_labels
+            self.bars.fill_opacities = [1.0] * len(keys)
             self.hover.x, self.hover.y, self.hover.names = 0.5 * (start + end), y, tips
             self.hover.default_size = int((0.72 * px) ** 2)
             self.mb_labels.x, self.mb_labels.y, self.mb_labels.text = mb_labels

@@ -28,11 +28,12 @@ def decode_rows(res, stream=None):
 
 
 def curve_segments(chart, key):
-    """(start, end) in ms of the segments drawn in the curve of ``key``."""
+    """(start, end) in ms of the bars (filled rectangles) drawn in the curve of ``key``."""
     row = BOUNDS.index(key)
-    x, y = chart.bars.x[row], chart.bars.y[row]
-    starts = np.flatnonzero(np.isfinite(y[0::3]))
-    return x[0::3][starts], x[1::3][starts]
+    x, y = np.asarray(chart.bars.x[row], float), np.asarray(chart.bars.y[row], float)
+    n = (len(x) + 1) // 6
+    starts = np.flatnonzero(np.isfinite(y[0:6 * n:6]) & (y[0:6 * n:6] >= chart.ys.min))
+    return x[0::6][starts], x[1::6][starts]
 
 
 # ---- controls ---------------------------------------------------------------------------
@@ -277,8 +278,9 @@ def test_timeline_chart_draws_a_training_iteration():
     chart = TimelineChart(tres)
     assert chart.status.value == ""
     tl = tres.timeline
-    # one segment (start, end, NaN) per timeline row, grouped by phase
-    drawn = int(np.isfinite(np.asarray(chart.bars.y, dtype=float)[:, 0::3]).sum())
+    # one rectangle (start, end, end, start, start, NaN) per timeline row, grouped by phase
+    y = np.asarray(chart.bars.y, dtype=float)
+    drawn = int((np.isfinite(y[:, 0::6]) & (y[:, 0::6] >= chart.ys.min)).sum())
     assert drawn == len(tl)
     assert list(chart.bars.labels) == [p for p in ("forward", "backward", "recompute", "p2p",
                                                    "dp_communication", "optimizer")
