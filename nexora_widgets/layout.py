@@ -25,6 +25,10 @@ CSS = f"""
 .nx-table th:first-child, .nx-table td:first-child {{ text-align: left; }}
 .nx-table tr.cur td {{ font-weight: 600; }}
 .nx-compare-table .nx-table {{ width: auto; }}
+/* the timeline's hover markers carry tooltips only: bqplot leaves markers it adds on an
+   update unstyled (black, opaque), which drew black blocks over every stage after 0 */
+.nx-timeline .dot {{ opacity: 0 !important; fill: rgba(0, 0, 0, 0) !important;
+                    stroke: none !important; }}
 .nx-controls .widget-label {{ min-width: 92px; }}
 </style>
 """
