@@ -69,12 +69,16 @@ def prune(nb) -> tuple[int, int]:
 
 
 CHROMIUM = "/usr/bin/chromium"
+PNG_MAX = 150_000          # a bigger picture (a whole dashboard) is taken again at
+SMALL_SCALE = 0.7          # this device scale: about half the bytes, still readable
+PICTURES = ("image/png", "image/jpeg")
 PLACEHOLDER = "[interactive chart: run the notebook (or trust it) to use it]"
 
 
-def snapshots(nb, width: int = 1100, chromium: str = CHROMIUM) -> list[bytes]:
-    """PNG of every displayed widget view, drawn from the saved state by the same offline
-    page as ``nexora export`` in headless Chromium (Playwright)."""
+def snapshots(nb, width: int = 1100, chromium: str = CHROMIUM) -> list[tuple[str, str]]:
+    """(mime type, base64) of a PNG of every displayed widget view (at ``SMALL_SCALE`` when
+    it would exceed ``PNG_MAX``), drawn from the saved state by the same offline page as
+    ``nexora export`` in headless Chromium (Playwright)."""
     import base64
     import tempfile
     from playwright.sync_api import sync_playwright
@@ -90,27 +94,37 @@ def snapshots(nb, width: int = 1100, chromium: str = CHROMIUM) -> list[bytes]:
         browser = pw.chromium.launch(executable_path=chromium, headless=True,
                                      args=["--no-sandbox", "--disable-gpu"])
         try:
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:"))
-                       else r.abort())
-            page.goto(f.as_uri())
-            page.wait_for_function(
-                f"document.querySelectorAll('.nx-view .jupyter-widgets').length >= {len(specs)}",
-                timeout=60_000)
-            page.wait_for_timeout(1500)                      # let bqplot finish drawing
-            for i in range(len(specs)):
-                shots.append(page.locator(f"#nx-view-{i}").screenshot(type="png"))
+            for scale in (1.0, SMALL_SCALE):                    # big views again, smaller
+                todo = [i for i in range(len(specs)) if scale == 1.0 or len(shots[i][1]) > PNG_MAX]
+                if not todo:
+                    break
+                page = browser.new_page(viewport={"width": width, "height": 900},
+                                        device_scale_factor=scale)
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:"))
+                           else r.abort())
+                page.goto(f.as_uri())
+                page.wait_for_function(
+                    f"document.querySelectorAll('.nx-view .jupyter-widgets').length >= {len(specs)}",
+                    timeout=60_000)
+                page.wait_for_timeout(1500)                      # let bqplot finish drawing
+                for i in todo:
+                    png = page.locator(f"#nx-view-{i}").screenshot(type="png")
+                    if scale == 1.0:
+                        shots.append(("image/png", png))
+                    else:
+                        shots[i] = ("image/png", png)
+                page.close()
         finally:
             browser.close()
     if errors:
         raise SaveStateError(f"drawing the views logged an error: {errors[0][:300]}")
-    return [base64.b64encode(s).decode("ascii") for s in shots]
+    return [(mime, base64.b64encode(b).decode("ascii")) for mime, b in shots]
 
 
 def add_snapshots(nb, pngs) -> None:
-    """Give every widget view output a PNG of itself and a short text instead of the widget's
+    """Give every widget view output a picture of itself and a short text instead of the widget's
     repr: JupyterLab shows these where it will not run widget code (an untrusted notebook,
     before it is run), and GitHub shows the picture."""
     views = iter(pngs)
@@ -120,7 +134,10 @@ def add_snapshots(nb, pngs) -> None:
         for o in c.get("outputs", []):
             data = o.get("data", {})
             if VIEW in data:
-                data["image/png"] = next(views)
+                mime, b64 = next(views)
+                for m in PICTURES:
+                    data.pop(m, None)
+                data[mime] = b64
                 data["text/plain"] = PLACEHOLDER
 
 

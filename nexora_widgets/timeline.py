@@ -88,17 +88,17 @@ def segments(start, end, y, groups, keys, half=BAR_HALF):
     """Per key of ``keys``: x and y of NaN-separated filled rectangles, padded to one 2-D
     array.
 
-    Returns (x, y) of shape (len(keys), 6 * max count + 1); row k draws the rows where
-    ``groups == keys[k]`` as [start, end, end, start, start, NaN] by [y - half, y - half,
-    y + half, y + half, y - half, NaN]: bar heights are in data units, so lanes never
-    overlap whatever height the browser gives the figure. The last point of every row is
-    one defined point at y = -1, below the lanes (clipped; a path of one point draws
-    nothing): bqplot places a curve's label at its last point and writes
+    Returns (x, y) of shape (len(keys), 5 * max count + 1); row k draws the rows where
+    ``groups == keys[k]`` as [start, end, end, start, NaN] by [y - half, y - half, y + half,
+    y + half, NaN], filled (the fill closes each rectangle): bar heights are in data units,
+    so lanes never overlap whatever height the browser gives the figure. The last point of
+    every row is one defined point at y = -1, below the lanes (clipped; a path of one point
+    draws nothing): bqplot places a curve's label at its last point and writes
     ``translate(x, undefined)`` into the page when that point is NaN, and a curve of NaN
     only becomes ``d="null"``. So in the page each curve's path has one "M" per bar plus one.
     """
     idx = [np.flatnonzero(groups == k) for k in keys]
-    width = 6 * max((len(i) for i in idx), default=0) + 1
+    width = 5 * max((len(i) for i in idx), default=0) + 1
     X = np.zeros((len(keys), width))
     Y = np.full((len(keys), width), np.nan)
     Y[:, -1] = -1.0
@@ -106,9 +106,9 @@ def segments(start, end, y, groups, keys, half=BAR_HALF):
         n = len(i)
         if n:
             s, e, lo, hi = start[i], end[i], y[i] - half, y[i] + half
-            for c, (xs, ys) in enumerate(((s, lo), (e, lo), (e, hi), (s, hi), (s, lo))):
-                X[r, c:6 * n:6], Y[r, c:6 * n:6] = xs, ys
-            X[r, 5:6 * n:6] = e                      # NaN in y breaks the path; x stays finite
+            for c, (xs, ys) in enumerate(((s, lo), (e, lo), (e, hi), (s, hi))):
+                X[r, c:5 * n:5], Y[r, c:5 * n:5] = xs, ys
+            X[r, 4:5 * n:5] = s                      # NaN in y breaks the path; x stays finite
             X[r, -1] = e[-1]
     return X, Y
 

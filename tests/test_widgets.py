@@ -31,9 +31,9 @@ def curve_segments(chart, key):
     """(start, end) in ms of the bars (filled rectangles) drawn in the curve of ``key``."""
     row = BOUNDS.index(key)
     x, y = np.asarray(chart.bars.x[row], float), np.asarray(chart.bars.y[row], float)
-    n = len(x) // 6
-    starts = np.flatnonzero(np.isfinite(y[0:6 * n:6]) & (y[0:6 * n:6] >= chart.ys.min))
-    return x[0::6][starts], x[1::6][starts]
+    n = len(x) // 5
+    starts = np.flatnonzero(np.isfinite(y[0:5 * n:5]) & (y[0:5 * n:5] >= chart.ys.min))
+    return x[0:5 * n:5][starts], x[1:5 * n:5][starts]
 
 
 # ---- controls ---------------------------------------------------------------------------
@@ -278,9 +278,9 @@ def test_timeline_chart_draws_a_training_iteration():
     chart = TimelineChart(tres)
     assert chart.status.value == ""
     tl = tres.timeline
-    # one rectangle (start, end, end, start, start, NaN) per timeline row, grouped by phase
+    # one rectangle (start, end, end, start, NaN) per timeline row, grouped by phase
     y = np.asarray(chart.bars.y, dtype=float)
-    drawn = int((np.isfinite(y[:, 0::6]) & (y[:, 0::6] >= chart.ys.min)).sum())
+    drawn = int((np.isfinite(y[:, 0::5]) & (y[:, 0::5] >= chart.ys.min)).sum())
     assert drawn == len(tl)
     assert list(chart.bars.labels) == [p for p in ("forward", "backward", "recompute", "p2p",
                                                    "dp_communication", "optimizer")
