@@ -30,10 +30,10 @@ def kernel_points(result) -> dict:
     the non-communication kernels of a :class:`kernel_model.Result`, read from the
     evaluation the result already carries (computed again only if it has none)."""
     parts = getattr(result, "_timeline_parts", None)
-    if parts is not None:
+    if isinstance(parts, tuple) and len(parts) == 4 and isinstance(parts[2], dict):
         _, P, dec, pre = parts
         out = {"decode": dec, "prefill": pre}
-    else:
+    else:                                    # a result without its evaluation: compute it
         P = _sim.params(result.scenario)
         out = _sim.evaluate(P)
     pts = {}
