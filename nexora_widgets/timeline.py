@@ -64,23 +64,27 @@ def kernel_tips(name, layer, dur_s, flops, byts, bound, kind=None, aggregated=No
 
     Layers repeat the same kernels, so each distinct (time, FLOPs, bytes, bound) is
     formatted once."""
-    done, out = {}, []
-    kinds = kind.tolist() if kind is not None else [None] * len(name)
-    for n, l, d, f, b, o, k in zip(name.tolist(), layer.tolist(), dur_s.tolist(), flops.tolist(),
-                                   byts.tolist(), bound.tolist(), kinds):
-        if k == "aggregate" and aggregated:
+    name, layer, kind_l = name.tolist(), layer.tolist(), (kind.tolist() if kind is not None else None)
+    keys = list(zip(dur_s.tolist(), flops.tolist(), byts.tolist(), bound.tolist()))
+    tails = {k: (f" · {k[0] * 1e6:.1f} µs · {fmt_flops(k[1])} · {fmt_bytes(k[2])}"
+                 f" · {palette.BOUND_LABEL.get(k[3], k[3])}") for k in set(keys)}
+    heads = _HEADS if len(_HEADS) < 100_000 else {}
+    out = []
+    for i, (n, l, k) in enumerate(zip(name, layer, keys)):
+        if kind_l is not None and kind_l[i] == "aggregate" and aggregated:
+            d, f, b, o = k
             out.append(f"micro-batches {aggregated[0]}–{aggregated[1]}, one block (mostly "
                        f"{palette.BOUND_LABEL.get(o, o)}) · {d * 1e3:.3f} ms · {fmt_flops(f)} · "
                        f"{fmt_bytes(b)}")
             continue
-        tail = done.get((d, f, b, o))
-        if tail is None:
-            tail = done[(d, f, b, o)] = (f" · {d * 1e6:.1f} µs · {fmt_flops(f)} · {fmt_bytes(b)}"
-                                         f" · {palette.BOUND_LABEL.get(o, o)}")
-        out.append(f"{n}{tail}" if l < 0 else f"{n} (layer {l}){tail}")
+        h = heads.get((n, l))
+        if h is None:
+            h = heads[(n, l)] = n if l < 0 else f"{n} (layer {l})"
+        out.append(h + tails[k])
     return np.array(out, dtype=str)
 
 
+_HEADS: dict = {}         # (kernel name, layer) -> "name (layer l)", shared by every call
 BAR_HALF = 0.36          # half the height of a bar, in lanes (bars fill 72 % of a lane)
 
 
