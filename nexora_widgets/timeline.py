@@ -158,7 +158,7 @@ def timeline_rows(res, phase: str) -> dict:
          "aggregated": c["aggregated"]}
     r["tips"] = kernel_tips(c["name"], r["layer"], c["duration_s"], c["flops"], c["bytes"],
                             c["bound"], r["kind"], r["aggregated"])
-    for k in [k for k, (ref, _) in _ROWS.items() if ref() is None] + list(_ROWS)[:-7]:
+    for k in [k for k, (ref, _) in _ROWS.items() if ref() is None] + list(_ROWS)[:-3]:
         _ROWS.pop(k, None)                   # keep the newest few; drop dead results
     _ROWS[key] = (weakref.ref(res), r)
     return r
