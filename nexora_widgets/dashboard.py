@@ -15,6 +15,8 @@ from .scaling import ScalingChart
 from .serving import ServingChart
 from .timeline import TimelineChart
 
+RIGHT_MIN_WIDTH = "620px"
+
 TITLE = ('<div style="display:flex;align-items:baseline;gap:12px;margin:2px 4px 6px 4px">'
          '<span style="font-size:20px;font-weight:700">nexora</span>'
          '<span class="nx-sub" style="font-size:13px">where the time of an LLM token goes on '
@@ -39,18 +41,25 @@ class Dashboard(widgets.VBox):
         self.compare = Compare(compare_presets, m, css=False)
         self.serving = ServingChart(m, css=False, active=False)
         self.memory.layout.width = "330px"
-        left = widgets.VBox([self.controls, self.memory], layout=widgets.Layout(flex="0 0 auto"))
+        # Reflow: the charts take the room beside the controls down to RIGHT_MIN_WIDTH, then
+        # go below them (a projector at 1280 x 800, JupyterLab with its side panels open);
+        # the breakdown and scaling charts sit side by side only while both keep 380 px.
+        left = widgets.VBox([self.controls, self.memory],
+                            layout=widgets.Layout(flex="0 0 auto", max_width="100%"))
         right = widgets.VBox([
             self.cards,
             self.timeline,
-            Row([self.breakdown, self.scaling]),
+            Row([self.breakdown, self.scaling], min_child_width="380px"),
             self.compare,
         ], layout=widgets.Layout(flex="1 1 0", min_width="0"))
+        right.add_class("nx-charts")
         tabs = widgets.Tab([right, self.serving], titles=("one request", "serving"),
-                           layout=widgets.Layout(flex="1 1 0", min_width="0"))
+                           layout=widgets.Layout(flex=f"1 1 {RIGHT_MIN_WIDTH}",
+                                                 min_width=f"min({RIGHT_MIN_WIDTH}, 100%)"))
         self.serving.follow(tabs, 1)            # simulates only while its tab is shown
         main = widgets.HBox([left, tabs],
-                            layout=widgets.Layout(width="100%", align_items="flex-start"))
+                            layout=widgets.Layout(width="100%", align_items="flex-start",
+                                                  flex_flow="row wrap"))
         super().__init__([widgets.HTML(CSS + (TITLE if title else "")), main],
                          layout=widgets.Layout(width="100%"))
         self.add_class("nx-root")
