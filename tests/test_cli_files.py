@@ -225,7 +225,7 @@ def test_ttft_on_one_gpu_names_no_link(capsys):
     assert "one GPU: no communication" in hw
     rc, out, _ = run(capsys, "--ttft", "--tp", "2")
     hw = [x for x in out.splitlines() if x.strip().startswith("hardware")][0]
-    assert "2 x a100-sxm-80gb" in hw and "over nvlink (150 GB/s" in hw
+    assert "2 x a100-sxm-80gb" in hw and f"over nvlink ({km.get_interconnect('nvlink').bw_gbps:g} GB/s" in hw
 
 
 def test_optimize_says_it_searches_quantised_weights_and_overlap(capsys):
@@ -255,6 +255,7 @@ def test_validate_without_a_path_uses_the_shipped_file_and_says_so(capsys):
 def test_in_process_runs_leave_the_preset_registries_unchanged(capsys):
     links, gpus = set(km.hardware.INTERCONNECTS), set(km.hardware.GPUS)
     rc, out, err = run(capsys, "--tp", "2", "--bw-gbps", "40", "--memory-bw-gbps", "900", "--json")
-    assert rc == 0 and json.loads(out)["scenario"]["interconnect"] == "custom-40gbps-3000ns"
+    lat_ns = round(km.get_interconnect("nvlink").latency_s * 1e9)      # the default link's latency
+    assert rc == 0 and json.loads(out)["scenario"]["interconnect"] == f"custom-40gbps-{lat_ns}ns"
     assert json.loads(out)["scenario"]["gpu"] == "a100-sxm-80gb-hbm900"
     assert set(km.hardware.INTERCONNECTS) == links and set(km.hardware.GPUS) == gpus

@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                  "measured vs predicted for a measurements or collectives CSV (default: the shipped one)"),
     "serving": ("kernel_model.serving.cli:cli_serving",
                 "many requests: continuous batching, latency percentiles, goodput under an SLO"),
+    "export": ("nexora_widgets.export",
+               "a notebook as one self-contained HTML page that renders offline (lectures)"),
     "capacity": ("kernel_model.serving.cli:cli_capacity",
                  "highest request rate meeting an SLO; --plan searches TP/PP/replicas"),
 }

@@ -23,7 +23,7 @@ def _ns(res):
 def config(a, sc, ov) -> dict:
     return {"tp": sc.tp, "pp": sc.pp, "ep": sc.ep, "micro_batches": sc.micro_batches,
             "preset": a.preset, "algo": sc.algorithm, "bw_gbps": sc.link_spec().bw_gbps,
-            "latency_ns": sc.link_spec().latency_s * 1e9, "memory_bw_gbps": sc.gpu_spec().hbm_gbps,
+            "latency_ns": round(sc.link_spec().latency_s * 1e9, 6), "memory_bw_gbps": sc.gpu_spec().hbm_gbps,
             "model": sc.model, "gpu": sc.gpu, "layers": sc.model_spec().layers,
             "comm_ops": a.comm_ops, "ar_bytes": ov.ar_bytes, "ag_bytes": a.ag_bytes,
             "ctx_len": a.ctx_len, "kv_bytes_base": ov.kv_bytes, "no_kv_shard": ov.no_kv_shard,

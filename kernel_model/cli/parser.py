@@ -6,7 +6,12 @@ import argparse
 from .common import (Parser, PROG, int_in, float_in, fraction, port, MAX_GPUS, MAX_BATCH,
                      MAX_TOKENS, MAX_LAYERS, MAX_EXPERTS, MAX_GROUP, MAX_GBPS, MAX_NS)
 
-DEFAULT_SWEEP_BW = (12, 18, 25, 28, 50, 150, 200, 225, 450)   # GB/s: the presets' links
+def _preset_bandwidths():
+    from ..hardware import INTERCONNECTS
+    return tuple(sorted({i.bw_gbps for i in INTERCONNECTS.values() if i.kind != "network"}))
+
+
+DEFAULT_SWEEP_BW = _preset_bandwidths()      # GB/s: the bus bandwidths of the in-node presets
 BENCH_ITERS = 1_000_000
 BENCH_SECONDS = 2.0
 

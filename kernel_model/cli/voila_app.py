@@ -46,10 +46,16 @@ def config(ip: str, port: int, max_kernels: int, cull_s: int):
 
 
 def main(argv=None) -> int:
+    import os
     opts, rest = _opts(list(sys.argv[1:] if argv is None else argv))
+    # the offline-safe "nexora" template (Voila's lab template without the Font Awesome CDN
+    # link), found through JUPYTER_PATH, which Voila reads when it starts
+    from nexora_widgets.serve import voila_env, TEMPLATE
+    os.environ.update(voila_env())
     from voila.app import Voila
     c = config(opts.get("ip", "127.0.0.1"), int(opts["port"]), int(opts.get("max-kernels", 8)),
                int(opts.get("cull-s", 120)))
+    c.VoilaConfiguration.template = TEMPLATE
     Voila.launch_instance(argv=rest, config=c)
     return 0
 
