@@ -94,3 +94,14 @@ def _sentence(res) -> str:
                 f"fewer, larger kernels (fusion), fewer layers per GPU, or a larger batch help.")
     return (f"{head}: with {sc.micro_batches} micro-batch(es) over {sc.pp} stages each GPU idles "
             f"while the others work; use at least {sc.pp} micro-batches or fewer stages.")
+
+
+COMPUTE_ZERO_NOTE = ("compute is 0 in this decode step: at this batch every kernel is "
+                     "memory-bound, so its math runs while the weights and KV cache stream "
+                     "from HBM and its time is counted under hbm (the roofline shows how far "
+                     "below the ridge each kernel sits; a larger batch moves it up)")
+
+
+def compute_note(breakdown: dict, total) -> str:
+    """The note that explains a decode step with no compute-bound time, else ''."""
+    return COMPUTE_ZERO_NOTE if total > 0 and breakdown.get("compute", 0.0) == 0.0 else ""

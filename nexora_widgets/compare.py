@@ -45,6 +45,8 @@ class Compare(View):
     """
 
     def __init__(self, presets=None, model=None, css: bool = True, **fields):
+        if isinstance(presets, str):               # "nvlink" or "pcie4_bad,nvlink": names, not letters
+            presets = [p.strip() for p in presets.split(",") if p.strip()]
         presets = list(presets or DEFAULT_PRESETS)
         for p in presets:
             get_interconnect(p)                    # ValueError naming the closest presets

@@ -324,3 +324,10 @@ def test_python_dash_m_kernel_model():
     bad = subprocess.run([sys.executable, "-m", "kernel_model", "--preset", "nope"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_text_output_explains_a_decode_step_without_compute(capsys):
+    rc, out, _ = run(capsys, "--tp", "1", "--no-opt")
+    assert rc == 0 and "compute is 0 in this decode step" in out and "memory-bound" in out
+    rc, out, _ = run(capsys, "--tp", "1", "--no-opt", "--batch-size", "512")
+    assert rc == 0 and "compute is 0" not in out

@@ -465,3 +465,29 @@ def test_roofline_points_come_from_the_result_without_evaluating(monkeypatch):
     i = pts["decode"]["name"].index("qkv_proj")
     assert pts["decode"]["intensity"][i] == pytest.approx(row.flops / row.bytes)
     assert pts["decode"]["tflops"][i] == pytest.approx(row.flops / row.duration_s / 1e12)
+
+
+# ---- issue 12 item 26: what a lecturer reads ------------------------------------------------
+
+def test_compare_takes_one_preset_name_or_a_comma_list_not_letters(comms):
+    assert Compare("nvlink", tp=8).presets == ["nvlink"]
+    assert Compare("pcie4_bad, nvlink4", tp=4).presets == ["pcie4_bad", "nvlink4"]
+    with pytest.raises(ValueError, match="nvlink4"):
+        Compare("nvlnk4")
+
+
+def test_breakdown_explains_a_decode_step_without_compute(comms):
+    m = ScenarioModel(model="llama-2-7b", gpu="a100-sxm-80gb", interconnect="none", batch=1)
+    chart = BreakdownChart(m)
+    assert m.result.breakdown["compute"] == 0.0
+    assert "memory-bound" in chart.table.value and "nx-compute-note" in chart.table.value
+    m.batch = 512                                          # compute-bound: no note
+    assert m.result.breakdown["compute"] > 0
+    assert "nx-compute-note" not in chart.table.value
+
+
+def test_insight_sentences_start_with_a_capital_letter():
+    for kw in (dict(tp=8, model="llama-2-70b"), dict(batch=512), dict(pp=4, batch=8),
+               dict(interconnect="pcie4_bad", tp=4, batch=32)):
+        text = km.simulate(gpu="a100-sxm-80gb", **kw).insight
+        assert text[:1].isupper(), text

@@ -72,6 +72,10 @@ def describe(res, a, scaling, extra=()) -> str:
              f"({res.output_tokens_per_s / res.num_gpus:,.1f} per GPU)")
     L.append("")
     L += _breakdown_lines("Decode step breakdown", res.breakdown, res.tpot_s, a.ascii)
+    from ..insight import compute_note
+    note = compute_note(res.breakdown, res.tpot_s)
+    if note:
+        L.append(f"  ({note})")
     L.append("")
     L.append(f"Bottleneck  {res.bottleneck}: {res.insight}")
     mem = res.memory
