@@ -69,6 +69,12 @@ def main(argv=None) -> int:
         h = V.summarize(V.validate(hold))
         per = ", ".join(f"{k} {v:.1f} %" for k, v in h["by_source"]["mape"].items())
         print(f"hold-out, never fitted (H100/H200): MAPE {h['overall']:.1f} % over {h['ok']} rows ({per})")
+    new = V.find_measurements("measurements_2025.csv")
+    if new:
+        n5 = V.summarize(V.validate(new))
+        per = ", ".join(f"{k} {v:.1f} %" for k, v in n5["by_source"]["mape"].items())
+        print(f"measurements_2025.csv, fixed-batch rows: MAPE {n5['overall']:.1f} % over "
+              f"{n5['ok']} rows ({per}); {len(n5['excluded'])} saturation rows excluded")
     print(f"target >= {TARGET:.0f} rows/s: {'PASS' if rate >= TARGET else 'FAIL'}")
     return 0 if rate >= TARGET else 1
 

@@ -27,6 +27,7 @@ import pandas as pd
 from . import calibration as _calmod
 from .calibration import Calibration
 from .scenario import Scenario
+from .runtime import get_runtime, RUNTIMES
 from .simulate import params
 from . import validate as V
 
@@ -167,13 +168,18 @@ class Objective:
     """Loss of a calibration on a prepared measurements file (vectorised)."""
 
     def __init__(self, prep: V.Prepared, loss: str = "mape", include_training: bool = True,
-                 families: dict | None = None):
+                 families: dict | None = None, runtimes: dict | None = None):
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r} is not allowed (valid: {', '.join(LOSSES)})")
         self.prep, self.loss = prep, loss
         self.keys = calibration_keys()
         self.families = families or {}       # per-family overrides kept from the start
+        self.runtimes = runtimes or {}       # per-runtime overrides kept from the start
         self.row_family = np.array([sc.gpu_spec().family for sc in prep.scenarios])
+        rts = [get_runtime(sc.runtime) for sc in prep.scenarios]
+        self.row_runtime = np.array([rt.name for rt in rts])
+        # per-kernel floor of runtimes without graphs (runtime.launch_gap)
+        self.launch_floor = np.array([0.0 if rt.graphs else rt.eager_launch_s for rt in rts])
         meas = prep.frame["measured"].to_numpy(dtype=float)
         self.meas_inf = meas[prep.inf_index]
         self.train_fn = V.training_function() if include_training else None
@@ -185,36 +191,45 @@ class Objective:
         return len(self.meas_inf) + len(self.meas_train)
 
     def efficiency(self, values: dict) -> dict:
-        """``values`` (fields, and ``field@family`` for one GPU family) as a Scenario
-        ``efficiency`` dict: flat fields plus ``families`` (the start's, updated)."""
+        """``values`` (fields, ``field@family`` for one GPU family, ``field@runtime`` for one
+        runtime profile) as a Scenario ``efficiency`` dict: flat fields plus ``families`` and
+        ``runtimes`` (the start's, updated)."""
         flat = {k: v for k, v in values.items() if "@" not in k}
-        fams = {f: dict(o) for f, o in self.families.items()}
+        over = {"families": {f: dict(o) for f, o in self.families.items()},
+                "runtimes": {r: dict(o) for r, o in self.runtimes.items()}}
         for k, v in values.items():
             if "@" in k:
-                name, fam = k.split("@", 1)
-                fams.setdefault(fam, {})[name] = float(v)
-        return {**flat, "families": fams} if fams else flat
+                name, where = k.split("@", 1)
+                kind = "families" if where in _calmod.FAMILIES else "runtimes"
+                over[kind].setdefault(where, {})[name] = float(v)
+        return {**flat, **{k: o for k, o in over.items() if o}}
 
     def predictions(self, values: dict) -> tuple[np.ndarray, np.ndarray]:
         """(inference predictions, training predictions) in the file's units."""
         prep = self.prep
         eff = self.efficiency(values)
-        flat = {k: v for k, v in eff.items() if k != "families"}
-        fams = eff.get("families", {})
+        flat = {k: v for k, v in eff.items() if k not in ("families", "runtimes")}
+        groups = [(self.row_family, eff.get("families", {})),
+                  (self.row_runtime, eff.get("runtimes", {}))]      # Calibration.resolve order
         pred_inf = np.zeros(0)
         if prep.P is not None:
-            used = set(flat) | {k for o in fams.values() for k in o}
+            used = set(flat) | {k for _, g in groups for o in g.values() for k in o}
             if any(self.keys.get(k) is None for k in used):
                 base = {**(prep.scenarios[0].efficiency or {}), **eff}
                 P = V._stack([params(sc.replace(efficiency=base)) for sc in prep.scenarios])
+                P["replicas"] = prep.P.get("replicas", 1.0)
             else:
                 P = dict(prep.P)
                 for k, v in flat.items():
                     P[self.keys[k]] = np.full(len(self.meas_inf), float(v))
-                for fam, over in fams.items():
-                    rows = self.row_family == fam
-                    for k, v in over.items():
-                        P[self.keys[k]] = np.where(rows, float(v), P[self.keys[k]])
+                for row_key, g in groups:
+                    for name, over in g.items():
+                        rows = row_key == name
+                        for k, v in over.items():
+                            P[self.keys[k]] = np.where(rows, float(v), P[self.keys[k]])
+                lk = self.keys.get("launch_overhead_s")
+                if lk:
+                    P[lk] = np.maximum(P[lk], self.launch_floor)
             pred_inf = V.predict_arrays(P, prep.metrics)
         pred_tr = np.zeros(0)
         if self.train_fn is not None and len(prep.train_rows):
@@ -332,16 +347,41 @@ def _check_params(names, bounds):
             raise ValueError(f"params: {field!r} is not a calibration field"
                              + (f"; closest: {', '.join(near)}" if near else "")
                              + f" (valid: {', '.join(valid)}; field@family fits one GPU family)")
-        if "@" in str(p) and fam not in _calmod.FAMILIES:
-            near = closest(fam, _calmod.FAMILIES)
-            raise ValueError(f"params: {p!r}: {fam!r} is not a GPU family"
+        if "@" in str(p) and fam not in _calmod.FAMILIES and fam not in RUNTIMES:
+            where = tuple(_calmod.FAMILIES) + tuple(RUNTIMES)
+            near = closest(fam, where)
+            raise ValueError(f"params: {p!r}: {fam!r} is not a GPU family or runtime profile"
                              + (f"; closest: {', '.join(near)}" if near else "")
-                             + f" (valid: {', '.join(_calmod.FAMILIES)})")
+                             + f" (valid: {', '.join(where)})")
         if field not in bounds:
             raise ValueError(f"params: no bounds for {field!r}; pass bounds={{{field!r}: (low, high)}}")
     if len(set(names)) != len(names) or not names:
         raise ValueError(f"params={names!r}: give each calibration field at most once, at least one")
     return names
+
+
+def combine(path_or_df):
+    """One measurements table from a path, a DataFrame or a list of them (concatenated, the
+    columns of all; a file's missing optional columns are empty)."""
+    if not isinstance(path_or_df, (list, tuple)):
+        return path_or_df
+    frames = []
+    for x in path_or_df:
+        df = x.copy() if isinstance(x, pd.DataFrame) else V._read(x)[0]
+        frames.append(df.astype(str))
+    return pd.concat(frames, ignore_index=True).fillna("")
+
+
+def support(obj: Objective, name: str) -> np.ndarray:
+    """Which simulated inference rows a fitted name acts on (``field@family``: that family's
+    rows, ``field@runtime``: that runtime's; ``eager_server_step_s``: eager-server rows)."""
+    field, _, where = name.partition("@")
+    rows = np.ones(len(obj.row_family), dtype=bool)
+    if where:
+        rows &= (obj.row_family if where in _calmod.FAMILIES else obj.row_runtime) == where
+    if field == "eager_server_step_s":
+        rows &= np.array([get_runtime(r).host_per_pass for r in obj.row_runtime], dtype=bool)
+    return rows
 
 
 def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
@@ -369,24 +409,30 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
     start_cal = engine_default()
     if start is not None:
         start_cal = make_calibration(V.efficiency_dict(start))
-    prep = V.prepare(path_or_df, start_cal)
+    prep = V.prepare(combine(path_or_df), start_cal)
     unused = []
-    if tuple(params) == DEFAULT_PARAMS and not any(sc.runtime == "eager_server" for sc in prep.scenarios):
+    if tuple(params) == DEFAULT_PARAMS and not any(get_runtime(sc.runtime).host_per_pass
+                                                   for sc in prep.scenarios):
         unused = ["eager_server_step_s"]          # nothing in the file depends on it
         names = tuple(n for n in names if n not in unused)
-    obj = Objective(prep, loss, include_training, families=start_cal.families)
+    obj = Objective(prep, loss, include_training, families=start_cal.families,
+                    runtimes=start_cal.runtimes)
     if obj.n_rows == 0:
         raise ValueError(f"{prep.name}: no row can be simulated, nothing to fit")
     for p in names:
         fam = p.partition("@")[2]
-        if fam and not (obj.row_family == fam).any():
-            raise ValueError(f"params: {p!r}: {prep.name} has no simulated inference row on a "
-                             f"{fam} GPU (families in the file: "
-                             f"{', '.join(sorted(set(obj.row_family))) or 'none'})")
+        if fam and not support(obj, p).any():
+            is_fam = fam in _calmod.FAMILIES
+            have = obj.row_family if is_fam else obj.row_runtime
+            what = f"a {fam} GPU" if is_fam else f"the {fam} runtime"
+            raise ValueError(f"params: {p!r}: {prep.name} has no simulated inference row on "
+                             f"{what} ({'families' if is_fam else 'runtimes'} in the file: "
+                             f"{', '.join(sorted(set(have))) or 'none'})")
 
     def start_value(p):
         field, _, fam = p.partition("@")
-        return float(start_cal.families.get(fam, {}).get(field, getattr(start_cal, field)))
+        over = start_cal.families if fam in _calmod.FAMILIES else start_cal.runtimes
+        return float(over.get(fam, {}).get(field, getattr(start_cal, field)))
     fixed = {k: getattr(start_cal, k) for k in numeric_fields()}
 
     def values_of(u):
@@ -420,9 +466,13 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
     rows = []
     for j, p in enumerate(names):
         lo, hi, sc, unit = bnd[p.partition("@")[0]]
+        sup = support(obj, p)
+        srcs = prep.frame["source"].to_numpy()[prep.inf_index][sup]
         rows.append({"name": p, "unit": unit, "start": start_value(p),
                      "fitted": float(best[p]), "low": lo, "high": hi,
-                     "at_bound": bool(x2[j] <= 1e-3 or x2[j] >= 1 - 1e-3)})
+                     "at_bound": bool(x2[j] <= 1e-3 or x2[j] >= 1 - 1e-3),
+                     "rows": int(sup.sum()),
+                     "sources": ("every source" if sup.all() else ", ".join(sorted(set(srcs))))})
     skipped = []
     if len(prep.train_index) and obj.train_fn is None:
         skipped.append(f"{len(prep.train_index)} training rows not fitted: {V.TRAINING_UNAVAILABLE}")
@@ -455,5 +505,7 @@ def format_fit(report: dict) -> str:
         lines.append(f"  {r['name']:<26} {show(r['start'], r['unit']):>10} -> "
                      f"{show(r['fitted'], r['unit']):>10}   bounds [{show(r['low'], r['unit'])}, "
                      f"{show(r['high'], r['unit'])}]" + ("   AT BOUND" if r["at_bound"] else ""))
+        if "rows" in r:
+            lines.append(f"  {'':<26} supported by {r['rows']} rows: {r['sources']}")
     lines += [f"  note: {s}" for s in report.get("skipped", [])]
     return "\n".join(lines)

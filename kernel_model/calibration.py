@@ -4,7 +4,9 @@ Every value is a property of how kernels run on real GPUs, never a per-row corre
 the same numbers apply to every GPU, whose own peak FLOP/s, HBM and link bandwidth
 and latency carry the differences between hardware. ``families`` may override fields for
 one GPU family (``GPU.family``: ampere, hopper, blackwell, ada, cdna3) once measurements
-of that family exist; the shipped calibration has none.
+of that family exist, and ``runtimes`` for one serving runtime profile
+(``kernel_model.runtime``); a runtime's override wins over a family's. The shipped
+calibration has one: the launch gap of vLLM.
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ class Calibration:
     roofline_exponent: float = 1.46       # n in (compute^n + memory^n)^(1/n); inf = ideal max
     # {family: {field: value}}: overrides for the GPUs of one family (see GPU.family)
     families: dict = field(default_factory=dict, hash=False)
+    # {runtime: {field: value}}: overrides for one serving runtime profile (kernel_model.runtime)
+    runtimes: dict = field(default_factory=dict, hash=False)
     source: str = "defaults"
 
     def to_dict(self) -> dict:
@@ -41,6 +45,8 @@ class Calibration:
                 continue
             if k == "families":
                 kw[k] = _check_families(v, numeric)
+            elif k == "runtimes":
+                kw[k] = _check_runtimes(v, numeric)
             else:
                 _check_field(k, v, numeric)
         return replace(self, **kw)
@@ -50,20 +56,27 @@ class Calibration:
         over = self.families.get(family)
         return replace(self, **over) if over else self
 
+    def resolve(self, family: str | None, runtime: str | None) -> "Calibration":
+        """The calibration a scenario runs with: this one, then ``family``'s overrides, then
+        ``runtime``'s (a runtime override wins where both set a field)."""
+        over = {**self.families.get(family, {}), **self.runtimes.get(runtime, {})}
+        return replace(self, **over) if over else self
+
 
 def numeric_fields() -> list[str]:
     """The calibration's numeric fields (everything but ``families`` and ``source``)."""
-    return [f.name for f in fields(Calibration) if f.name not in ("families", "source")]
+    return [f.name for f in fields(Calibration) if f.name not in ("families", "runtimes", "source")]
 
 
 def _check_field(k, v, numeric, where="efficiency field") -> None:
     if k not in numeric:
         from .hardware import closest
         top = where == "efficiency field"           # only the top level takes "families"
-        near = closest(k, numeric + (["families"] if top else []))
+        near = closest(k, numeric + (["families", "runtimes"] if top else []))
         raise ValueError(f"{where} {k!r} is unknown"
                          + (f"; closest: {', '.join(near)}" if near else "")
-                         + f" (valid: {', '.join(sorted(numeric))}{', families' if top else ''})")
+                         + f" (valid: {', '.join(sorted(numeric))}"
+                         + f"{', families, runtimes' if top else ''})")
     if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
         raise ValueError(f"{where} {k}={v!r} must be a number >= 0")
     if k.endswith("efficiency") and not 0 < v <= 1:
@@ -90,6 +103,36 @@ def _check_families(v, numeric) -> dict:
     return out
 
 
-# Fitted on shared/data/measurements.csv by kernel_model.calibrate.fit (see
-# benchmarks/bench_validate.py and `nexora validate`).
-DEFAULT = Calibration(source="fitted to shared/data/measurements.csv (A100 inference)")
+def _check_runtimes(v, numeric) -> dict:
+    from .runtime import RUNTIMES, get_runtime
+    if not isinstance(v, dict):
+        raise ValueError(f"efficiency field runtimes={v!r} must be a dict "
+                         f"{{runtime: {{field: value}}}} (runtimes: {', '.join(RUNTIMES)})")
+    out = {}
+    for name, over in v.items():
+        rt = get_runtime(name).name              # unknown: closest names
+        if not isinstance(over, dict):
+            raise ValueError(f"runtimes[{name!r}]={over!r} must be a dict of calibration fields")
+        for k, x in over.items():
+            _check_field(k, x, numeric, where=f"runtimes[{name!r}] field")
+        out[rt] = {k: float(x) for k, x in over.items()}
+    return out
+
+
+# The class defaults above are the earlier fit on measurements.csv alone (A100). DEFAULT is
+# refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
+# measurements.csv + measurements_2025.csv: seven values, one of them per runtime.
+DEFAULT = Calibration(
+    flops_efficiency=0.6871432182262408,
+    attention_efficiency=0.9876512442914545,
+    hbm_efficiency=0.942045486450223,
+    launch_overhead_s=1.5744910020560542e-05,
+    collective_overhead_s=1.0967479347128632e-05,
+    collective_step_s=0.0,
+    direct_allreduce_max_bytes=524288.0,
+    step_overhead_s=0.0,
+    eager_server_step_s=0.0155,
+    roofline_exponent=1.7378831719968786,
+    families={},
+    runtimes={'vllm': {'launch_overhead_s': 6.3216306242377705e-06}},
+    source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

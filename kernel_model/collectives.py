@@ -1,21 +1,43 @@
 """Collective communication times (seconds), vectorised over numpy arrays.
 
+Grounded in ~520 published nccl-tests timings (``kernel_model/data/collectives.csv``,
+``nexora validate`` on it; ``docs/INTERCONNECTS.md`` says which measured systems each preset
+stands for). The structure follows how NCCL runs a collective:
+
+    time = call + steps * hop * protocol_latency + wire_bytes / (bus_bw * protocol_bw)
+
 Conventions: ``S`` is the message size in bytes (the full tensor each rank holds for an
 all-reduce; the gathered tensor for all-gather; the bytes one rank sends for all-to-all),
-``n`` the ranks, ``bw`` one-direction bandwidth per GPU in bytes/s, ``lat`` seconds per
-hop, ``c`` the fixed cost of one collective call per synchronisation round: a call among
-n ranks pays ``c * log2(n)`` (launch, then a tree of handshakes and the wait for the slowest
-rank, which grow with the number of ranks).
+``n`` the ranks. ``link`` is a dict of arrays built by ``simulate.link_params``:
+
+  bw, lat       intra-node bus bandwidth (B/s) a large ring reaches, and the latency of one
+                ring step (s) with the low-latency (LL) protocol;
+  host          1 where GPUs have no peer-to-peer access and NCCL stages every transfer
+                through host memory (low bandwidth ceiling, modest latency);
+  socket        1 where the ring crosses a CPU socket (each step pays ``socket_lat`` times
+                the latency, the bandwidth is capped at ``socket_bw``);
+  p2p, in_switch  one/two-shot kernels need peer-to-peer access; in-switch reduction (NVLS)
+                needs an NVSwitch that reduces, reaching ``nvls_bw`` (B/s of payload);
+  bw_x, lat_x   the network between nodes: bandwidth of the NIC share of one GPU (B/s) and
+                the latency of one network step (s); ``gpn`` GPUs per node;
+  ll_frac, simple_lat, simple_call   protocol constants (calibration): LL moves data at
+                ``ll_frac`` of the bus bandwidth; the bandwidth (Simple) protocol pays
+                ``simple_lat`` times the step latency and ``simple_call`` more per call.
+
+Regimes: small messages are latency-bound (``call + steps * lat``: the floor grows with the
+ranks, 2(n-1) ring steps); large ones bandwidth-bound at ``bw``. NCCL's own choice ("auto")
+is the faster of LL and Simple on ring and tree. ``c`` is the fixed cost of one collective
+call (launch, the wait for the slowest rank), shared by ``group`` coalesced collectives.
 
 Algorithms (``ALGORITHMS`` codes):
-  ring       2(n-1) hops, each carrying S/n: bandwidth-optimal, latency grows with n;
-  tree       2*ceil(log2 n) hops, 2S over the link (double binary tree);
-  oneshot    1 hop, every rank reads the n-1 other buffers: (n-1)S over the link;
-  twoshot    2 hops (direct reduce-scatter + all-gather), 2(n-1)/n S over the link;
-  in_switch  2 hops, the switch reduces: S over the link (NVLS / SHARP; nvlink4/5 only);
-  auto       the fastest algorithm the link supports; one/two-shot need P2P access and, as
-             in serving stacks whose custom all-reduce kernels stage data through a fixed
-             P2P buffer, are used only up to ``direct_max`` bytes (larger: ring / tree).
+  ring       2(n-1) steps, each rank sends 2(n-1)/n S: bandwidth-optimal;
+  tree       2 log2(n) steps (double binary tree), same bytes at a lower bandwidth;
+  oneshot    custom kernel (vLLM / TensorRT-LLM / SGLang): 1 step, every rank reads the n-1
+             other buffers, (n-1) S over its link; needs peer-to-peer access;
+  twoshot    custom kernel: 2 steps (reduce-scatter + all-gather by direct writes);
+  in_switch  NVLS / SHARP-style: the switch reduces, 2 steps, S at ``nvls_bw``;
+  auto       the fastest NCCL choice; custom one/two-shot only up to ``direct_max`` bytes
+             and only with peer-to-peer access, as serving stacks do.
 """
 from __future__ import annotations
 
@@ -23,88 +45,153 @@ from . import xp as np   # numpy, with a pure-float branch for one scenario
 
 ALGORITHMS = {"auto": 0, "ring": 1, "tree": 2, "oneshot": 3, "twoshot": 4, "in_switch": 5}
 INF = np.inf
+TREE_BW = 0.85        # a double binary tree reaches this share of the ring's bus bandwidth
 
 
-def sync_cost(n, c):
-    """Fixed cost (s) of one collective call among n ranks: c per round, log2(n) rounds."""
-    return c * np.log2(np.maximum(n, 2.0))
+def _log2c(n):
+    return np.ceil(np.log2(np.maximum(n, 1.0)))
 
 
-def allreduce_flat(S, n, bw, lat, alg, p2p, in_switch, direct_max=INF):
-    """All-reduce over one link type, without the fixed call cost."""
+def _hop(link, group):
+    """Per-step latency (s) of the intra-node ring with the LL protocol, socket included."""
+    lat = link["lat"] * np.where(link.get("socket", 0.0) > 0, link.get("socket_lat", 1.0), 1.0)
+    return lat / group
+
+
+def _bus(link):
+    """Large-message bus bandwidth (B/s) inside the node, capped when a socket is crossed."""
+    cap = np.where(link.get("socket", 0.0) > 0, link.get("socket_bw", INF), INF)
+    return np.minimum(link["bw"], cap)
+
+
+def _protocols(call, steps, hop, wire, bw, link, group):
+    """Time of the faster protocol: LL (low latency) or Simple (full bandwidth)."""
+    ll = call + steps * hop + wire / (bw * link.get("ll_frac", 1.0))
+    simple = (call + link.get("simple_call", 0.0) / group
+              + steps * hop * link.get("simple_lat", 1.0) + wire / bw)
+    return np.minimum(ll, simple)
+
+
+def allreduce_flat(S, n, link, alg, call, group=1.0):
+    """All-reduce among ``n`` ranks of one node (one link type), ``call`` included."""
     n = np.maximum(n, 1.0)
     nm1 = n - 1.0
-    ring = 2.0 * nm1 * lat + 2.0 * nm1 / n * S / bw
-    tree = 2.0 * np.ceil(np.log2(n)) * lat + 2.0 * nm1 / n * S / bw * 1.15
-    oneshot = lat + nm1 * S / bw
-    twoshot = 2.0 * lat + 2.0 * nm1 / n * S / bw
-    insw = 2.0 * lat + S / bw
+    hop, bw = _hop(link, group), _bus(link)
+    wire = 2.0 * nm1 / n * S
+    ring = _protocols(call, 2.0 * nm1, hop, wire, bw, link, group)
+    # inside one node NCCL's tree is a chain: as many steps as the ring, less bandwidth
+    tree = _protocols(call, 2.0 * nm1, hop, wire, bw * TREE_BW, link, group)
+    # custom kernels read / write peers' memory directly: one or two steps, no protocol
+    # choice, at the share ``direct_frac`` of the bus bandwidth that n-1 concurrent peer
+    # accesses reach
+    # and at ``direct_call`` times NCCL's fixed cost per call (no proxy thread, no channel setup)
+    bw_d = bw * link.get("direct_frac", 1.0)
+    call_d = call * link.get("direct_call", 1.0)
+    oneshot = call_d + hop + nm1 * S / bw_d
+    twoshot = call_d + 2.0 * hop + wire / bw_d
+    insw = call + 2.0 * hop + S / link.get("nvls_bw", bw)
     direct = np.minimum(oneshot, twoshot)
     auto = np.minimum(ring, tree)
-    auto = np.where((p2p > 0) & (S <= direct_max), np.minimum(auto, direct), auto)
-    auto = np.where(in_switch > 0, np.minimum(auto, insw), auto)
-    t = np.select([alg == 1, alg == 2, alg == 3, alg == 4, alg == 5], [ring, tree, oneshot, twoshot, insw], auto)
+    auto = np.where((link["p2p"] > 0) & (S <= link.get("direct_max", INF)),
+                    np.minimum(auto, direct), auto)
+    auto = np.where(link["in_switch"] > 0, np.minimum(auto, insw), auto)
+    t = np.select([alg == 1, alg == 2, alg == 3, alg == 4, alg == 5],
+                  [ring, tree, oneshot, twoshot, insw], auto)
     return np.where(n > 1, t, 0.0)
 
 
-def allgather_flat(S, n, bw, lat, alg, p2p):
-    """All-gather (or reduce-scatter) of an S-byte result over n ranks."""
-    n = np.maximum(n, 1.0)
-    nm1 = n - 1.0
-    ring = nm1 * lat + nm1 / n * S / bw
-    direct = lat + nm1 / n * S / bw
-    use_direct = (p2p > 0) & ((alg == 0) | (alg >= 3))
-    t = np.where(use_direct, direct, ring)
-    return np.where(n > 1, t, 0.0)
+def _net_hops(n, link, group):
+    """Mean latency of one ring step across nodes: of the n ranks on the ring, ``nodes``
+    steps cross the network (``lat_x``) and the rest stay inside a node."""
+    gpn = np.maximum(np.minimum(n, link["gpn"]), 1.0)
+    nodes = np.ceil(n / gpn)
+    return ((n - nodes) * _hop(link, group) + nodes * link["lat_x"] / group) / n, gpn, nodes
+
+
+def _net_allreduce(S, n, link, alg, call, group):
+    """All-reduce across nodes: reduce-scatter in the node, all-reduce of each GPU's share
+    over its NIC, all-gather in the node (the phases pipeline: the slower sets the pace).
+    Latency: the 2(n-1) ring steps, ``nodes`` of every n crossing the network (the measured
+    2-8 node tables follow the ring; tree only where forced: 2 log2(nodes) network steps)."""
+    hop, gpn, nodes = _net_hops(n, link, group)
+    intra = 2.0 * (gpn - 1.0) / gpn * S / _bus(link)
+    inter = 2.0 * (nodes - 1.0) / nodes * S / (gpn * link["bw_x"])
+    wire_t = np.maximum(intra, inter)
+    bw_eff = np.where(wire_t > 0, S / np.maximum(wire_t, 1e-30), INF)
+    ring = _protocols(call, 2.0 * (n - 1.0), hop, S, bw_eff, link, group)
+    tree_lat = 2.0 * _log2c(nodes) * link["lat_x"] / group + 2.0 * (gpn - 1.0) * _hop(link, group)
+    tree = _protocols(call, 1.0, tree_lat, S, bw_eff * TREE_BW, link, group)
+    return np.where(alg == 2, tree, ring)
 
 
 def allreduce(S, n, link, c, group=1.0):
-    """Hierarchical all-reduce; ``link`` is a dict of arrays (see ``simulate.link_params``).
-
-    Ranks beyond ``gpn`` GPUs per node reduce-scatter inside the node, all-reduce S/n_in
-    across nodes over the inter-node link, then all-gather inside the node. Per-hop
-    latency and the fixed cost ``c`` are shared by ``group`` coalesced collectives.
-    """
-    n_in = np.minimum(n, link["gpn"])
-    n_out = np.ceil(n / n_in)
-    bw_i, lat_i = link["bw"], link["lat"] / group
-    intra_only = allreduce_flat(S, n_in, bw_i, lat_i, link["alg"], link["p2p"], link["in_switch"],
-                                link.get("direct_max", INF))
-    rs = allgather_flat(S, n_in, bw_i, lat_i, link["alg"], link["p2p"])
-    inter = allreduce_flat(S / n_in, n_out, link["bw_x"], link["lat_x"] / group, 1.0, 0.0, 0.0)
-    t = np.where(n_out > 1, 2.0 * rs + inter, intra_only)
-    return np.where(n > 1, t + sync_cost(n, c) / group, 0.0)
+    """All-reduce of S bytes among n ranks; nodes of ``gpn`` GPUs joined by the network."""
+    n = np.maximum(n, 1.0)
+    call = c / group
+    alg = link["alg"]
+    multi = n > link["gpn"]
+    t_in = allreduce_flat(S, n, link, alg, call, group)
+    t_x = _net_allreduce(S, n, link, np.where(alg > 2, 0.0, alg), call, group)
+    return np.where(n > 1, np.where(multi, t_x, t_in), 0.0)
 
 
 def allgather(S, n, link, c, group=1.0):
-    n_in = np.minimum(n, link["gpn"])
-    n_out = np.ceil(n / n_in)
-    intra = allgather_flat(S, n, link["bw"], link["lat"] / group, link["alg"], link["p2p"])
-    inter = allgather_flat(S, n, link["bw_x"], link["lat_x"] / group, 1.0, 0.0)
-    t = np.where(n_out > 1, inter, intra)
-    return np.where(n > 1, t + sync_cost(n, c) / group, 0.0)
+    """All-gather (or reduce-scatter) of an S-byte result over n ranks: n-1 ring steps, each
+    rank receives (n-1)/n S; one direct step where peers' memory is writable (custom kernels:
+    forced, or chosen by "auto" up to ``direct_max`` bytes when faster)."""
+    n = np.maximum(n, 1.0)
+    nm1 = n - 1.0
+    call = c / group
+    multi = n > link["gpn"]
+    hop_x, gpn, _ = _net_hops(n, link, group)
+    hop = np.where(multi, hop_x, _hop(link, group))
+    bw = np.where(multi, np.minimum(_bus(link), gpn * link["bw_x"]), _bus(link))
+    wire = nm1 / n * S
+    ring = _protocols(call, nm1, hop, wire, bw, link, group)
+    direct = call * link.get("direct_call", 1.0) + hop + wire / (bw * link.get("direct_frac", 1.0))
+    alg = link["alg"]
+    may = (link["p2p"] > 0) & ~multi
+    t = np.where(may & (alg >= 3), direct, ring)
+    t = np.where(may & (alg == 0) & (S <= link.get("direct_max", INF)), np.minimum(direct, ring), t)
+    return np.where(n > 1, t, 0.0)
 
 
 def alltoall(S, n, link, c, group=1.0):
-    """All-to-all where each rank sends S bytes spread evenly over the n ranks."""
+    """All-to-all where each rank sends S bytes spread evenly over the n ranks: the n-1
+    peer exchanges run concurrently, so latency is paid about once per log2 round."""
     n = np.maximum(n, 1.0)
     nm1 = n - 1.0
-    n_out = np.ceil(n / np.minimum(n, link["gpn"]))
-    bw = np.where(n_out > 1, link["bw_x"], link["bw"])
-    lat = np.where(n_out > 1, link["lat_x"], link["lat"]) / group
-    direct = lat + nm1 / n * S / bw
-    staged = nm1 * lat + nm1 / n * S / bw
-    t = np.where((link["p2p"] > 0) & (n_out <= 1), direct, staged)
-    return np.where(n > 1, t + sync_cost(n, c) / group, 0.0)
+    call = c / group
+    multi = n > link["gpn"]
+    hop_x, gpn, _ = _net_hops(n, link, group)
+    hop = np.where(multi, hop_x, _hop(link, group))
+    bw = np.where(multi, np.minimum(_bus(link), gpn * link["bw_x"]), _bus(link))
+    t = _protocols(call, np.maximum(_log2c(n), 1.0), hop, nm1 / n * S, bw, link, group)
+    return np.where(n > 1, t, 0.0)
 
 
 def p2p(S, cross_node, link, c):
-    """Point-to-point send of S bytes to the next pipeline stage."""
-    bw = np.where(cross_node, link["bw_x"], link["bw"])
-    lat = np.where(cross_node, link["lat_x"], link["lat"])
-    return lat + S / bw + c
+    """Point-to-point send of S bytes to the next pipeline stage (one step)."""
+    hop = np.where(cross_node, link["lat_x"], _hop(link, 1.0))
+    bw = np.where(cross_node, link["bw_x"], _bus(link))
+    return _protocols(c, 1.0, hop, S, bw, link, 1.0)
 
 
 def reduce_scatter(S, n, link, c, group=1.0):
     """Reduce-scatter of an S-byte tensor: the mirror image of all-gather, same cost."""
     return allgather(S, n, link, c, group)
+
+
+def regime(S, n, link, c):
+    """("latency-bound", None) or ("bandwidth-bound", GB/s) for an all-reduce of S bytes:
+    bandwidth-bound when moving the bytes takes longer than the fixed and per-step costs."""
+    S, n = float(S), float(n)
+    if n <= 1 or S <= 0:
+        return "none", None
+    t = float(allreduce(S, n, link, c))
+    t0 = float(allreduce(0.0 * S, n, link, c))
+    if t - t0 < t0:
+        return "latency-bound", None
+    multi = n > float(link["gpn"])
+    bw = float(_bus(link)) if not multi else min(float(_bus(link)), float(link["bw_x"]) * float(link["gpn"]))
+    return "bandwidth-bound", bw / 1e9

@@ -26,6 +26,13 @@ class GPU:
     native_link: str            # interconnect preset GPUs of this kind usually have
     source: str = REF
     notes: str = ""
+    fp4_tflops: float | None = None   # dense FP4 (NVFP4 / MXFP4) peak, None where the hardware has none
+    peak_source: str = ""             # where the FP8 / FP4 peaks (or their absence) come from
+
+    def math_tflops(self, math: str) -> float | None:
+        """Dense tensor-core peak (1e12 FLOP/s) for ``math`` ("16", "fp8", "fp4"); None where
+        the GPU has no such tensor cores."""
+        return {"16": self.bf16_tflops, "fp8": self.fp8_tflops, "fp4": self.fp4_tflops}[math]
 
     def peak_flops(self, weight_bits: int) -> float:
         """Dense peak in FLOP/s used for GEMMs with ``weight_bits`` weights.
@@ -41,61 +48,146 @@ class GPU:
 @dataclass(frozen=True)
 class Interconnect:
     name: str
-    bw_gbps: float              # achieved one-direction bandwidth per GPU, 1e9 bytes/s
-    latency_s: float            # per hop, seconds
+    bw_gbps: float              # bus bandwidth a large ring all-reduce reaches, 1e9 bytes/s
+                                # (network presets: the NIC share of one GPU)
+    latency_s: float            # one ring step with NCCL's low-latency protocol, seconds
     paired_hbm_gbps: float      # HBM bandwidth the old CLI paired with this preset, 1e9 B/s
     kind: str                   # pcie | nvlink | fabric | network
-    in_switch: bool = False     # supports in-switch (NVLS / SHARP-style) reduction
+    in_switch: bool = False     # the switch reduces (NVLS / SHARP-style)
     p2p: bool = True            # GPUs can write each other's memory (one/two-shot collectives)
+    host_staged: bool = False   # no peer-to-peer: NCCL copies through host memory
+    cross_socket: bool = False  # the GPUs sit on two CPU sockets: the ring crosses the socket link
+    nvls_gbps: float | None = None  # payload bandwidth of in-switch reduction, 1e9 B/s
     description: str = ""
-    source: str = "shared/REFERENCE.md (old CLI preset values, kept exactly)"
+    stands_for: str = ""        # the measured systems (kernel_model/data/collectives.csv) behind it
+    source: str = "fitted to kernel_model/data/collectives.csv (see docs/INTERCONNECTS.md)"
 
+
+# Protocol constants of NCCL-style collectives, fitted on kernel_model/data/collectives.csv
+# (benchmarks/bench_collectives.py prints the fit): properties of how NCCL runs, not of a link.
+COLLECTIVE_CONSTANTS = {
+    "eager_call_s": 7.53e-06,   # one collective call launched eagerly (nccl-tests, no CUDA graph)
+    "ll_frac": 0.744,      # LL moves 8 data bytes per 16-byte line: half the bus bandwidth
+    "simple_lat": 1.67,       # Simple protocol: step latency x this (handshakes per chunk)
+    "simple_call_s": 1.18e-05,   # Simple protocol: extra fixed cost per call
+    "socket_lat": 2.64,       # a ring step across the CPU socket link costs this x the latency
+    "socket_bw_gbps": 39.7,       # bus bandwidth cap when the ring crosses the socket link
+    "direct_frac": 0.59,       # one/two-shot kernels: share of the bus bandwidth n-1 peers reach
+    "direct_call": 0.889,      # one/two-shot kernels: fixed cost per call, x NCCL's
+}
+
+
+_AMP = "Ampere tensor cores have no FP8 or FP4 (A100 / GA10x datasheets)"
+_HOP = ("FP8 dense = half the datasheet's with-sparsity figure; Hopper has no FP4 tensor cores "
+        "(H100 / H200 datasheets)")
+_ADA = ("FP8 dense = half the datasheet's with-sparsity figure; Ada has no FP4 tensor cores "
+        "(L40S datasheet, Ada architecture whitepaper)")
+_CDNA3 = ("AMD Instinct MI300X / MI325X datasheets: FP8 2614.9 TFLOPS dense; CDNA3 has no FP4 "
+          "(FP4 arrives with CDNA4, MI355X)")
+_B200 = ("NVIDIA DGX/HGX B200 datasheet, per GPU: FP4 18 PFLOPS and FP8 9 PFLOPS with sparsity, "
+         "dense = half: 9000 / 4500 TFLOPS")
+_GB200 = ("NVIDIA GB200 NVL72 datasheet, 72 GPUs: FP4 1440 PFLOPS, FP8 720, BF16 360 (all with "
+          "sparsity), HBM3e 576 TB/s; per GPU dense: 10000 / 5000 / 2500 TFLOPS, 8000 GB/s")
+_RTXP = ("NVIDIA RTX PRO 6000 Blackwell datasheet: 4000 AI TOPS FP4 with sparsity, dense = half "
+         "(2000); BF16 / FP8 ~470 / ~940 as in shared/REFERENCE.md")
 
 GPUS: dict[str, GPU] = {g.name: g for g in [
-    GPU("a100-sxm-40gb", 312, None, 1555, 40, 400, 60, "ampere", "nvlink"),
-    GPU("a100-sxm-80gb", 312, None, 2039, 80, 400, 60, "ampere", "nvlink"),
+    GPU("a100-sxm-40gb", 312, None, 1555, 40, 400, 60, "ampere", "nvlink", peak_source=_AMP),
+    GPU("a100-sxm-80gb", 312, None, 2039, 80, 400, 60, "ampere", "nvlink", peak_source=_AMP),
     GPU("a100-pcie-80gb", 312, None, 1935, 80, 300, 50, "ampere", "pcie4_good",
-        notes="no NVLink unless bridged"),
-    GPU("h100-sxm", 989, 1979, 3350, 80, 700, 90, "hopper", "nvlink4"),
-    GPU("h100-pcie", 756, 1513, 2000, 80, 350, 60, "hopper", "pcie5_good"),
-    GPU("h200-sxm", 989, 1979, 4800, 141, 700, 90, "hopper", "nvlink4"),
+        notes="no NVLink unless bridged", peak_source=_AMP),
+    GPU("h100-sxm", 989, 1979, 3350, 80, 700, 90, "hopper", "nvlink4", peak_source=_HOP),
+    GPU("h100-pcie", 756, 1513, 2000, 80, 350, 60, "hopper", "pcie5_good", peak_source=_HOP),
+    GPU("h200-sxm", 989, 1979, 4800, 141, 700, 90, "hopper", "nvlink4", peak_source=_HOP),
     GPU("b200", 2250, 4500, 8000, 192, 1000, 120, "blackwell", "nvlink5",
-        notes="sources give 7700-8000 GB/s and 180-192 GB; 8000 GB/s and 192 GB chosen"),
-    GPU("mi300x", 1307, 2615, 5300, 192, 750, 100, "cdna3", "infinity_fabric"),
-    GPU("l40s", 362, 733, 864, 48, 350, 40, "ada", "pcie4_good", notes="PCIe only"),
+        notes="sources give 7700-8000 GB/s and 180-192 GB; 8000 GB/s and 192 GB chosen",
+        fp4_tflops=9000, peak_source=_B200),
+    GPU("gb200", 2500, 5000, 8000, 192, 1200, 120, "blackwell", "nvlink5",
+        source="NVIDIA GB200 NVL72 datasheet (per GPU: 1/72 of the rack figures)",
+        notes="Blackwell GPU of a GB200 superchip (2 GPUs + 1 Grace CPU, 384 GB HBM3e); the "
+              "NVL72 rack lists 13.4 TB (186 GB per GPU), 192 GB chosen as TensorRT-LLM quotes; "
+              "power: ~1200 W per GPU of the 2700 W superchip",
+        fp4_tflops=10000, peak_source=_GB200),
+    GPU("mi300x", 1307, 2615, 5300, 192, 750, 100, "cdna3", "infinity_fabric", peak_source=_CDNA3),
+    GPU("mi325x", 1307, 2615, 6000, 256, 1000, 110, "cdna3", "infinity_fabric",
+        source="AMD Instinct MI325X datasheet (1307.4 TFLOPS BF16 dense, 256 GB HBM3E at "
+               "6.0 TB/s, 1000 W)", peak_source=_CDNA3),
+    GPU("l40s", 362, 733, 864, 48, 350, 40, "ada", "pcie4_good", notes="PCIe only", peak_source=_ADA),
     GPU("a10g", 125, None, 600, 24, 300, 30, "ampere", "pcie4_good",
-        notes="PCIe only; 125 TFLOPS peak (often quoted 70 sustained)"),
+        notes="PCIe only; 125 TFLOPS peak (often quoted 70 sustained)", peak_source=_AMP),
     GPU("rtx-4090", 165, 330, 1008, 24, 450, 30, "ada", "pcie4_bad",
-        notes="PCIe only; FP16 with FP32 accumulate 82.6 TFLOPS"),
+        notes="PCIe only; FP16 with FP32 accumulate 82.6 TFLOPS", peak_source=_ADA),
     GPU("rtx-3090", 71, None, 936, 24, 350, 30, "ampere", "pcie4_bad",
-        notes="NVLink bridge optional"),
+        notes="NVLink bridge optional", peak_source=_AMP),
     GPU("rtx-pro-6000", 470, 940, 1792, 96, 600, 40, "blackwell", "pcie5_good",
-        notes="Blackwell workstation card, PCIe 5"),
+        notes="Blackwell workstation card, PCIe 5", fp4_tflops=2000, peak_source=_RTXP),
 ]}
+
+_BUILTIN_GPUS = frozenset(GPUS)
 
 INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
-    Interconnect("pcie4_good", 18, 25e-6, 900, "pcie", description="PCIe 4.0, direct GPU-to-GPU P2P"),
-    Interconnect("pcie4_bad", 12, 45e-6, 900, "pcie", p2p=False, description="PCIe 4.0 through CPU / switch"),
-    Interconnect("pcie5_good", 28, 18e-6, 1000, "pcie", description="PCIe 5.0, good topology"),
-    Interconnect("pcie5_bad", 18, 35e-6, 1000, "pcie", p2p=False, description="PCIe 5.0, suboptimal routing"),
-    Interconnect("nvlink", 150, 3e-6, 2039, "nvlink", description="NVLink 3.0 (A100)"),
-    Interconnect("nvlink4", 225, 2e-6, 3350, "nvlink", True, description="NVLink 4.0 (H100)"),
-    Interconnect("nvlink5", 450, 1.5e-6, 8000, "nvlink", True, description="NVLink 5.0 (B200)"),
-    Interconnect("infinity_fabric", 200, 3e-6, 5300, "fabric", description="AMD Infinity Fabric (MI300)"),
-    Interconnect("ib_hdr", 25, 1.5e-6, 2039, "network", p2p=False, description="InfiniBand HDR, multi-node"),
-    Interconnect("ib_ndr", 50, 1e-6, 3350, "network", p2p=False, description="InfiniBand NDR, multi-node"),
+    Interconnect("pcie4_good", 25.4, 9.06e-07, 900, "pcie",
+                 description="PCIe 4.0, direct GPU-to-GPU P2P",
+                 stands_for="PCIe-4090-x4/x5-tinygradP2P (RTX 4090, P2P driver)"),
+    Interconnect("pcie4_bad", 3, 2.45e-06, 900, "pcie", p2p=False, host_staged=True,
+                 description="PCIe without P2P: NCCL stages through host memory (GeForce, stock driver)",
+                 stands_for="PCIe-4090-x2/x4-kalavai, PCIe-2080Ti-x2-noP2P, PCIe-4070TiS-x2-noP2P, "
+                            "PCIe-4090-x8, PCIe-3090-x8, PCIe-T4-x2-SYS (cross-socket)"),
+    Interconnect("pcie5_good", 41.8, 9.06e-07, 1000, "pcie",
+                 description="PCIe 5.0 with P2P through switches, one CPU socket",
+                 stands_for="PCIe-RTXPRO6000 x4/x8 on switches or one socket (ASUS-Broadcom x4, "
+                            "WRX90, Grimulkan, luke, x4-dualTurin, x16-islands)"),
+    Interconnect("pcie5_bad", 41.8, 9.06e-07, 1000, "pcie", cross_socket=True,
+                 description="PCIe 5.0 with P2P, GPUs split over two CPU sockets",
+                 stands_for="PCIe-RTXPRO6000 x8 dual-socket (ASUS-Broadcom dualsocket, Festr, "
+                            "dualTurin-tuner, purplepow3r)"),
+    Interconnect("nvlink", 232, 3.51e-06, 2039, "nvlink", description="NVLink 3.0 (A100, NVSwitch)",
+                 stands_for="NVL-A100-x8, EFA-A100-1node"),
+    Interconnect("nvlink4", 365, 2.61e-06, 3350, "nvlink", True, nvls_gbps=275,
+                 description="NVLink 4.0 (H100/H200/H20, NVSwitch with NVLS)",
+                 stands_for="NVL-H200-x8, NVL-H20-intranode"),
+    Interconnect("nvlink5", 730, 2.61e-06, 8000, "nvlink", True, nvls_gbps=480,
+                 description="NVLink 5.0 (B200/GB200, NVSwitch with NVLS; NVL72 is one domain)",
+                 stands_for="NVL-B200-x8, NVL-GB200-NVL72"),
+    Interconnect("nvlink_bridge", 116, 1.0e-6, 2000, "nvlink",
+                 description="NVLink bridge between two PCIe cards (H100 NVL, RTX 3090 pairs)",
+                 stands_for="NVLbridge-H100PCIe-x2"),
+    Interconnect("infinity_fabric", 200, 3e-6, 5300, "fabric", description="AMD Infinity Fabric (MI300)",
+                 stands_for="none measured: the old CLI's values", 
+                 source="shared/REFERENCE.md (old CLI preset values)"),
+    Interconnect("ib_hdr", 14.2, 5e-6, 2039, "network", p2p=False,
+                 description="InfiniBand HDR, multi-node (per-GPU NIC share)",
+                 stands_for="IB-A100-3node-HDR (4 HDR NICs per 8 GPUs)"),
+    Interconnect("ib_ndr", 44.9, 5e-6, 3350, "network", p2p=False,
+                 description="InfiniBand NDR, multi-node (one 400G NIC per GPU)",
+                 stands_for="IB-H100-64-SHARP"),
+    Interconnect("roce", 54.5, 1.5e-05, 3350, "network", p2p=False,
+                 description="RoCE (RDMA over Ethernet), multi-node",
+                 stands_for="NET-H100-2node-1gpu-4nic, NET-GB10-2node-200G"),
+    Interconnect("efa", 3.02, 1.71e-05, 2039, "network", p2p=False,
+                 description="AWS EFA (p3dn/p4d generation), multi-node",
+                 stands_for="EFA-A100-2/3/4node, EFA-V100-2/8node"),
+    Interconnect("tcp", 6.99, 2.02e-06, 2039, "network", p2p=False,
+                 description="NCCL socket transport (TCP, IB disabled), multi-node",
+                 stands_for="NET-L40S-2node-socket, NET-H200-2node-socket"),
+    Interconnect("tcpxo", 15.3, 2.03e-05, 3350, "network", p2p=False,
+                 description="GCP GPUDirect-TCPXO (NIC-offloaded TCP, 8 NICs per node)",
+                 stands_for="NET-H100-2node-TCPXO"),
 ]}
 
-INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric"}
+INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric", "pcie5_switch": "pcie5_good",
+                        "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad"}
 GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
-               "4090": "rtx-4090", "3090": "rtx-3090"}
+               "4090": "rtx-4090", "3090": "rtx-3090", "gb200-nvl72": "gb200",
+               "rtx-pro-6000-blackwell": "rtx-pro-6000"}
 
 # The typical GPU of each preset (the old CLI's --preset picked one GPU per preset).
 TYPICAL_GPU = {
     "pcie4_good": "rtx-4090", "pcie4_bad": "rtx-4090", "pcie5_good": "rtx-4090",
     "pcie5_bad": "rtx-4090", "nvlink": "a100-sxm-80gb", "nvlink4": "h100-sxm",
     "nvlink5": "b200", "infinity_fabric": "mi300x", "ib_hdr": "a100-sxm-80gb",
-    "ib_ndr": "h100-sxm",
+    "ib_ndr": "h100-sxm", "nvlink_bridge": "h100-pcie", "roce": "h100-sxm", "efa": "a100-sxm-80gb",
+    "tcp": "h100-sxm", "tcpxo": "h100-sxm",
 }
 
 
@@ -125,7 +217,7 @@ def get_gpu(name: str) -> GPU:
 
 def register_gpu(gpu: GPU, replace: bool = False) -> GPU:
     """Add a GPU preset (e.g. from a YAML description); a built-in name needs ``replace``."""
-    if gpu.name in GPUS and not replace and GPUS[gpu.name].source == REF:
+    if gpu.name in _BUILTIN_GPUS and not replace:
         raise ValueError(f"gpu={gpu.name!r} is a built-in preset; pick another name")
     GPUS[gpu.name] = gpu
     return gpu

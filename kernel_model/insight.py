@@ -3,6 +3,8 @@ from __future__ import annotations
 
 LABELS = ("COMPUTE-BOUND", "MEMORY-BOUND", "INTERCONNECT-BOUND", "BALANCED")
 _LABEL_OF = {"compute": 0, "hbm": 1, "communication": 2}
+NAMES = {"hbm": "HBM traffic", "launch_overhead": "launch overhead",
+         "pipeline_bubble": "the pipeline bubble"}
 DOMINANT_SHARE = 0.4    # a cause must hold at least this share of the step to name it
 
 
@@ -33,12 +35,33 @@ def _ms(s):
     return f"{s * 1e3:.2f} ms"
 
 
+def comm_regime(res) -> tuple[str, str]:
+    """("latency-bound" | "bandwidth-bound at X GB/s", message size) of the decode step's
+    tensor-parallel all-reduce."""
+    from .simulate import params
+    from .collectives import regime
+    sc = res.scenario
+    P = params(sc)
+    S = sc.batch / sc.micro_batches * P["h"] * P["cb"]
+    kind, bw = regime(S, sc.tp, P["link"], P["c_coll"])
+    size = f"{S / 1024:.0f} KiB" if S < 1024 ** 2 else f"{S / 1024 ** 2:.1f} MiB"
+    if kind == "bandwidth-bound":
+        kind = f"bandwidth-bound at {bw:.0f} GB/s"
+    return kind, size
+
+
 def sentence(res) -> str:
-    """What dominates a decode step, with the numbers behind it, and what would help."""
+    """What dominates a decode step, with the numbers behind it, and what would help;
+    starting with a capital letter."""
+    text = _sentence(res)
+    return text[:1].upper() + text[1:]
+
+
+def _sentence(res) -> str:
     bd, step, sc = res.breakdown, res.tpot_s, res.scenario
     cat = res.dominant
     share = bd[cat] / step if step > 0 else 0.0
-    head = f"{cat.replace('_', ' ')} is {share:.0%} of a {_ms(step)} decode step"
+    head = f"{NAMES.get(cat, cat)} is {share:.0%} of a {_ms(step)} decode step"
     mem = res.memory
     if cat == "hbm":
         bw = sc.gpu_spec().hbm_gbps * 1e9 * sc.calibration().hbm_efficiency
@@ -58,10 +81,17 @@ def sentence(res) -> str:
     if cat == "communication":
         n = res.collectives_per_step
         per = bd["communication"] / max(n, 1)
-        tip = ("fewer GPUs (lower tp) or a faster link" if sc.tp > 1 else "a faster link")
+        kind, size = comm_regime(res)
+        if kind == "latency-bound":
+            tip = ("fewer GPUs (lower tp), a link with lower latency (P2P instead of host "
+                   "staging), or coalescing collectives (comm_group)")
+            how = f"each {size} all-reduce is latency-bound (its fixed and per-step costs)"
+        else:
+            tip = "a faster link or fewer GPUs (lower tp), then lower comm_bits"
+            how = f"each {size} all-reduce is {kind}"
         extra = "; overlap can hide it only behind concurrent math" if sc.overlap < 1 else ""
-        return (f"{head}: {n} collectives at {per * 1e6:.0f} µs each on {sc.interconnect}; "
-                f"{tip} helps most, then coalescing collectives (comm_group){extra}.")
+        return (f"{head}: {n} collectives at {per * 1e6:.0f} µs each on {sc.interconnect}, "
+                f"{how}; {tip} helps most{extra}.")
     if cat == "compute":
         return (f"{head}: the GPUs run near their achievable FLOP/s; more GPUs (tp) or FP8 "
                 f"weights on hardware with FP8 help; batching no longer raises tokens/s much.")
@@ -75,3 +105,14 @@ def sentence(res) -> str:
                 f"fewer, larger kernels (fusion), fewer layers per GPU, or a larger batch help.")
     return (f"{head}: with {sc.micro_batches} micro-batch(es) over {sc.pp} stages each GPU idles "
             f"while the others work; use at least {sc.pp} micro-batches or fewer stages.")
+
+
+COMPUTE_ZERO_NOTE = ("compute is 0 in this decode step: at this batch every kernel is "
+                     "memory-bound, so its math runs while the weights and KV cache stream "
+                     "from HBM and its time is counted under hbm (the roofline shows how far "
+                     "below the ridge each kernel sits; a larger batch moves it up)")
+
+
+def compute_note(breakdown: dict, total) -> str:
+    """The note that explains a decode step with no compute-bound time, else ''."""
+    return COMPUTE_ZERO_NOTE if total > 0 and breakdown.get("compute", 0.0) == 0.0 else ""

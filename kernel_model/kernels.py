@@ -33,6 +33,8 @@ KIND = {"attn_norm": "elementwise", "qkv_proj": "gemm", "rope": "elementwise",
         "final_norm": "elementwise", "lm_head": "gemm", "logits_gather": "comm",
         "sampling": "elementwise"}
 ACT_BYTES = 2.0      # activations are kept in 16 bits
+# elementwise kernels a runtime may fuse into a neighbour (Runtime.fusion): no launch gap
+FUSABLE = ("attn_norm", "rope", "mlp_norm", "mlp_act")
 
 
 def expected_distinct_experts(E, k, tokens):
@@ -171,6 +173,8 @@ def kernel_times(P, work, link, names):
             peak = P["F16"] * P["ef"]
         r, c, m = roofline(flops, bytes_, peak, P["HBM"] * P["em"], P["rexp"])
         present = np.asarray(bytes_ > 0, dtype=float)
+        if kind == "elementwise" and name in FUSABLE:
+            present = present * (1.0 - P.get("fuse", 0.0))   # runtime fusion level
         launch = present * P["t_launch"]
         comp = np.where(c >= m, r, 0.0)
         mem = r - comp

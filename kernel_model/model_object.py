@@ -55,6 +55,7 @@ class ScenarioModel(HasTraits):
     prompt_tokens = Int(_DEFAULTS["prompt_tokens"], help="prompt tokens per sequence")
     output_tokens = Int(_DEFAULTS["output_tokens"], help="generated tokens per sequence")
     weight_bits = Int(_DEFAULTS["weight_bits"], help="bits per weight: 4, 8 or 16")
+    weight_format = Unicode(_DEFAULTS["weight_format"], help="weight format (kernel_model.formats), 'auto': from weight_bits")
     kv_bits = Int(_DEFAULTS["kv_bits"], help="bits per KV-cache element: 4, 8 or 16")
     comm_bits = Int(_DEFAULTS["comm_bits"], help="bits per communicated activation")
     micro_batches = Int(_DEFAULTS["micro_batches"], help="pipeline micro-batches")

@@ -37,7 +37,14 @@ class ModelSpec:
     qk_rope_dim: int = 0
     qk_nope_dim: int = 0
     v_head_dim: int = 0
+    # Sliding-window attention on some layers (gpt-oss: every other layer, 128 tokens). The
+    # engine prices one average layer, so those layers are counted as holding no KV cache and
+    # attending nothing: exact for the KV bytes when context >> window (at a 1000-token
+    # context the 128-token window is 13 % of a full layer's cache).
+    sliding_window: int = 0
+    sliding_layers: int = 0
     source: str = ""
+    notes: str = ""               # what the engine approximates of this architecture
 
     # ---- derived architecture facts -------------------------------------------------
     @property
@@ -78,6 +85,9 @@ class ModelSpec:
             attn_flops = 4 * nh * d
             attn_out = nh * d
             qkv_out = (nh + 2 * self.kv_heads) * d
+        if self.sliding_window and self.sliding_layers:
+            full = 1.0 - min(self.sliding_layers, self.layers - 1) / self.layers
+            kv_elems, attn_flops = kv_elems * full, attn_flops * full
         moe_frac = (self.layers - self.dense_layers) / self.layers if self.is_moe else 0.0
         e_ffn = self.expert_ffn or self.ffn
         s_ffn = (self.shared_ffn or e_ffn) * self.shared_experts
@@ -209,6 +219,23 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
     _llama("deepseek-v3", "deepseek-ai/DeepSeek-V3", 61, 7168, 128, 128, 18432, 129280,
            experts=256, top_k=8, expert_ffn=2048, shared_experts=1, dense_layers=3,
            q_lora_rank=1536, kv_lora_rank=512, qk_rope_dim=64, qk_nope_dim=128, v_head_dim=128),
+    # MoE models with published config.json files (text decoder only)
+    _llama("gpt-oss-120b", "openai/gpt-oss-120b", 36, 2880, 64, 8, 2880, 201088, head_dim=64,
+           experts=128, top_k=4, expert_ffn=2880, sliding_window=128, sliding_layers=18,
+           notes="layer_types alternate sliding_attention (128-token window) and "
+                 "full_attention: sliding layers counted as holding no KV cache (see "
+                 "ModelSpec.sliding_window); experts ship as MXFP4 but attention, router, "
+                 "embedding and LM head as BF16: the engine uses one weight format for all "
+                 "layer weights (weight_format='mxfp4' undercounts the 0.96 B attention "
+                 "weights by 1.4 GB); attention biases and sinks (< 0.01 B) left out"),
+    _llama("llama-4-maverick-17b-128e", "meta-llama/Llama-4-Maverick-17B-128E-Instruct", 48,
+           5120, 40, 8, 16384, 202048, head_dim=128, experts=128, top_k=1, expert_ffn=8192,
+           shared_experts=1, dense_layers=24,
+           notes="text_config: interleave_moe_layer_step=2 (MoE every other layer, dense "
+                 "intermediate_size_mlp=16384 between): the engine prices the average layer, so "
+                 "24 dense + 24 MoE layers is exact per step; chunked attention (8192-token "
+                 "chunks on 3 of 4 layers) is priced as full attention (exact up to 8192 "
+                 "tokens); vision encoder left out"),
     _gpt("gpt-6.7b", 32, 4096, 32, 16384, 50257, _PAPER),
     _gpt("gpt-20b", 44, 6144, 48, 24576, 50257, _PAPER),
     _gpt("gpt-22b", 48, 6144, 64, 24576, 51200, _PAPER),
@@ -219,7 +246,8 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
 ]}
 
 MODEL_ALIASES = {"llama-7b": "llama-2-7b", "llama-13b": "llama-2-13b", "llama-70b": "llama-2-70b",
-                 "gpt-530b": "megatron-530b", "deepseek-r1": "deepseek-v3"}
+                 "gpt-530b": "megatron-530b", "deepseek-r1": "deepseek-v3",
+                 "llama-4-maverick": "llama-4-maverick-17b-128e"}
 
 # Models registered at run time (imported config.json files, user shapes).
 _USER_MODELS: dict[str, ModelSpec] = {}

@@ -104,8 +104,8 @@ def format_table(df) -> str:
     return t.to_string(index=False, float_format=lambda x: f"{x:,.3f}")
 
 
-#: The most GPUs a plan can use: tp x pp at their upper bounds (kernel_model.rules.INT_BOUNDS).
-MAX_GPUS = 1024 * 1024
+#: The most GPUs optimize searches (as ``nexora optimize --num-gpus``).
+MAX_GPUS = 1_000_000
 
 
 def _divisors(n: int) -> list[int]:

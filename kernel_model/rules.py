@@ -30,9 +30,10 @@ BITS = (4, 8, 16)
 #: Whole-number fields: (smallest, largest) allowed value. The upper bounds are far above
 #: any real deployment and keep every quantity finite (documented in the Scenario docstring).
 INT_BOUNDS = {
-    "tp": (1, 1024), "pp": (1, 1024), "ep": (1, 1024),
-    "batch": (1, 1_000_000), "prompt_tokens": (1, 10_000_000), "output_tokens": (1, 10_000_000),
-    "micro_batches": (1, 1024), "comm_group": (1, 1024), "gpus_per_node": (1, 1024),
+    "tp": (1, 65_536), "pp": (1, 65_536), "ep": (1, 65_536), "gpus_per_node": (1, 65_536),
+    "batch": (1, 1_048_576), "micro_batches": (1, 1_048_576),
+    "prompt_tokens": (1, 10_000_000), "output_tokens": (1, 10_000_000),
+    "comm_group": (1, 10_000),
 }
 #: Optional whole-number overrides (None = the model's own value).
 OPTIONAL_INT_BOUNDS = {"layers": (1, 10_000), "moe_experts": (1, 65_536),
@@ -48,13 +49,8 @@ def _inter_nodes():
     return ("auto",) + tuple(n for n, i in INTERCONNECTS.items() if i.kind == "network")
 
 
-def _runtimes():
-    from .runtime import RUNTIMES
-    return tuple(RUNTIMES)
-
-
 #: String fields with a fixed list of values (functions give the list when asked).
-CHOICES = {"algorithm": lambda: ALGORITHMS, "inter_node": _inter_nodes, "runtime": _runtimes}
+CHOICES = {"algorithm": lambda: ALGORITHMS, "inter_node": _inter_nodes}
 #: Largest number of scenario rows any one call may produce or a sweep may hold.
 MAX_ROWS = 20_000_000
 
@@ -116,6 +112,16 @@ def check_value(name, v):
         return check_bool(name, v)
     if name in CHOICES:
         return check_choice(name, v, CHOICES[name]())
+    if name == "runtime":                                # profiles and their aliases
+        from .runtime import get_runtime
+        get_runtime(v)                                   # unknown: closest and valid names
+        return str(v)
+    if name == "weight_format":
+        from .formats import WEIGHT_FORMATS, get_format
+        if not isinstance(v, str):
+            raise ValueError(f"weight_format={v!r} is not allowed: must be one of "
+                             f"{', '.join(WEIGHT_FORMATS)}")
+        return "auto" if v == "auto" else get_format(v).name    # aliases: canonical names
     if name == "model":
         from .models import ModelSpec, get_model
         if isinstance(v, dict):
@@ -186,7 +192,7 @@ def _in_switch_words(interconnect) -> str:
 
 # ---- plan rules (vectorised) -------------------------------------------------------------------
 #: Names of the plan rules in the order they are checked; code i+1 = rule i broken.
-PLAN_RULES = ("top_k", "in_switch", "tp_heads", "tp_kv", "pp_layers", "ep_dense", "ep_experts",
+PLAN_RULES = ("format_bits", "top_k", "in_switch", "tp_heads", "tp_kv", "pp_layers", "ep_dense", "ep_experts",
               "ep_tp", "mb_batch", "none_multi")
 
 
@@ -204,7 +210,7 @@ def plan_codes(T):
     """0 where a plan is valid, else 1 + the index in PLAN_RULES of the first rule broken.
 
     ``T`` maps names to numbers or arrays (broadcast together): plan fields ``tp pp ep batch
-    micro_batches``, model facts ``nh`` (heads) ``nkv`` (KV heads, 1 for MLA) ``L`` (layers)
+    micro_batches weight_bits``, ``fmt_bits`` (bits of an explicit weight format, else 0), model facts ``nh`` (heads) ``nkv`` (KV heads, 1 for MLA) ``L`` (layers)
     ``E`` (experts) ``k`` (experts per token), link facts ``in_switch`` (1.0 if the link
     reduces in the switch) ``none`` (1.0 for interconnect 'none') and ``alg`` (algorithm code).
     Python numbers give a Python int.
@@ -212,7 +218,9 @@ def plan_codes(T):
     tp, pp, ep = T["tp"], T["pp"], T["ep"]
     big, small = _where(tp >= ep, tp, ep), _where(tp >= ep, ep, tp)
     moe = T["E"] > 1
+    wbits = T["weight_bits"]
     conds = (
+        (T["fmt_bits"] > 0) & (wbits != 16) & (wbits != T["fmt_bits"]),
         T["k"] > T["E"],
         _in_switch_bad(T["alg"], T["in_switch"]),
         _mod(T["nh"], tp) != 0,
@@ -261,6 +269,14 @@ def plan_message(code: int, ctx: dict, row: dict | None = None) -> str:
         return f"{field}={r[field]}" if field in r else field
 
     rule = PLAN_RULES[code - 1]
+    if rule == "format_bits":
+        if "weight_format" in r:
+            b = int(ctx["fmt_bits"])
+            return (f"weight_bits={r['weight_bits']} disagrees with weight_format="
+                    f"{r['weight_format']!r} ({b}-bit): set weight_format='auto' or "
+                    f"weight_bits={b}")
+        return ("weight_bits disagrees with the explicit weight_format (its bits, or 16 to take "
+                "them): set weight_format='auto' or the format's bits")
     if rule == "top_k":
         return (f"active_experts={int(ctx['k'])} is not allowed: more than the {E} experts")
     if rule == "in_switch":

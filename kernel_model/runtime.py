@@ -1,24 +1,29 @@
-"""Serving runtimes: the host side of a forward pass.
+"""Serving runtimes: the host side of a forward pass, as named profiles.
 
 A decode step needs the token sampled by the step before it, so host work the GPU cannot
-run ahead of lands on every step's critical path. Two kinds of runtime are modelled:
+run ahead of lands on every step's critical path. A :class:`Runtime` profile says how a
+serving stack issues its kernels:
 
-``compiled`` (the default)
-    the step is replayed as a CUDA graph or issued from a C++ runtime, and the host
-    prepares the next step while the GPU runs this one: no host time on the critical path
-    beyond the per-kernel launch gaps (``launch_overhead_s``). TensorRT-LLM, FasterTransformer,
-    LMDeploy TurboMind, NIM, vLLM, TGI from 2.0. (vLLM's eager mode, before 0.2.7 or with
-    ``--enforce-eager``, adds about 1.5 ms per step on a 7B model, vllm PR #1440: inside the
-    spread between frameworks, so it stays here.)
-``eager_server``
-    a Python model server that runs each step eagerly (no CUDA graphs) and round-trips
-    between its router and the model shards for every token: each forward pass, prefill or
-    decode step, adds ``eager_server_step_s`` seconds of host time (a calibration field,
-    fitted on published measurements of such a server). Text Generation Inference before 2.0.
+``graphs``
+    decode steps are replayed as CUDA / HIP graphs or issued from a C++ runtime: each kernel
+    costs the calibrated gap ``launch_overhead_s``. Without graphs each kernel costs at least
+    the host's launch time, ``eager_launch_s`` (a published figure, below).
+``fusion``
+    the share of the small elementwise kernels (norms, rotary embedding, activation) that
+    the stack fuses into a neighbouring kernel: their launch gap is not paid.
+host time per pass
+    ``step_overhead_s`` (calibration) for every runtime, plus ``eager_server_step_s`` for an
+    eager Python server (``host_per_pass``) that round-trips router <-> shards every token.
 
-``runtime_for_framework`` maps the ``framework`` text of a measurements file (e.g.
-``"HF TGI 1.0.3"``) to one of them by documented release facts; anything it does not
-recognise is ``compiled``.
+The numbers -- ``launch_overhead_s``, ``step_overhead_s``, ``eager_server_step_s`` -- are
+calibration fields: one fitted value for all runtimes, overridden per runtime where
+published measurements of that runtime exist (``Calibration.runtimes``, fitted with
+``field@runtime``; see :func:`parameters` for the values a profile runs with).
+
+Profiles: ``compiled`` (the default: any CUDA-graph / C++ runtime not named below),
+``trtllm``, ``vllm``, ``sglang``, ``tgi`` (TGI >= 2.0), ``tgi-eager`` (TGI < 2.0);
+``eager_server`` is an alias of ``tgi-eager``. ``runtime_for_framework`` maps the
+``framework`` text of a measurements file to a profile by documented release facts.
 """
 from __future__ import annotations
 
@@ -27,54 +32,132 @@ from dataclasses import dataclass
 
 from .hardware import closest
 
+EAGER_LAUNCH_S = 10e-6   # host time to launch one kernel from eager PyTorch (several to ~10 µs:
+# PyTorch blog "Accelerating PyTorch with CUDA Graphs", 2021; vLLM PR #1926 measured the
+# eager decode step of a 7B model ~1.5 ms slower than its CUDA-graph replay)
+
 
 @dataclass(frozen=True)
 class Runtime:
     name: str
-    host_per_pass: bool  # True: eager_server_step_s of host time per forward pass
+    graphs: bool            # decode replayed as CUDA/HIP graphs or issued by a C++ runtime
+    fusion: float           # share of elementwise kernels (norm, rope, act) fused away, 0..1
+    host_per_pass: bool     # eager Python server: eager_server_step_s per forward pass
     description: str
+    source: str
+    eager_launch_s: float = EAGER_LAUNCH_S   # per-kernel floor when graphs is False, s
 
 
-RUNTIMES = {
-    "compiled": Runtime("compiled", False,
-                        "CUDA graphs or a C++ runtime: host work overlaps the GPU "
-                        "(TensorRT-LLM, FasterTransformer, TurboMind, NIM, vLLM, TGI >= 2.0)"),
-    "eager_server": Runtime("eager_server", True,
-                            "Python model server without CUDA graphs, a router <-> shard round "
-                            "trip per token: eager_server_step_s of host time per forward pass "
-                            "(TGI < 2.0)"),
-}
+RUNTIMES = {r.name: r for r in [
+    Runtime("compiled", True, 0.0, False,
+            "any CUDA-graph or C++ runtime not named below (LMDeploy TurboMind, "
+            "FasterTransformer, ...): the calibrated launch gap, no fusion assumed",
+            "the calibration's launch_overhead_s, fitted on shared/data/measurements.csv"),
+    Runtime("trtllm", True, 0.25, False,
+            "NVIDIA TensorRT-LLM (C++ executor, CUDA graphs from 0.10): rotary embedding runs "
+            "inside the attention kernel (1 of 4 elementwise kernels fused); also NeMo "
+            "inference, NIM and FasterTransformer, its predecessor",
+            "TensorRT-LLM docs, 'Multi-head, multi-query and group-query attention' "
+            "(RoPE fused into the gptAttention kernel); FasterTransformer decoder masked MHA"),
+    Runtime("vllm", True, 0.0, False,
+            "vLLM (CUDA graphs for decode by default from 0.2.5; V1 engine from 0.8): "
+            "separate rotary, fused add+RMSNorm (one kernel), fused silu_and_mul (one kernel)",
+            "vLLM PR #1926 (CUDA graphs), vLLM 0.8 release notes (V1 default)"),
+    Runtime("sglang", True, 0.0, False,
+            "SGLang (CUDA graphs for decode, overlap scheduler from 0.4): kernels as vLLM's",
+            "SGLang v0.4 release blog (zero-overhead batch scheduler)"),
+    Runtime("tgi", True, 0.0, False,
+            "Text Generation Inference from 2.0 (decode replayed as CUDA graphs)",
+            "text-generation-inference PR #1703 (CUDA graphs by default)"),
+    Runtime("tgi-eager", False, 0.0, True,
+            "Text Generation Inference before 2.0: eager PyTorch shards behind a Rust router, "
+            "a router <-> shard round trip per token: eager_server_step_s of host time per "
+            "forward pass",
+            "eager_server_step_s fitted on hf-tgi-sagemaker (TGI 1.0.3) rows"),
+]}
+RUNTIME_ALIASES = {"eager_server": "tgi-eager", "tensorrt-llm": "trtllm",
+                   "tensorrt_llm": "trtllm", "trt-llm": "trtllm", "text-generation-inference": "tgi"}
 
 
 def list_runtimes() -> list[str]:
-    return list(RUNTIMES)
+    """Profile names, then the aliases (``eager_server``) that Scenario also accepts."""
+    return list(RUNTIMES) + ["eager_server"]
 
 
-def get_runtime(name: str) -> Runtime:
-    """The runtime called ``name``; ``ValueError`` naming the closest valid ones otherwise."""
-    if isinstance(name, str) and name in RUNTIMES:
-        return RUNTIMES[name]
-    near = closest(str(name), RUNTIMES)
+def get_runtime(name) -> Runtime:
+    """The profile called ``name`` (or an alias); ``ValueError`` naming the closest otherwise."""
+    if isinstance(name, str):
+        key = RUNTIME_ALIASES.get(name.strip().lower(), name.strip().lower())
+        if key in RUNTIMES:
+            return RUNTIMES[key]
+    valid = list(RUNTIMES) + list(RUNTIME_ALIASES)
+    near = closest(str(name), valid)
     raise ValueError(f"runtime={name!r} is not allowed"
                      + (f"; closest: {', '.join(near)}" if near else "")
-                     + f" (valid: {', '.join(RUNTIMES)})")
+                     + f" (valid: {', '.join(valid)})")
 
 
+def launch_gap(rt: Runtime, launch_overhead_s: float) -> float:
+    """Per-kernel gap (s) of ``rt`` given the calibrated graph-replay gap."""
+    return launch_overhead_s if rt.graphs else max(launch_overhead_s, rt.eager_launch_s)
+
+
+def parameters(name, calibration=None, family: str | None = None) -> dict:
+    """The physical numbers profile ``name`` runs with under ``calibration`` (default: the
+    engine's), for GPUs of ``family``: launch gap with and without graphs, host time per
+    step, fusion level, and where each comes from."""
+    from .calibration import DEFAULT
+    rt = get_runtime(name)
+    cal = (calibration or DEFAULT).resolve(family, rt.name)
+    over = (calibration or DEFAULT).runtimes.get(rt.name, {})
+    host = cal.step_overhead_s + (cal.eager_server_step_s if rt.host_per_pass else 0.0)
+    return {"runtime": rt.name, "graphs": rt.graphs,
+            "launch_s": launch_gap(rt, cal.launch_overhead_s),
+            "launch_graph_s": cal.launch_overhead_s,
+            "launch_eager_s": max(cal.launch_overhead_s, rt.eager_launch_s),
+            "host_step_s": host, "fusion": rt.fusion,
+            "fitted_here": sorted(over), "source": rt.source}
+
+
+def runtime_table(calibration=None):
+    """One row per profile: :func:`parameters` (pandas DataFrame)."""
+    import pandas as pd
+    return pd.DataFrame([parameters(n, calibration) for n in RUNTIMES])
+
+
+# ---- framework text -> profile (release facts) --------------------------------------------
+_VERSION = re.compile(r"\bv?(\d+)\.(\d+)(?:\.(\d+))?")
 _TGI = re.compile(r"\b(tgi|text[- ]generation[- ]inference)\b", re.I)
 _TGI_FACT = ("TGI replays decode steps as CUDA graphs by default from 2.0 "
              "(text-generation-inference PR #1703)")
-_VERSION = re.compile(r"\bv?(\d+)\.(\d+)(?:\.(\d+))?")
+# (pattern, profile, release fact), first match wins
+_RULES = (
+    (re.compile(r"\bsglang\b", re.I), "sglang", "SGLang: CUDA-graph decode"),
+    (re.compile(r"\bvllm\b", re.I), "vllm",
+     "vLLM: CUDA-graph decode by default from 0.2.5 (eager mode, older or --enforce-eager, "
+     "is ~1.5 ms/step slower on a 7B model: inside the spread between frameworks)"),
+    (re.compile(r"\b(tensorrt[- ]?llm|trt[- ]?llm|nemo|nim|fastertransformer)\b", re.I), "trtllm",
+     "TensorRT-LLM engine (NeMo inference and NIM serve TensorRT-LLM engines; "
+     "FasterTransformer is its predecessor)"),
+)
+
+
+def _version(text: str):
+    m = _VERSION.search(text)
+    return tuple(int(g or 0) for g in m.groups()) if m else None
 
 
 def runtime_for_framework(framework: str) -> tuple[str, str]:
-    """(runtime name, reason) for a framework description such as ``"HF TGI 1.0.3"``."""
+    """(profile name, reason) for a framework description such as ``"HF TGI 1.0.3"``."""
     text = str(framework or "")
     hit = _TGI.search(text)
     if hit:
-        m = _VERSION.search(text[hit.end():])
-        if not m:
-            return "compiled", f"{_TGI_FACT}; no version given"
-        version = tuple(int(g or 0) for g in m.groups())
+        version = _version(text[hit.end():])
+        if version is None:
+            return "tgi", f"{_TGI_FACT}; no version given"
         this = f"; this is {'.'.join(map(str, version))}"
-        return ("eager_server" if version < (2, 0, 0) else "compiled"), _TGI_FACT + this
+        return ("tgi-eager" if version < (2, 0, 0) else "tgi"), _TGI_FACT + this
+    for pat, name, fact in _RULES:
+        if pat.search(text):
+            return name, fact
     return "compiled", "default: CUDA graphs / C++ runtime"

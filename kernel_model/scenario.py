@@ -22,11 +22,14 @@ class Scenario:
     ``model`` may also be a :class:`ModelSpec`); ``interconnect`` joins the GPUs of one node
     ("none" for a single GPU). Plans with more than ``gpus_per_node`` GPUs join nodes with
     ``inter_node`` ("auto": ib_hdr for Ampere, ib_ndr for newer). ``runtime`` is the serving
-    runtime (``kernel_model.runtime``: "compiled" or "eager_server"). ``efficiency``
-    overrides calibration fields by name.
+    runtime profile (``kernel_model.runtime``: compiled, trtllm, vllm, sglang, tgi, tgi-eager;
+    "eager_server" is an alias of tgi-eager). ``weight_format`` names the precision format
+    (``kernel_model.formats``: fp16, bf16, fp8, int8, int4-awq, gptq, nvfp4, mxfp4; "auto" =
+    the closest to ``weight_bits``; an explicit format with ``weight_bits`` left at 16 takes
+    the format's bits). ``efficiency`` overrides calibration fields by name.
 
-    Bounds (``rules.INT_BOUNDS``): tp, pp, ep, micro_batches, comm_group, gpus_per_node
-    1..1024; batch 1..1,000,000; prompt_tokens, output_tokens 1..10,000,000; layers
+    Bounds (``rules.INT_BOUNDS``): tp, pp, ep, gpus_per_node 1..65,536; batch, micro_batches
+    1..1,048,576; prompt_tokens, output_tokens 1..10,000,000; comm_group 1..10,000; layers
     1..10,000, moe_experts / active_experts 1..65,536. Booleans take only True / False;
     numpy scalars are stored as Python numbers.
     """
@@ -40,6 +43,7 @@ class Scenario:
     prompt_tokens: int = 200          # per sequence
     output_tokens: int = 200          # per sequence
     weight_bits: int = 16
+    weight_format: str = "auto"       # one of WEIGHT_FORMATS (kernel_model.formats); "auto": from weight_bits
     kv_bits: int = 16
     comm_bits: int = 16               # precision of activations sent between GPUs
     micro_batches: int = 1            # pipeline micro-batches (split of the batch)
@@ -52,7 +56,7 @@ class Scenario:
     active_experts: int | None = None # override experts per token
     gpus_per_node: int = 8
     inter_node: str = "auto"
-    runtime: str = "compiled"         # serving runtime, one of RUNTIMES ("compiled", "eager_server")
+    runtime: str = "compiled"         # serving runtime profile (kernel_model.runtime.RUNTIMES or an alias)
     efficiency: dict | None = None    # calibration overrides, e.g. {"hbm_efficiency": 0.7}
 
     def __post_init__(self):
@@ -64,11 +68,15 @@ class Scenario:
         sweep's vectorised check); ValueError naming the field, the value and what is allowed."""
         for f in _FIELD_NAMES:
             object.__setattr__(self, f, rules.check_value(f, getattr(self, f)))
+        if self.weight_format != "auto" and self.weight_bits == 16:   # the format sets the bits
+            from .formats import get_format
+            object.__setattr__(self, "weight_bits", get_format(self.weight_format).bits)
         spec = self._resolve()
         T = self.tables()
         code = rules.plan_codes(T)
         if code:
-            row = {f: getattr(self, f) for f in ("tp", "pp", "ep", "batch", "micro_batches")}
+            row = {f: getattr(self, f) for f in ("tp", "pp", "ep", "batch", "micro_batches",
+                                                 "weight_bits", "weight_format")}
             row["num_gpus"] = self.num_gpus
             raise ValueError(rules.plan_message(code, _ctx(self, spec, T), row))
 
@@ -109,7 +117,13 @@ class Scenario:
         """The calibration this scenario runs with: the engine's, ``efficiency`` overrides,
         then the overrides for this GPU's family (``families``), if any."""
         from .tables import calibration
-        return calibration(self.efficiency, self._gpu.family)
+        return calibration(self.efficiency, self._gpu.family, self.runtime)
+
+    def weight_format_spec(self):
+        """The :class:`~kernel_model.formats.Format` this scenario runs (``"auto"``: the
+        closest to ``weight_bits`` on this GPU)."""
+        from .formats import resolve
+        return resolve(self.weight_format, self.weight_bits, self.gpu_spec())
 
     @property
     def gpus_per_stage(self) -> int:
@@ -144,6 +158,10 @@ class Scenario:
 
     def replace(self, **kw) -> "Scenario":
         d = self.to_dict()
+        if "weight_format" in kw and "weight_bits" not in kw:
+            d["weight_bits"] = 16                 # the new format sets the bits
+        elif "weight_bits" in kw and "weight_format" not in kw:
+            d["weight_format"] = "auto"           # new bits: the closest format
         d.update(kw)
         return Scenario.from_dict(d)
 
@@ -162,4 +180,4 @@ _FIELD_NAMES = tuple(f.name for f in fields(Scenario))
 def _ctx(sc, spec, T) -> dict:
     """What plan_message needs to word a rule for this scenario."""
     return {"model": spec.name, "nh": T["nh"], "nkv": T["nkv"], "L": T["L"], "E": T["E"],
-            "k": T["k"], "interconnect": sc.interconnect}
+            "k": T["k"], "interconnect": sc.interconnect, "fmt_bits": T["fmt_bits"]}

@@ -32,19 +32,25 @@ def _sum(times, names, idx):
     return total
 
 
-def phase(P, link, prefill):
+def phase(P, link, prefill, mix=None):
     """Times of one decode step (prefill=False) or of the prefill (True).
+
+    ``mix=(tokens, last, layer_work)`` of one micro-batch replaces the work of a uniform
+    batch (a mixed decode + prefill-chunk pass, ``kernel_model.serving.predictor``).
 
     Returns a dict with per-kernel times (``kt``) and work (``work``) of one layer / head /
     tail, the comm hidden per layer, the transfer times, the total and its breakdown.
     """
     m, pp, L = P["m"], P["pp"], P["L"]
     b = P["B"] / m                                       # sequences per micro-batch
-    if prefill:
+    if mix is not None:
+        tokens, last, work = mix[0], mix[1], dict(mix[2])
+    elif prefill:
         tokens, ctx, last = b * P["p"], P["p"], b
     else:
         tokens, ctx, last = b, P["ctx"], b
-    work = layer_work(P, tokens, b, ctx, prefill)
+    if mix is None:
+        work = layer_work(P, tokens, b, ctx, prefill)
     work.update(head_tail_work(P, tokens / (P["gps"] / P["tp"]), last))
     kt = kernel_times(P, work, link, LAYER_KERNELS + HEAD_KERNELS + TAIL_KERNELS)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from .scenario import Scenario
 from .collectives import ALGORITHMS
+from .formats import format_note
 from . import tables
 from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
 from . import schedule, memory, insight
@@ -22,17 +23,14 @@ CATEGORIES = schedule.CATEGORIES
 
 def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0,
                 direct_max=float("inf")) -> dict:
-    """Link numbers for the collectives: intra-node and inter-node bandwidth (B/s), latency
-    per algorithm step (s): the preset's hop latency plus the calibrated ``step_s``;
-    ``direct_max``: largest all-reduce (bytes) that "auto" may run one/two-shot.
+    """Link numbers for the collectives (see ``kernel_model.collectives``), for callers
+    without a Scenario (gemm, training): the preset facts of :func:`tables.link_facts` with
+    the calibrated ``step_s`` added to the step latencies, the algorithm code, GPUs per node
+    and ``direct_max`` (largest all-reduce, bytes, that "auto" may run one/two-shot).
     A network preset as ``interconnect`` puts every GPU in its own node."""
-    net = link.kind == "network"
-    x = link if net else inter
-    return {"bw": link.bw_gbps * 1e9, "lat": link.latency_s + step_s,
-            "alg": float(ALGORITHMS[algorithm]),
-            "p2p": float(link.p2p), "in_switch": float(link.in_switch),
-            "bw_x": x.bw_gbps * 1e9, "lat_x": x.latency_s + step_s,
-            "gpn": 1.0 if net else float(gpus_per_node), "direct_max": float(direct_max)}
+    T = dict(tables.link_facts(link, inter), step_s=step_s, direct_max=float(direct_max),
+             alg=float(ALGORITHMS[algorithm]), gpus_per_node=float(gpus_per_node))
+    return tables.derive_link(T)
 
 
 def params(sc: Scenario) -> dict:
@@ -134,9 +132,10 @@ def _f(x) -> float:
     return x if x.__class__ is float else float(np.asarray(x))
 
 
-def simulate(sc: Scenario | None = None, **kw) -> Result:
+def simulate(sc: Scenario | None = None, *, adjust_params=None, **kw) -> Result:
     """Simulate one request: ``simulate(sc)``, ``simulate(sc_dict)``, ``simulate(sc, tp=4)``
-    (a copy of ``sc`` with fields replaced) or ``simulate(model=..., tp=..., ...)``."""
+    (a copy of ``sc`` with fields replaced) or ``simulate(model=..., tp=..., ...)``.
+    ``adjust_params``: a function P -> P applied before the closed form (what-if studies)."""
     if sc is None:
         sc = Scenario(**kw)
     else:
@@ -145,6 +144,8 @@ def simulate(sc: Scenario | None = None, **kw) -> Result:
         if kw:
             sc = sc.replace(**kw)
     P = params(sc)
+    if adjust_params is not None:
+        P = adjust_params(P)
     out = evaluate(P)
     dec, pre = out["decode"], out["prefill"]
     bd = {c: _f(dec["breakdown"][c]) for c in CATEGORIES}
@@ -170,6 +171,9 @@ def simulate(sc: Scenario | None = None, **kw) -> Result:
         warnings.append(f"does not fit: needs {mem['total'] / 1e9:.1f} GB per GPU but a "
                         f"{sc.gpu} has {mem['capacity'] / 1e9:.0f} GB (short by {short:.1f} GB); "
                         f"raise tp/pp, lower weight_bits/kv_bits, batch or context")
+    note = format_note(sc.weight_format_spec(), sc.gpu_spec())
+    if note:
+        warnings.append(note)
     if sc.pp > 1 and sc.micro_batches < sc.pp:
         warnings.append(f"pp={sc.pp} with {sc.micro_batches} micro-batch(es): stages wait for "
                         f"each other (pipeline bubble); use micro_batches >= {sc.pp} for throughput")

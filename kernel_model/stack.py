@@ -92,7 +92,7 @@ def error_codes(keys, vals, T, index, combos):
         spec = _spec(**mc)
         row = tables.model_row(spec)
         ctx = {"model": spec.name, "nh": row["nh"], "nkv": row["nkv"], "L": row["L"],
-               "E": row["E"], "k": row["k"], "interconnect": lc["interconnect"]}
+               "E": row["E"], "k": row["k"], "interconnect": lc["interconnect"], "fmt_bits": 0}
         text = rules.plan_message(c, ctx)
         if text not in msgs:
             msgs.append(text)

@@ -42,14 +42,12 @@ def model_row(spec) -> dict:
 
 @lru_cache(maxsize=256)
 def gpu_row(gpu) -> dict:
-    return {"F16": gpu.bf16_tflops * 1e12, "F8": (gpu.fp8_tflops or 0.0) * 1e12,
-            "HBM": gpu.hbm_gbps * 1e9, "cap": gpu.memory_gb * 1e9}
+    return {"F16": gpu.bf16_tflops * 1e12, "HBM": gpu.hbm_gbps * 1e9, "cap": gpu.memory_gb * 1e9}
 
 
 def link_row(gpu, interconnect: str, inter_node: str) -> dict:
-    """Link facts: intra-node ``bw`` (B/s) and ``lat0`` (s per hop), ``p2p``, ``in_switch``,
-    ``net`` (1.0: the interconnect is a network, every GPU its own node), the inter-node link
-    ``bw_x`` / ``lat_x0``, and ``none`` (1.0 for interconnect 'none': one GPU, no link)."""
+    """Link facts (:func:`link_facts`) of a scenario's links, plus ``none`` (1.0 for
+    interconnect 'none': one GPU, no link; the GPU's native link stands in)."""
     from .hardware import get_interconnect, inter_node_for
     none = interconnect == "none"
     link = get_interconnect(gpu.native_link if none else interconnect)
@@ -59,16 +57,33 @@ def link_row(gpu, interconnect: str, inter_node: str) -> dict:
 
 @lru_cache(maxsize=512)
 def _link_row(link, inter, none: bool) -> dict:
+    return dict(link_facts(link, inter), none=float(none))
+
+
+def link_facts(link, inter) -> dict:
+    """The preset numbers the collectives read: intra-node bus bandwidth ``bw`` (B/s) and
+    step latency ``lat0`` (s, before the calibrated ``collective_step_s``), the topology
+    flags, in-switch bandwidth, the network's ``bw_x`` / ``lat_x0`` (a network preset as
+    interconnect puts every GPU in its own node: ``net``), and NCCL's protocol constants."""
+    from .hardware import COLLECTIVE_CONSTANTS as k
     net = link.kind == "network"
     x = link if net else inter
     return {"bw": link.bw_gbps * 1e9, "lat0": link.latency_s, "p2p": float(link.p2p),
-            "in_switch": float(link.in_switch), "net": float(net), "bw_x": x.bw_gbps * 1e9,
-            "lat_x0": x.latency_s, "none": float(none)}
+            "in_switch": float(link.in_switch), "net": float(net),
+            "host": float(link.host_staged), "socket": float(link.cross_socket),
+            "nvls_bw": (link.nvls_gbps or link.bw_gbps) * 1e9,
+            "bw_x": x.bw_gbps * 1e9, "lat_x0": x.latency_s,
+            "ll_frac": k["ll_frac"], "simple_lat": k["simple_lat"],
+            "simple_call": k["simple_call_s"], "socket_lat": k["socket_lat"],
+            "socket_bw": k["socket_bw_gbps"] * 1e9, "direct_frac": k["direct_frac"],
+            "direct_call": k["direct_call"]}
 
 
-def cal_row(cal) -> dict:
+def cal_row(cal, rt) -> dict:
+    """Calibration numbers of runtime profile ``rt``: ``t_launch`` is its per-kernel gap."""
+    from .runtime import launch_gap
     return {"ef": cal.flops_efficiency, "ea": cal.attention_efficiency, "em": cal.hbm_efficiency,
-            "t_launch": cal.launch_overhead_s, "c_coll": cal.collective_overhead_s,
+            "t_launch": launch_gap(rt, cal.launch_overhead_s), "c_coll": cal.collective_overhead_s,
             "t_step": cal.step_overhead_s, "rexp": cal.roofline_exponent,
             "t_server": cal.eager_server_step_s, "step_s": cal.collective_step_s,
             "direct_max": float(cal.direct_allreduce_max_bytes)}
@@ -77,16 +92,19 @@ def cal_row(cal) -> dict:
 _CAL_CACHE: dict = {}
 
 
-def calibration(efficiency, family: str):
+def calibration(efficiency, family: str, runtime: str = "compiled"):
     """The calibration a scenario runs with: the engine's, ``efficiency`` overrides, then
-    the overrides of the GPU ``family`` (memoised on the overrides' contents)."""
+    the overrides of the GPU ``family`` and of the ``runtime`` profile (memoised on the
+    overrides' contents)."""
     from .calibration import DEFAULT
+    from .runtime import get_runtime
     import json
-    key = (json.dumps(efficiency, sort_keys=True, default=str) if efficiency else "", family)
+    key = (json.dumps(efficiency, sort_keys=True, default=str) if efficiency else "", family,
+           runtime)
     cal = _CAL_CACHE.get(key)
     if cal is None:
         cal = DEFAULT.replace(**efficiency) if efficiency else DEFAULT
-        cal = cal.for_family(family)
+        cal = cal.resolve(family, get_runtime(runtime).name)
         if len(_CAL_CACHE) > 1024:
             _CAL_CACHE.clear()
         _CAL_CACHE[key] = cal
@@ -96,23 +114,34 @@ def calibration(efficiency, family: str):
 @lru_cache(maxsize=64)
 def runtime_row(runtime: str) -> dict:
     from .runtime import get_runtime
-    return {"server": float(get_runtime(runtime).host_per_pass)}
+    rt = get_runtime(runtime)
+    return {"server": float(rt.host_per_pass), "fuse": rt.fusion}
+
+
+def format_row(weight_format: str, weight_bits, gpu) -> dict:
+    """The weight format's GEMM peak ``F`` (FLOP/s), bytes per weight ``wb`` and, for an
+    explicit format, its bits ``fmt_bits`` (0 for "auto": the closest to weight_bits)."""
+    from .formats import resolve, math_flops, get_format
+    from .hardware import get_gpu
+    g = get_gpu(gpu)
+    fmt = resolve(weight_format, int(weight_bits), g)
+    explicit = weight_format not in (None, "", "auto")
+    return {"F": math_flops(fmt, g), "wb": fmt.bytes_per_weight,
+            "fmt_bits": float(get_format(weight_format).bits) if explicit else 0.0}
 
 
 def derive(T) -> dict:
     """``P`` for the closed form from ``T`` (numbers or broadcastable arrays)."""
-    tp, ep, wbits = T["tp"], T["ep"], T["weight_bits"]
-    P = {k: T[k] for k in ("F16", "HBM", "cap", "ef", "ea", "em", "t_launch", "c_coll",
+    tp, ep = T["tp"], T["ep"]
+    P = {k: T[k] for k in ("F", "wb", "fuse", "F16", "HBM", "cap", "ef", "ea", "em", "t_launch", "c_coll",
                            "t_step", "rexp", "t_server", "server", "L", "h", "nh", "V",
                            "w_qkv", "w_o", "qkv_out", "attn_out", "kv_elems", "kv_groups",
                            "attn_flops", "mats", "ffn", "E", "k", "f_e", "f_s", "phi",
                            "embed_mats", "tp", "pp", "ep", "overlap")}
-    # 8-bit weights run as FP8 where the GPU has FP8 tensor cores, else at the 16-bit peak
-    P["F"] = xp.where((wbits == 8) & (T["F8"] > 0), T["F8"], T["F16"])
     P["gps"] = xp.maximum(tp, ep)
     P["B"], P["p"], P["o"] = T["batch"], T["prompt_tokens"], T["output_tokens"]
     P["ctx"] = T["prompt_tokens"] + T["output_tokens"] / 2.0
-    P["wb"], P["kvb"], P["cb"] = wbits / 8.0, T["kv_bits"] / 8.0, T["comm_bits"] / 8.0
+    P["kvb"], P["cb"] = T["kv_bits"] / 8.0, T["comm_bits"] / 8.0
     P["m"], P["group"] = T["micro_batches"], T["comm_group"]
     P["flash"], P["gpn"] = T["flash_attention"], T["gpus_per_node"]
     P["link"] = derive_link(T)
@@ -134,8 +163,9 @@ def derive_link(T) -> dict:
     return link
 
 
-#: link_row keys passed through to P["link"] unchanged (new link facts go here).
-_LINK_EXTRA = ()
+#: link_facts keys passed through to P["link"] unchanged (new link facts go here).
+_LINK_EXTRA = ("host", "socket", "nvls_bw", "ll_frac", "simple_lat", "simple_call",
+               "socket_lat", "socket_bw", "direct_frac", "direct_call")
 
 
 # ---- the tables: (Scenario fields a row depends on, function of them -> row of floats) -------
@@ -162,9 +192,10 @@ def _link(gpu, interconnect, inter_node):
     return link_row(get_gpu(gpu), interconnect, inter_node)
 
 
-def _cal(efficiency, gpu):
+def _cal(efficiency, gpu, runtime):
     from .hardware import get_gpu
-    return cal_row(calibration(efficiency, get_gpu(gpu).family))
+    from .runtime import get_runtime
+    return cal_row(calibration(efficiency, get_gpu(gpu).family, runtime), get_runtime(runtime))
 
 
 def _alg(algorithm):
@@ -175,7 +206,8 @@ def _alg(algorithm):
 #: changes the numbers: one more entry). ``sweep`` lays each table out over the grid axes of
 #: its fields; one scenario is the length-1 case (:func:`scenario_T`).
 TABLES = ((MODEL_DEPS, _model), (("gpu",), _gpu), (LINK_DEPS, _link),
-          (("efficiency", "gpu"), _cal), (("runtime",), runtime_row), (("algorithm",), _alg))
+          (("efficiency", "gpu", "runtime"), _cal), (("runtime",), runtime_row),
+          (("algorithm",), _alg), (("weight_format", "weight_bits", "gpu"), format_row))
 
 
 def scenario_T(sc) -> dict:

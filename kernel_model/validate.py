@@ -46,12 +46,17 @@ from .scenario import Scenario
 from .runtime import runtime_for_framework
 from .simulate import params, evaluate, simulate
 
-# metric -> (result field, scale to the file's unit, unit)
+# metric -> (result field, scale to the file's unit, unit); "_throughput": batch x output
+# tokens x data-parallel replicas / e2e_s (a static batch's whole requests, all GPUs)
 METRICS = {"e2e_latency_s": ("e2e_s", 1.0, "s"),
            "tpot_ms": ("tpot_s", 1e3, "ms"),
-           "ttft_ms": ("ttft_s", 1e3, "ms")}
+           "ttft_ms": ("ttft_s", 1e3, "ms"),
+           "output_tokens_per_s": ("_throughput", 1.0, "tokens/s")}
 TRAINING_METRICS = {"iteration_s": "s"}
-ALL_METRICS = tuple(METRICS) + tuple(TRAINING_METRICS)
+# saturation throughput (batch = 0: the engine's own largest batch): the serving model's
+SATURATION_METRICS = ("max_output_tokens_per_s",)
+SATURATION_STATUS = "saturation throughput: needs the serving model (issue 14)"
+ALL_METRICS = tuple(METRICS) + tuple(TRAINING_METRICS) + SATURATION_METRICS
 
 COMMON_COLUMNS = ("id", "source", "gpu", "model", "metric", "value")
 INFERENCE_COLUMNS = ("num_gpus", "interconnect", "weight_bits", "tp", "pp", "ep", "batch",
@@ -65,10 +70,10 @@ GPUS_PER_NODE = 8
 
 OUTPUT_COLUMNS = ("id", "source", "framework", "runtime", "kind", "model", "gpu", "interconnect",
                   "num_gpus", "tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens",
-                  "weight_bits", "metric", "unit", "measured", "predicted", "error_pct",
+                  "weight_bits", "weight_format", "kv_bits", "metric", "unit", "measured", "predicted", "error_pct",
                   "status", "note")
 PLAN_COLUMNS = ("num_gpus", "tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens",
-                "weight_bits")
+                "weight_bits", "kv_bits")
 
 # issue 5 targets, percent
 TARGET_OVERALL, TARGET_SOURCE, TARGET_TTFT, TARGET_TP_SCALING = 12.0, 20.0, 20.0, 15.0
@@ -158,6 +163,42 @@ def _text(name, df, i, col) -> str:
     return s
 
 
+def _batch(name, df, i, metric) -> int:
+    """The batch; 0 is allowed (and only allowed) on saturation-throughput rows."""
+    if metric in SATURATION_METRICS and df.at[i, "batch"] in ("0", "0.0"):
+        return 0
+    return _int(name, df, i, "batch")
+
+
+def _precision(name, df, i, r) -> None:
+    """``weight_format`` and ``kv_bits`` of an inference row (see :func:`precision_rules`)."""
+    from .formats import get_format, kv_bits_from_notes
+    notes = df.at[i, "notes"] if "notes" in df.columns else ""
+    given = df.at[i, "weight_format"] if "weight_format" in df.columns else ""
+    r["notes"], r["weight_format"] = notes, ""
+    if given:
+        try:
+            r["weight_format"] = get_format(given).name
+        except ValueError as e:
+            raise ValueError(f"{_where(name, df, i)}: column 'weight_format': {e}") from None
+    if "kv_bits" in df.columns and df.at[i, "kv_bits"]:
+        r["kv_bits"] = int(_number(name, df, i, "kv_bits", lambda x: x in (4, 8, 16),
+                                   "one of 4, 8, 16"))
+    else:
+        r["kv_bits"] = kv_bits_from_notes(notes)[0]
+
+
+def precision_rules() -> str:
+    """How a measurements row's precision is read (documented rules, in order)."""
+    return ("weight format: the 'weight_format' column if present (a name of "
+            "kernel_model.formats.FORMATS or an alias), else the notes' 'weight format: X' "
+            "field, else the first format the notes name (NVFP4, MXFP4, AWQ, GPTQ, FP8, INT8, "
+            "BF16, FP16), else the closest to weight_bits (16: fp16; 8: fp8 on GPUs with FP8 "
+            "tensor cores, int8 weight-only elsewhere; 4: int4-awq); a named format must have "
+            "weight_bits bits. KV cache: the 'kv_bits' column, else 8 where the notes name an "
+            "FP8 KV cache, else 16.")
+
+
 def read_measurements(path_or_df) -> list[dict]:
     """Parse and check a measurements file; one dict per row (numbers converted).
 
@@ -200,8 +241,9 @@ def read_measurements(path_or_df) -> list[dict]:
         else:
             r["kind"] = "inference"
             for c in INFERENCE_INTS:
-                r[c] = _int(name, df, i, c)
+                r[c] = (_batch(name, df, i, r["metric"]) if c == "batch" else _int(name, df, i, c))
             r["interconnect"] = _text(name, df, i, "interconnect")
+            _precision(name, df, i, r)
             given = df.at[i, "runtime"] if "runtime" in df.columns else ""
             if given:
                 r["runtime"], r["runtime_reason"] = given, "runtime column"
@@ -220,6 +262,8 @@ def efficiency_dict(calibration) -> dict | None:
         out = {f: getattr(calibration, f) for f in numeric_fields()}
         if calibration.families:
             out["families"] = {k: dict(v) for k, v in calibration.families.items()}
+        if calibration.runtimes:
+            out["runtimes"] = {k: dict(v) for k, v in calibration.runtimes.items()}
         return out
     if isinstance(calibration, dict):
         return {k: v for k, v in calibration.items() if k != "source"}
@@ -247,14 +291,32 @@ def scenario_for(row: dict, efficiency: dict | None = None) -> tuple[Scenario, s
     if n > plan:
         note = (f"{n // plan} data-parallel replicas of the {plan}-GPU plan "
                 f"(per-request latency of one replica)")
+    fmt, fmt_reason = row_format(row)
     sc = Scenario(model=row["model"], gpu=row["gpu"], interconnect=row["interconnect"],
                   tp=tp, pp=pp, ep=ep, batch=row["batch"], prompt_tokens=row["prompt_tokens"],
                   output_tokens=row["output_tokens"], weight_bits=row["weight_bits"],
+                  weight_format=fmt, kv_bits=row.get("kv_bits", 16),
                   gpus_per_node=GPUS_PER_NODE, inter_node="auto",
                   runtime=row.get("runtime", "compiled"), efficiency=efficiency)
     if sc.runtime != "compiled":
         note = "; ".join(x for x in (note, f"{sc.runtime} runtime: {row.get('runtime_reason', '')}") if x)
+    if fmt_reason:
+        note = "; ".join(x for x in (note, f"{fmt} ({fmt_reason})") if x)
     return sc, note
+
+
+def row_format(row: dict) -> tuple[str, str]:
+    """(weight format, reason) of a row: its ``weight_format`` (column), else the format its
+    notes name (``formats.format_from_notes``), else "auto" (the closest to weight_bits)."""
+    from .formats import format_from_notes
+    from .hardware import get_gpu
+    if row.get("weight_format") and row["weight_format"] != "auto":
+        return row["weight_format"], ("weight_format column" if "notes" in row else "")
+    notes = row.get("notes") or ""
+    if not notes:
+        return "auto", ""
+    name, reason = format_from_notes(notes, row["weight_bits"], get_gpu(row["gpu"]))
+    return (name, reason) if not reason.startswith("closest") else ("auto", "")
 
 
 def _stack(Ps: list[dict]) -> dict:
@@ -267,6 +329,7 @@ def _stack(Ps: list[dict]) -> dict:
 def predict_arrays(P: dict, metrics) -> np.ndarray:
     """Predictions in the file's units for stacked parameters ``P`` and each row's metric."""
     out = evaluate(P)
+    out["_throughput"] = P["B"] * P["o"] * P.get("replicas", 1.0) / out["e2e_s"]
     pred = np.empty(len(metrics))
     for m, (key, scale, _) in METRICS.items():
         sel = np.asarray([x == m for x in metrics])
@@ -317,6 +380,9 @@ def prepare(path_or_df, calibration=None) -> Prepared:
             rec["status"] = "pending"
             tr_idx.append(i)
             tr_rows.append(r)
+        elif r["metric"] in SATURATION_METRICS:
+            rec["unit"] = "tokens/s"
+            rec["status"] = SATURATION_STATUS
         elif r["metric"] not in METRICS:
             rec["unit"] = ""
             rec["status"] = _metric_status(r["metric"])
@@ -329,6 +395,8 @@ def prepare(path_or_df, calibration=None) -> Prepared:
             else:
                 rec["status"] = "ok"
                 rec["note"] = note
+                rec["weight_format"] = sc.weight_format_spec().name
+                rec["kv_bits"] = sc.kv_bits
                 scs.append(sc)
                 metrics.append(r["metric"])
                 inf_idx.append(i)
@@ -339,6 +407,9 @@ def prepare(path_or_df, calibration=None) -> Prepared:
     for c in ("measured", "predicted", "error_pct"):
         frame[c] = frame[c].astype(float)
     P = _stack([params(sc) for sc in scs]) if scs else None
+    if P is not None:        # data-parallel replicas (output_tokens_per_s counts every GPU)
+        P["replicas"] = np.array([r_n / max(sc.tp, sc.ep) / sc.pp for sc, r_n in
+                                  zip(scs, frame.loc[inf_idx, "num_gpus"].astype(float))])
     return Prepared(name=name, frame=frame, inf_index=np.asarray(inf_idx, dtype=int),
                     scenarios=scs, P=P, metrics=metrics,
                     train_index=np.asarray(tr_idx, dtype=int), train_rows=tr_rows)
@@ -417,6 +488,19 @@ def finish(prep: Prepared, pred_inf: np.ndarray | None, efficiency: dict | None 
     return df
 
 
+def _is_collectives(path_or_df) -> bool:
+    """A collectives file (format of data/collectives.csv), recognised by its header."""
+    if isinstance(path_or_df, pd.DataFrame):
+        cols = list(path_or_df.columns)
+    else:
+        try:
+            with open(os.fspath(path_or_df), encoding="utf-8-sig", errors="replace") as f:
+                cols = [c.strip() for c in f.readline(65536).split(",")]
+        except OSError:
+            return False
+    return "collective" in cols and "size_bytes" in cols
+
+
 def validate(path_or_df, calibration=None) -> pd.DataFrame:
     """Simulate every row of a measurements file (path or DataFrame).
 
@@ -426,6 +510,10 @@ def validate(path_or_df, calibration=None) -> pd.DataFrame:
     and note. ``calibration``: a Calibration, a dict of its fields or a JSON profile path
     (see ``kernel_model.calibrate``); None uses the engine's defaults.
     """
+    if _is_collectives(path_or_df):        # measured collectives: the collective model alone
+        from . import validate_collectives as VC
+        df, name = _read(path_or_df)
+        return VC.validate_collectives(df, name)
     prep = prepare(path_or_df, calibration)
     pred = predict_arrays(prep.P, prep.metrics) if prep.P is not None else None
     return finish(prep, pred, efficiency_dict(calibration))
@@ -501,7 +589,7 @@ def worst_rows(df: pd.DataFrame, n: int = 10, calibration=None) -> pd.DataFrame:
     out = []
     for _, r in ok.iterrows():
         row = {c: (int(r[c]) if c in PLAN_COLUMNS else r[c]) for c in
-               ("model", "gpu", "interconnect", "runtime") + PLAN_COLUMNS}
+               ("model", "gpu", "interconnect", "runtime", "weight_format") + PLAN_COLUMNS}
         sc, _ = scenario_for(row, eff)
         res = simulate(sc)
         bd, tot = ((res.ttft_breakdown, res.ttft_s) if r["metric"] == "ttft_ms"
@@ -596,38 +684,73 @@ def report(df: pd.DataFrame, summary: dict | None = None, calibration=None) -> s
 # ---- command line --------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise ValueError(f"nexora validate: {message}")
+        raise ValueError(message)           # cli_main adds the "nexora validate: error: " prefix
 
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="nexora validate",
                 description="Simulate every row of a measurements CSV and print measured vs "
                             "predicted, the signed error and the MAPE per source / metric.")
-    p.add_argument("path", help="measurements CSV (format of shared/data/measurements.csv)")
-    p.add_argument("--csv", metavar="OUT", help="also write the per-row table to this CSV")
+    p.add_argument("path", nargs="?",
+                   help="measurements CSV (format of shared/data/measurements.csv; default: the "
+                        "copy shipped in kernel_model/data/measurements.csv)")
+    p.add_argument("--csv", metavar="OUT", help="also write the per-row table to OUT (a new file)")
     p.add_argument("--calibration", metavar="FILE.json",
                    help="calibration profile to apply (written by --fit --save-profile)")
     p.add_argument("--fit", action="store_true",
                    help="fit the calibration parameters to this file first, print them, "
                         "then validate with the fitted values")
     p.add_argument("--save-profile", metavar="OUT.json",
-                   help="with --fit: save the fitted calibration profile")
+                   help="with --fit: save the fitted calibration profile (a new file)")
     p.add_argument("--params", metavar="NAME,...",
                    help="with --fit: the calibration fields to fit (default: calibrate.DEFAULT_PARAMS); "
-                        "field@family fits one GPU family, e.g. launch_overhead_s@hopper")
+                        "field@family fits one GPU family, e.g. launch_overhead_s@hopper; "
+                        "field@runtime one serving runtime, e.g. launch_overhead_s@vllm")
+    p.add_argument("--force", action="store_true",
+                   help="let --csv / --save-profile replace an existing file (never the input)")
     return p
 
 
+def _check_files(a) -> None:
+    """Inputs: regular files under a size limit; outputs: not an input, not an existing file
+    unless --force (kernel_model.cli.files). Raises ValueError (one line)."""
+    from .cli.files import check_input_file, check_output, MAX_CSV_BYTES, MAX_CONFIG_BYTES
+    from .cli.common import BadInput
+    try:
+        check_input_file("path", a.path, MAX_CSV_BYTES)
+        if a.calibration:
+            check_input_file("--calibration", a.calibration, MAX_CONFIG_BYTES)
+        inputs = [a.path, a.calibration]
+        outs = [("--csv", a.csv), ("--save-profile", a.save_profile)]
+        for flag, out in outs:
+            if out:
+                check_output(flag, out, a.force, inputs)
+        if a.csv and a.save_profile and os.path.abspath(a.csv) == os.path.abspath(a.save_profile):
+            raise BadInput(f"--csv and --save-profile are the same file {a.csv!r}; give two paths")
+    except BadInput as e:
+        raise ValueError(str(e)) from None
+
+
 def cli_main(argv=None) -> int:
-    """``nexora validate PATH.csv [--csv OUT] [--calibration FILE.json] [--fit
-    [--params NAME,...] [--save-profile OUT.json]]``. Returns the exit code (0 ok, 2 bad input)."""
+    """``nexora validate [PATH.csv] [--csv OUT] [--calibration FILE.json] [--fit
+    [--params NAME,...] [--save-profile OUT.json]] [--force]``. Without PATH it validates the
+    shipped measurements file (and says so). Returns the exit code (0 ok, 2 bad input)."""
+    from .cli.common import BadInput
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         a = _parser().parse_args(argv)
+        if a.path is None:
+            a.path = find_measurements()
+            if a.path is None:
+                raise ValueError("no PATH given and no shipped measurements.csv found; give the "
+                                 "path of a measurements CSV")
+            print(f"nexora validate: no PATH given: using the shipped {a.path}", file=sys.stderr)
         if a.save_profile and not a.fit:
             raise ValueError("--save-profile needs --fit")
         if a.params and not a.fit:
             raise ValueError("--params needs --fit")
+        _check_files(a)
+        from .cli.files import atomic_path
         cal = None
         if a.calibration:
             from .calibrate import load_profile
@@ -641,19 +764,27 @@ def cli_main(argv=None) -> int:
             print(format_fit(rep))
             print()
             if a.save_profile:
-                save_profile(cal, a.save_profile, rep)
+                with atomic_path(a.save_profile, "--save-profile") as tmp:
+                    save_profile(cal, tmp, rep)
                 print(f"calibration profile written to {a.save_profile}\n")
-        df = validate(a.path, calibration=cal)
-        print(report(df, calibration=cal))
+        if _is_collectives(a.path):
+            if a.fit or a.calibration:
+                raise ValueError("--fit/--calibration apply to inference measurements; a "
+                                 "collectives file validates the collective model "
+                                 "(tools/fit_collectives.py refits it)")
+            from . import validate_collectives as VC
+            df = VC.validate_collectives(_read(a.path)[0], a.path)
+            print(VC.report(df))
+        else:
+            df = validate(a.path, calibration=cal)
+            print(report(df, calibration=cal))
         if a.csv:
-            try:
-                df.to_csv(a.csv, index=False)
-            except OSError as e:
-                raise ValueError(f"--csv {a.csv}: cannot write ({e.strerror or e})") from None
+            with atomic_path(a.csv, "--csv") as tmp:
+                df.to_csv(tmp, index=False)
             print(f"\ntable written to {a.csv}")
     except SystemExit as e:                 # --help
         return int(e.code or 0)
-    except ValueError as e:
+    except (ValueError, BadInput) as e:
         print(f"nexora validate: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     return 0

@@ -7,8 +7,10 @@ per call on scalars. The results are the same IEEE operations: identical for whe
 floor / select / sqrt, within one unit in the last place for log2 / log / exp (libm and
 numpy's own routines round differently in rare cases; tests check both).
 Anything not defined here is numpy's own (module ``__getattr__``): correct, but it turns the
-scalar into a numpy scalar (slower). Note that plain Python floats raise ZeroDivisionError on
-``x / 0.0`` where numpy gives inf: guard such divisions (``np.where(d > 0, ..., ...)``).
+scalar into a numpy scalar (slower). Two differences of plain Python numbers to keep in mind:
+``x / 0.0`` raises ZeroDivisionError where numpy gives inf (guard such divisions), and ``~c``
+on a Python bool is bitwise (``~True == -2``, truthy): write ``c == 0`` or combine it with
+``&`` only (``(p > 0) & ~c`` is right: it gives 0 or 1).
 """
 from __future__ import annotations
 
@@ -26,8 +28,11 @@ def __getattr__(name):
     return getattr(_np, name)
 
 
+_COND = {bool, int}      # (p > 0) & (q < 1) on Python numbers gives a bool or an int 0 / 1
+
+
 def where(c, a, b):
-    if c.__class__ is bool:
+    if c.__class__ in _COND:
         return a if c else b
     return _np.where(c, a, b)
 
@@ -92,7 +97,7 @@ def sqrt(x):
 
 
 def select(condlist, choicelist, default=0):
-    if all(c.__class__ is bool for c in condlist):
+    if all(c.__class__ in _COND for c in condlist):
         for c, v in zip(condlist, choicelist):
             if c:
                 return v

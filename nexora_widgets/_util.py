@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import sys
+import weakref
 
 import numpy as np
 
@@ -93,3 +94,66 @@ def evaluate_many(scenarios: list[Scenario]) -> dict:
     for key in ("breakdown", "ttft_breakdown", "memory"):
         res[key] = {c: per_plan(v) for c, v in out[key].items()}
     return res
+
+
+def _take(ev: dict, sl: slice) -> dict:
+    """The rows ``sl`` of an :func:`evaluate_many` result."""
+    return {k: ({kk: vv[sl] for kk, vv in v.items()} if isinstance(v, dict) else v[sl])
+            for k, v in ev.items()}
+
+
+class PlanBook:
+    """The plans that the charts bound to one ScenarioModel evaluate besides its result
+    (TP scaling, interconnect comparison), evaluated together: one stacked ``evaluate()``
+    per result for all of them.
+
+    A chart registers ``plans(scenario) -> (anything, [Scenario, ...])`` and a ``signature()``
+    of its own settings (e.g. a toggle); :meth:`get` returns its (anything, evaluation).
+    When the result changes, the first chart to ask evaluates every registered chart's
+    plans at once; a chart whose signature changed (its toggle moved) is evaluated alone.
+    """
+
+    def __init__(self):
+        self._providers = {}              # key -> (weak method plans, weak method signature)
+        self._res = None                  # weak reference to the result the entries are for
+        self._entries = {}                # key -> (signature, anything, evaluation)
+        self.evaluations = 0              # stacked evaluate() calls made (for tests/benchmarks)
+
+    def register(self, key, plans, signature) -> None:
+        self._providers[key] = (weakref.WeakMethod(plans), weakref.WeakMethod(signature))
+
+    def get(self, res, key):
+        if self._res is None or self._res() is not res:
+            self._res, self._entries = weakref.ref(res), {}
+        entry = self._entries.get(key)
+        sig = self._providers[key][1]()()
+        if entry is not None and entry[0] == sig:
+            return entry[1], entry[2]
+        todo = {}
+        for k, (plans, signature) in list(self._providers.items()):
+            p, s = plans(), signature()
+            if p is None:                            # its chart is gone
+                del self._providers[k]
+                continue
+            if k == key or k not in self._entries:
+                todo[k] = (s(), *p(res.scenario))
+        stack = [sc for _, _, scs in todo.values() for sc in scs]
+        ev = evaluate_many(stack) if stack else None
+        self.evaluations += ev is not None
+        i = 0
+        for k, (s, obj, scs) in todo.items():
+            self._entries[k] = (s, obj, _take(ev, slice(i, i + len(scs))) if scs else None)
+            i += len(scs)
+        entry = self._entries[key]
+        return entry[1], entry[2]
+
+
+_BOOKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def plan_book(model: ScenarioModel) -> PlanBook:
+    """The :class:`PlanBook` shared by every chart bound to ``model``."""
+    book = _BOOKS.get(model)
+    if book is None:
+        book = _BOOKS[model] = PlanBook()
+    return book

@@ -58,6 +58,9 @@ class BreakdownChart(View):
             f"<td>{d:.3f}</td><td>{_share(d, dec.sum())}</td>"
             f"<td>{p:.3f}</td><td>{_share(p, pre.sum())}</td></tr>"
             for c, d, p in zip(CATS, dec, pre))
+        from kernel_model.insight import compute_note
+        note = compute_note(res.breakdown, res.tpot_s)
+        note = f'<div class="nx-sub nx-compute-note">{note[:1].upper() + note[1:]}.</div>' if note else ""
         self.table.value = ('<table class="nx-table"><tr><th>cause</th><th>decode ms</th><th>share</th>'
-                            '<th>prefill ms</th><th>share</th></tr>' + rows + "</table>")
+                            '<th>prefill ms</th><th>share</th></tr>' + rows + "</table>" + note)
         self.set_header("Where the time goes", f"bottleneck: {res.bottleneck.lower()}")

@@ -12,7 +12,7 @@ from kernel_model.model_object import ScenarioModel, adapt_scenario
 from kernel_model.insight import LABELS
 
 from . import palette
-from ._util import esc, evaluate_many
+from ._util import esc, plan_book
 from .base import View, figure, highlight, hold, tpot_bars
 
 CATS = tuple(palette.CATEGORY)
@@ -45,6 +45,8 @@ class Compare(View):
     """
 
     def __init__(self, presets=None, model=None, css: bool = True, **fields):
+        if isinstance(presets, str):               # "nvlink" or "pcie4_bad,nvlink": names, not letters
+            presets = [p.strip() for p in presets.split(",") if p.strip()]
         presets = list(presets or DEFAULT_PRESETS)
         for p in presets:
             get_interconnect(p)                    # ValueError naming the closest presets
@@ -58,28 +60,38 @@ class Compare(View):
         self.gpu_mode.observe(lambda ch: self.refresh(), "value")
 
     def _build(self):
+        plan_book(self.model).register(("compare", id(self)), self._plans, self._signature)
         self.xs, self.ys, self.bars, ax_y = tpot_bars("link", "-")
         ax_x = bq.Axis(scale=self.xs, tick_rotate=-30, tick_style={"text-anchor": "end"},
                        label="interconnect preset", label_offset="58px")
         self.fig = figure([self.bars], [ax_x, ax_y], "300px", dict(top=12, bottom=78, left=58, right=12))
         self.fig.add_class("nx-compare")
-        self.table = widgets.HTML(layout=widgets.Layout(flex="3 1 0", min_width="360px",
-                                                        overflow="auto"))
+        # the table keeps its natural width (flex-basis auto): beside the chart when both fit,
+        # below it otherwise, and scrolls rather than clips when even a full row is too narrow
+        self.table = widgets.HTML(layout=widgets.Layout(flex="0 1 auto", min_width="0",
+                                                        max_width="100%", overflow="auto"))
+        self.table.add_class("nx-compare-table")
         self.legend = widgets.HTML(palette.legend_html(palette.CATEGORY, palette.CATEGORY_LABEL))
-        left = widgets.VBox([self.fig, self.legend], layout=widgets.Layout(flex="2 1 0", min_width="300px"))
+        left = widgets.VBox([self.fig, self.legend], layout=widgets.Layout(flex="1 1 320px", min_width="300px"))
         return [self.gpu_mode, widgets.HBox([left, self.table], layout=widgets.Layout(
             flex_flow="row wrap", width="100%", align_items="flex-start"))]
+
+    def _plans(self, sc):
+        plans = compare_plans(sc, self.presets, self.gpu_mode.value == "typical")
+        return plans, [p for _, p, _ in plans if p is not None]
+
+    def _signature(self):
+        return self.gpu_mode.value
 
     def update(self, res):
         base = res.scenario
         typical = self.gpu_mode.value == "typical"
-        plans = compare_plans(base, self.presets, typical)
+        plans, ev = plan_book(self.model).get(res, ("compare", id(self)))
         ok = [(p, sc) for p, sc, _ in plans if sc is not None]
         head = ["link", *(["GPU"] if typical else []), "GB/s", "µs/hop", "TTFT ms", "TPOT ms",
                 "tokens/s", "comm", "bound by", *(["GB/GPU"] if typical else []), "fits"]
         rows = []
         if ok:
-            ev = evaluate_many([sc for _, sc in ok])
             y = np.array([ev["breakdown"][c] for c in CATS]) * 1e3
             names = [p for p, _ in ok]
             cur = [p == base.interconnect and sc.gpu == base.gpu for p, sc in ok]

@@ -12,7 +12,10 @@ from .controls import Controls
 from .layout import CSS, Row
 from .memory import MemoryChart
 from .scaling import ScalingChart
+from .serving import ServingChart
 from .timeline import TimelineChart
+
+RIGHT_MIN_WIDTH = "620px"
 
 TITLE = ('<div style="display:flex;align-items:baseline;gap:12px;margin:2px 4px 6px 4px">'
          '<span style="font-size:20px;font-weight:700">nexora</span>'
@@ -23,7 +26,8 @@ TITLE = ('<div style="display:flex;align-items:baseline;gap:12px;margin:2px 4px 
 class Dashboard(widgets.VBox):
     """``Dashboard()`` or ``Dashboard(model="mixtral-8x7b", interconnect="pcie4_bad", tp=4)``
     or ``Dashboard(scenario_model)``; every part is an attribute (``.controls``,
-    ``.cards``, ``.timeline``, ``.breakdown``, ``.memory``, ``.scaling``, ``.compare``)."""
+    ``.cards``, ``.timeline``, ``.breakdown``, ``.memory``, ``.scaling``, ``.compare``,
+    ``.serving``: the serving tab)."""
 
     def __init__(self, model=None, compare_presets=None, title: bool = True, **fields):
         self.model = as_model(model, **fields)
@@ -35,16 +39,27 @@ class Dashboard(widgets.VBox):
         self.memory = MemoryChart(m, css=False)
         self.scaling = ScalingChart(m, css=False)
         self.compare = Compare(compare_presets, m, css=False)
+        self.serving = ServingChart(m, css=False, active=False)
         self.memory.layout.width = "330px"
-        left = widgets.VBox([self.controls, self.memory], layout=widgets.Layout(flex="0 0 auto"))
+        # Reflow: the charts take the room beside the controls down to RIGHT_MIN_WIDTH, then
+        # go below them (a projector at 1280 x 800, JupyterLab with its side panels open);
+        # the breakdown and scaling charts sit side by side only while both keep 380 px.
+        left = widgets.VBox([self.controls, self.memory],
+                            layout=widgets.Layout(flex="0 0 auto", max_width="100%"))
         right = widgets.VBox([
             self.cards,
             self.timeline,
-            Row([self.breakdown, self.scaling]),
+            Row([self.breakdown, self.scaling], min_child_width="380px"),
             self.compare,
         ], layout=widgets.Layout(flex="1 1 0", min_width="0"))
-        main = widgets.HBox([left, right],
-                            layout=widgets.Layout(width="100%", align_items="flex-start"))
+        right.add_class("nx-charts")
+        tabs = widgets.Tab([right, self.serving], titles=("one request", "serving"),
+                           layout=widgets.Layout(flex=f"1 1 {RIGHT_MIN_WIDTH}",
+                                                 min_width=f"min({RIGHT_MIN_WIDTH}, 100%)"))
+        self.serving.follow(tabs, 1)            # simulates only while its tab is shown
+        main = widgets.HBox([left, tabs],
+                            layout=widgets.Layout(width="100%", align_items="flex-start",
+                                                  flex_flow="row wrap"))
         super().__init__([widgets.HTML(CSS + (TITLE if title else "")), main],
                          layout=widgets.Layout(width="100%"))
         self.add_class("nx-root")

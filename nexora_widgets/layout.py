@@ -24,6 +24,11 @@ CSS = f"""
 .nx-table th {{ font-weight: 600; color: #555; }}
 .nx-table th:first-child, .nx-table td:first-child {{ text-align: left; }}
 .nx-table tr.cur td {{ font-weight: 600; }}
+.nx-compare-table .nx-table {{ width: auto; }}
+/* the timeline's hover markers carry tooltips only: bqplot leaves markers it adds on an
+   update unstyled (black, opaque), which drew black blocks over every stage after 0 */
+.nx-timeline .dot {{ opacity: 0 !important; fill: rgba(0, 0, 0, 0) !important;
+                    stroke: none !important; }}
 .nx-controls .widget-label {{ min-width: 92px; }}
 </style>
 """
@@ -37,12 +42,12 @@ def style() -> widgets.HTML:
 class Row(widgets.HBox):
     """Children side by side, sharing the width, wrapping on narrow screens."""
 
-    def __init__(self, children=(), **layout):
+    def __init__(self, children=(), min_child_width: str = "340px", **layout):
         lay = dict(width="100%", flex_flow="row wrap", align_items="stretch")
         lay.update(layout)
         super().__init__(children=list(children), layout=widgets.Layout(**lay))
         for c in children:
             if not c.layout.flex:
-                c.layout.flex = "1 1 0"
+                c.layout.flex = f"1 1 {min_child_width}"
             if not c.layout.min_width:
-                c.layout.min_width = "340px"
+                c.layout.min_width = f"min({min_child_width}, 100%)"

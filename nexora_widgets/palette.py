@@ -10,8 +10,8 @@ CATEGORY = {
     "compute": "#4C78A8",          # blue
     "hbm": "#F58518",              # orange
     "communication": "#E45756",    # red
-    "launch_overhead": "#9D755D",  # brown
-    "pipeline_bubble": "#BAB0AC",  # grey
+    "launch_overhead": "#8C6D31",  # dark brown (apart from the grey bubble even when faded)
+    "pipeline_bubble": "#C8C8C8",  # light grey: GPUs idle
 }
 CATEGORY_LABEL = {
     "compute": "compute", "hbm": "HBM traffic", "communication": "communication",
@@ -24,9 +24,10 @@ BOUND_LABEL = {"compute": "compute-bound", "memory": "HBM-bound", "comm": "commu
 
 KIND = {
     "gemm": "#4C78A8", "attention": "#B279A2", "elementwise": "#72B7B2", "comm": "#E45756",
+    "aggregate": "#8C8C8C",
 }
 KIND_LABEL = {"gemm": "GEMM", "attention": "attention", "elementwise": "elementwise",
-              "comm": "collective"}
+              "comm": "collective", "aggregate": "later micro-batches (one block)"}
 
 #: phases of a training iteration (``TrainingResult.timeline.phase``)
 TRAINING_PHASE = {
@@ -50,6 +51,7 @@ MEMORY_LABEL = {"weights": "weights", "kv_cache": "KV cache", "activations": "ac
 BOTTLENECK = {"COMPUTE-BOUND": CATEGORY["compute"], "MEMORY-BOUND": CATEGORY["hbm"],
               "INTERCONNECT-BOUND": CATEGORY["communication"], "BALANCED": "#6F6F6F"}
 
+TRANSPARENT = "rgba(0, 0, 0, 0)"   # marks that only carry tooltips
 OTHER = "#79706E"          # anything the engine adds that has no color here yet
 TOKENS = "#222222"        # tokens/s line (scaling chart)
 MUTED_OPACITY = 0.45      # other plans

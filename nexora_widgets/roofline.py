@@ -22,13 +22,20 @@ from .base import View, figure, hold, value_axis
 PHASES = ("prefill", "decode")
 KINDS = ("gemm", "attention", "elementwise")
 MARKER = {"prefill": "circle", "decode": "diamond"}
+LOG_FORMAT = ",~g"        # d3: 0.001, 0.5, 1, 20, 1,000, 10,000
 
 
 def kernel_points(result) -> dict:
     """{phase: {"name", "kind", "intensity" (FLOP/B), "tflops" (achieved, one GPU)}} for
-    the non-communication kernels of a :class:`kernel_model.Result`."""
-    P = _sim.params(result.scenario)
-    out = _sim.evaluate(P)
+    the non-communication kernels of a :class:`kernel_model.Result`, read from the
+    evaluation the result already carries (computed again only if it has none)."""
+    parts = getattr(result, "_timeline_parts", None)
+    if isinstance(parts, tuple) and len(parts) == 4 and isinstance(parts[2], dict):
+        _, P, dec, pre = parts
+        out = {"decode": dec, "prefill": pre}
+    else:                                    # a result without its evaluation: compute it
+        P = _sim.params(result.scenario)
+        out = _sim.evaluate(P)
     pts = {}
     for ph in PHASES:
         d = out[ph]
@@ -70,10 +77,12 @@ class RooflineChart(View):
         self.gemm_dots = bq.Scatter(x=[], y=[], names=[], display_names=True, scales=sc,
                                     marker="square", default_size=80, colors=["#222222"],
                                     tooltip=tip)
-        ax_x = value_axis(self.xs, "arithmetic intensity (FLOP / byte)", tick_format=".2~s")
-        ax_y = value_axis(self.ys, "TFLOP/s per GPU", side="left", tick_format=".2~s")
+        # plain decimals (0.01, 0.5, 1000): an SI format wrote 0.5 as "500m"
+        ax_x = value_axis(self.xs, "arithmetic intensity (FLOP / byte)", tick_format=LOG_FORMAT)
+        ax_y = value_axis(self.ys, "TFLOP/s per GPU", side="left", tick_format=LOG_FORMAT,
+                          label_offset="58px")
         self.fig = figure([self.roof_peak, self.roof_ach, *self.dots.values(), self.gemm_dots],
-                          [ax_x, ax_y], "340px", dict(top=10, bottom=48, left=64, right=16))
+                          [ax_x, ax_y], "340px", dict(top=10, bottom=48, left=76, right=16))
         legend = {palette.KIND_LABEL[k]: palette.KIND[k] for k in KINDS}
         self.legend = widgets.HTML(palette.legend_html(legend) +
                                    '<div class="nx-sub">● prefill &nbsp; ◆ decode step &nbsp; '

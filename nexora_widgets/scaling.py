@@ -10,11 +10,12 @@ from kernel_model import Scenario
 from kernel_model.model_object import adapt_scenario
 
 from . import palette
-from ._util import esc, evaluate_many
+from ._util import esc, plan_book
 from .base import View, figure, highlight, hold, tpot_bars
 
 CATS = tuple(palette.CATEGORY)
 TPS = (1, 2, 4, 8)
+TOKENS_FORMAT = ".2~s"
 
 
 def scaling_plans(sc: Scenario, tps=TPS) -> list[Scenario]:
@@ -34,6 +35,7 @@ class ScalingChart(View):
     """TPOT (ms, bars stacked by cause) and output tokens/s (line, right axis) against TP."""
 
     def _build(self):
+        plan_book(self.model).register(("scaling", id(self)), self._plans, self._signature)
         self.xs, self.ys, self.bars, ax_y = tpot_bars("plan", "TP 1")
         self.ys2 = bq.LinearScale(min=0.0)
         self.tps_line = bq.Lines(x=["TP 1"], y=[0.0], scales={"x": self.xs, "y": self.ys2},
@@ -43,20 +45,28 @@ class ScalingChart(View):
                               default_size=11, colors=["#333"], align="middle", y_offset=-8,
                               font_weight="bold", enable_hover=False)
         ax_x = bq.Axis(scale=self.xs, label="tensor-parallel GPUs per stage")
-        ax_y2 = bq.Axis(scale=self.ys2, side="right", label="tokens/s",
-                        grid_lines="none", color=palette.TOKENS, label_color=palette.TOKENS)
+        # ticks as 950 / 1.2k / 12k (at most 4 characters) and the label beyond them
+        ax_y2 = bq.Axis(scale=self.ys2, side="right", label="tokens/s", tick_format=TOKENS_FORMAT,
+                        label_offset="46px", grid_lines="none", color=palette.TOKENS,
+                        label_color=palette.TOKENS)
         self.fig = figure([self.bars, self.tps_line, self.notes], [ax_x, ax_y, ax_y2], "300px",
-                          dict(top=22, bottom=44, left=58, right=62))
+                          dict(top=22, bottom=44, left=58, right=66))
         self.fig.add_class("nx-scaling")
         self.legend = widgets.HTML(palette.legend_html(
             {**palette.CATEGORY, "tokens": palette.TOKENS},
             {**palette.CATEGORY_LABEL, "tokens": "tokens/s (right axis)"}))
         return [self.fig, self.legend]
 
+    def _plans(self, sc):
+        plans = scaling_plans(sc)
+        return plans, plans
+
+    def _signature(self):
+        return None
+
     def update(self, res):
         sc = res.scenario
-        plans = scaling_plans(sc)
-        ev = evaluate_many(plans)
+        plans, ev = plan_book(self.model).get(res, ("scaling", id(self)))
         labels = [f"TP {p.tp}" for p in plans]
         cur = [p.tp == sc.tp for p in plans]
         y = np.array([ev["breakdown"][c] for c in CATS]) * 1e3                  # ms

@@ -8,9 +8,14 @@ midpoints carries the tooltips (name, layer, µs, FLOPs, bytes, bound).
 """
 from __future__ import annotations
 
+import weakref
+
 import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
+import pandas as pd
+
+from kernel_model import timeline as _engine_tl
 
 from . import palette
 from ._util import fmt_bytes, fmt_flops, fmt_time
@@ -48,44 +53,115 @@ def group_styles(groups, colors: dict, labels: dict) -> dict:
     """{group: (color, label)}: the palette's groups in its order, then any other value of
     ``groups`` (a kind the palette lacks) in ``palette.OTHER`` under its own name."""
     known = {k: (c, labels.get(k, k)) for k, c in colors.items()}
-    for k in sorted(set(groups.tolist()) - set(known)):
+    for k in sorted(set(np.unique(groups).tolist()) - set(known)):
         known[k] = (palette.OTHER, str(k))
     return known
 
 
-def kernel_tips(name, layer, dur_s, flops, byts, bound):
-    """Tooltip text per kernel: name (layer) · µs · FLOPs · bytes · what bounds it.
+def kernel_tips(name, layer, dur_s, flops, byts, bound, kind=None, aggregated=None):
+    """Tooltip text per kernel: name (layer) · µs · FLOPs · bytes · what bounds it; an
+    aggregated block (``kind == "aggregate"``) names the micro-batches it stands for.
 
     Layers repeat the same kernels, so each distinct (time, FLOPs, bytes, bound) is
     formatted once."""
-    done, out = {}, []
-    for n, l, d, f, b, o in zip(name.tolist(), layer.tolist(), dur_s.tolist(), flops.tolist(),
-                                byts.tolist(), bound.tolist()):
-        tail = done.get((d, f, b, o))
-        if tail is None:
-            tail = done[(d, f, b, o)] = (f" · {d * 1e6:.1f} µs · {fmt_flops(f)} · {fmt_bytes(b)}"
-                                         f" · {palette.BOUND_LABEL.get(o, o)}")
-        out.append(f"{n}{tail}" if l < 0 else f"{n} (layer {l}){tail}")
+    name, layer, kind_l = name.tolist(), layer.tolist(), (kind.tolist() if kind is not None else None)
+    keys = list(zip(dur_s.tolist(), flops.tolist(), byts.tolist(), bound.tolist()))
+    tails = {k: (f" · {k[0] * 1e6:.1f} µs · {fmt_flops(k[1])} · {fmt_bytes(k[2])}"
+                 f" · {palette.BOUND_LABEL.get(k[3], k[3])}") for k in set(keys)}
+    heads = _HEADS if len(_HEADS) < 100_000 else {}
+    out = []
+    for i, (n, l, k) in enumerate(zip(name, layer, keys)):
+        if kind_l is not None and kind_l[i] == "aggregate" and aggregated:
+            d, f, b, o = k
+            out.append(f"micro-batches {aggregated[0]}–{aggregated[1]}, one block (mostly "
+                       f"{palette.BOUND_LABEL.get(o, o)}) · {d * 1e3:.3f} ms · {fmt_flops(f)} · "
+                       f"{fmt_bytes(b)}")
+            continue
+        h = heads.get((n, l))
+        if h is None:
+            h = heads[(n, l)] = n if l < 0 else f"{n} (layer {l})"
+        out.append(h + tails[k])
     return np.array(out, dtype=str)
 
 
-def segments(start, end, y, groups, keys):
-    """Per key of ``keys``: x and y of NaN-separated segments, padded to one 2-D array.
+_HEADS: dict = {}         # (kernel name, layer) -> "name (layer l)", shared by every call
+BAR_HALF = 0.36          # half the height of a bar, in lanes (bars fill 72 % of a lane)
 
-    Returns (x, y) of shape (len(keys), 3 * max count); row k draws the rows where
-    ``groups == keys[k]`` as [start, end, NaN] triples.
+
+def segments(start, end, y, groups, keys, half=BAR_HALF):
+    """Per key of ``keys``: x and y of NaN-separated filled rectangles, padded to one 2-D
+    array.
+
+    Returns (x, y) of shape (len(keys), 5 * max count + 1); row k draws the rows where
+    ``groups == keys[k]`` as [start, end, end, start, NaN] by [y - half, y - half, y + half,
+    y + half, NaN], filled (the fill closes each rectangle): bar heights are in data units,
+    so lanes never overlap whatever height the browser gives the figure. The last point of
+    every row is one defined point at y = -1, below the lanes (clipped; a path of one point
+    draws nothing): bqplot places a curve's label at its last point and writes
+    ``translate(x, undefined)`` into the page when that point is NaN, and a curve of NaN
+    only becomes ``d="null"``. So in the page each curve's path has one "M" per bar plus one.
     """
     idx = [np.flatnonzero(groups == k) for k in keys]
-    width = 3 * max(1, max((len(i) for i in idx), default=1))
+    width = 5 * max((len(i) for i in idx), default=0) + 1
     X = np.zeros((len(keys), width))
     Y = np.full((len(keys), width), np.nan)
+    Y[:, -1] = -1.0
     for r, i in enumerate(idx):
         n = len(i)
         if n:
-            X[r, 0:3 * n:3], X[r, 1:3 * n:3] = start[i], end[i]
-            Y[r, 0:3 * n:3], Y[r, 1:3 * n:3] = y[i], y[i]
-            X[r, 2:3 * n:3] = end[i]          # NaN in y breaks the line; x stays finite
+            s, e, lo, hi = start[i], end[i], y[i] - half, y[i] + half
+            for c, (xs, ys) in enumerate(((s, lo), (e, lo), (e, hi), (s, hi))):
+                X[r, c:5 * n:5], Y[r, c:5 * n:5] = xs, ys
+            X[r, 4:5 * n:5] = s                      # NaN in y breaks the path; x stays finite
+            X[r, -1] = e[-1]
     return X, Y
+
+
+_CODES = {"stream": _engine_tl.STREAMS, "name": _engine_tl.NAMES, "kind": _engine_tl.KINDS,
+          "bound": _engine_tl.BOUNDS}
+_CODES = {k: np.array(v, dtype=str) for k, v in _CODES.items()}
+
+
+def _columns(res, phase: str) -> dict:
+    """The ``phase`` rows of the result's timeline as numpy columns (names as str arrays):
+    straight from the engine's columns, without building the DataFrame when nobody has."""
+    parts = getattr(res, "_timeline_parts", None)
+    if getattr(res, "_timeline", None) is None and parts is not None:
+        c = _engine_tl.columns(*parts)
+        m = c["phase"] == _engine_tl.PHASES.index(phase)
+        out = {k: (_CODES[k][c[k][m]] if k in _CODES else c[k][m]) for k in _TL_COLS}
+        out["aggregated"] = c["aggregated"]
+        return out
+    tl = res.timeline
+    m = (tl["phase"] == phase).to_numpy()
+    out = {k: (np.asarray(tl[k].cat.categories, dtype=str)[tl[k].cat.codes.to_numpy()[m]]
+               if isinstance(tl[k].dtype, pd.CategoricalDtype) else tl[k].to_numpy()[m])
+           for k in _TL_COLS}
+    out["aggregated"] = tl.attrs.get("aggregated")
+    return out
+
+
+_ROWS: dict = {}          # (id(result), phase) -> (weak reference to the result, rows)
+
+
+def timeline_rows(res, phase: str) -> dict:
+    """The ``phase`` rows of ``res.timeline`` as numpy columns (times in ms) and tooltips,
+    computed once per result and phase and shared by every chart drawing them."""
+    key = (id(res), phase)
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0]() is res:
+        return hit[1]
+    c = _columns(res, phase)
+    r = {"start": c["start_s"] * 1e3, "end": c["end_s"] * 1e3, "stream": c["stream"],
+         "stage": c["stage"].astype(int), "layer": c["layer"].astype(int),
+         "mb": c["micro_batch"].astype(int), "bound": c["bound"], "kind": c["kind"],
+         "aggregated": c["aggregated"]}
+    r["tips"] = kernel_tips(c["name"], r["layer"], c["duration_s"], c["flops"], c["bytes"],
+                            c["bound"], r["kind"], r["aggregated"])
+    for k in [k for k, (ref, _) in _ROWS.items() if ref() is None] + list(_ROWS)[:-3]:
+        _ROWS.pop(k, None)                   # keep the newest few; drop dead results
+    _ROWS[key] = (weakref.ref(res), r)
+    return r
 
 
 class TimelineChart(View):
@@ -118,11 +194,14 @@ class TimelineChart(View):
         self.ax_y = bq.Axis(scale=self.ys, side="left", grid_lines="none",
                             tick_values=[0, 1], tick_labels={"0": "comm", "1": "compute"})
         sc = {"x": self.xs, "y": self.ys}
-        self.bars = bq.Lines(x=np.zeros((1, 2)), y=np.full((1, 2), np.nan), scales=sc,
-                             stroke_width=30.0, enable_hover=False, interactions={},
+        self.bars = bq.Lines(x=np.zeros((1, 2)), y=np.full((1, 2), -1.0), scales=sc,
+                             stroke_width=0.5, fill="inside", fill_colors=["#999"],
+                             fill_opacities=[1.0], enable_hover=False, interactions={},
                              colors=["#999"], labels=[""], apply_clip=True)
+        # invisible twice over (transparent fill and zero opacity): only its tooltips show
         self.hover = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales=sc, marker="square",
                                 default_size=400, opacities=[0.0], display_names=False,
+                                colors=[palette.TRANSPARENT], stroke=palette.TRANSPARENT,
                                 names=np.array([], dtype=str),
                                 tooltip=bq.Tooltip(fields=["name"], labels=["kernel"]),
                                 tooltip_style={"opacity": 0.95, "font-size": "12px"})
@@ -140,20 +219,8 @@ class TimelineChart(View):
     # ---------------------------------------------------------------------------------------
     def _rows(self, res, phase: str) -> dict:
         """The ``phase`` rows of ``res.timeline`` as numpy columns (times in ms) with their
-        tooltips; cached, so a toggle that keeps result and phase redraws without redoing them."""
-        cached = getattr(self, "_cached", None)
-        if cached is not None and cached[0] is res and cached[1] == phase:
-            return cached[2]
-        tl = res.timeline
-        m = (tl["phase"] == phase).to_numpy()
-        c = {k: tl[k].to_numpy()[m] for k in _TL_COLS}
-        r = {"start": c["start_s"] * 1e3, "end": c["end_s"] * 1e3, "stream": c["stream"],
-             "stage": c["stage"].astype(int), "layer": c["layer"].astype(int),
-             "mb": c["micro_batch"].astype(int), "bound": c["bound"], "kind": c["kind"]}
-        r["tips"] = kernel_tips(c["name"], r["layer"], c["duration_s"], c["flops"], c["bytes"],
-                                c["bound"])
-        self._cached = (res, phase, r)
-        return r
+        tooltips, derived once per result and phase for every TimelineChart (``timeline_rows``)."""
+        return timeline_rows(res, phase)
 
     def _draw(self, pp, start, end, y, groups, styles, bar_labels, tips, x_range, x_label,
               mb_labels=_NONE):
@@ -165,8 +232,9 @@ class TimelineChart(View):
         with hold(self.fig, self.bars, self.hover, self.mb_labels, self.xs, self.ys, self.ax_x,
                   self.ax_y):
             self.bars.x, self.bars.y = X, Y
-            self.bars.colors, self.bars.labels = [styles[k][0] for k in keys], bar_labels
-            self.bars.stroke_width = 0.72 * px
+            colors = [styles[k][0] for k in keys]
+            self.bars.colors, self.bars.fill_colors, self.bars.labels = colors, colors, bar_labels
+            self.bars.fill_opacities = [1.0] * len(keys)
             self.hover.x, self.hover.y, self.hover.names = 0.5 * (start + end), y, tips
             self.hover.default_size = int((0.72 * px) ** 2)
             self.mb_labels.x, self.mb_labels.y, self.mb_labels.text = mb_labels
@@ -193,6 +261,8 @@ class TimelineChart(View):
                                                       palette.BOUND_LABEL)
         else:
             groups, styles = r["kind"], group_styles(r["kind"], palette.KIND, palette.KIND_LABEL)
+            if not r["aggregated"]:
+                styles.pop("aggregate", None)
 
         lo, hi = 0.0, (float(end.max()) if len(end) else 1.0)
         if self.span.value == "layer":
@@ -206,8 +276,10 @@ class TimelineChart(View):
         if pp > 1 or int(sc.micro_batches) > 1:
             first = np.unique(stage * 100000 + mb, return_index=True)[1]
             first = first[stream[first] != "comm"]          # one label per (stage, micro-batch)
+            agg = r["aggregated"]
             labels = (start[first], y[first] + 0.42,
-                      np.array([f"mb {j}" for j in mb[first]], dtype=str))
+                      np.array([f"mb {j}–{agg[1]}" if agg and j == agg[0] else f"mb {j}"
+                                for j in mb[first]], dtype=str))
 
         what = "step" if phase == "decode" else "prefill"
         self._draw(pp, start, end, y, groups, styles, [label for _, label in styles.values()],
@@ -220,8 +292,12 @@ class TimelineChart(View):
         gpus = f"{sc.gpus_per_stage} GPUs per stage" if pp > 1 else f"{res.num_gpus} GPU(s)"
         idle = (f" · then {fmt_time(res.host_s)} of host time ({sc.runtime} runtime), GPUs idle"
                 if res.host_s > 0 else "")
-        self.set_header(f"Timeline of {title}", f"{total} · {len(stream) - n_c} kernels, {n_c} "
-                        f"transfers · {gpus}, one shown{idle} · hover a bar for details")
+        agg = r["aggregated"]
+        agg = (f" · micro-batches {agg[0]}–{agg[1]} drawn as one block per stage (of "
+               f"{sc.micro_batches})" if agg else "")
+        n_k = int((r["kind"] != "aggregate").sum()) - n_c
+        self.set_header(f"Timeline of {title}", f"{total} · {n_k} kernels, {n_c} "
+                        f"transfers{agg} · {gpus}, one shown{idle} · hover a bar for details")
 
     def update_training(self, tres):
         """Draw one training iteration: a lane pair per pipeline stage, colored by phase."""

@@ -1,6 +1,10 @@
-"""The dashboard in a real browser: Voila serves notebooks/00_dashboard.ipynb on 127.0.0.1,
-Debian's Chromium (headless, driven by Playwright) moves the tp slider, and the bqplot SVG
-must change the way the engine says. Screenshot: test-artifacts/dashboard.png."""
+"""The dashboard in a real browser: Voila serves notebooks/00_dashboard.ipynb on 127.0.0.1
+(with the offline "nexora" template), Debian's Chromium (headless, driven by Playwright)
+moves the sliders, and the bqplot SVG must change the way the engine says.
+
+The network is blocked (every request that is not to the local Voila is aborted and
+recorded) and any JavaScript console error or page error fails the test that caused it.
+Screenshots: test-artifacts/dashboard*.png (1500 wide, 1600 x 1000, 1280 x 800)."""
 from __future__ import annotations
 
 import os
@@ -16,6 +20,7 @@ import pytest
 
 import kernel_model as km
 from nexora_widgets import palette
+from nexora_widgets.serve import voila_command
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "00_dashboard.ipynb"
@@ -45,12 +50,11 @@ def voila():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    cmd, env = voila_command(NOTEBOOK.relative_to(ROOT), port, env=env)
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "voila.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voila", str(NOTEBOOK.relative_to(ROOT)), "--no-browser",
-         f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     try:
         t0 = time.time()
         while True:
@@ -74,29 +78,59 @@ def voila():
         log.close()
 
 
+def open_page(browser, url, width=1500, height=2100):
+    """A page of the dashboard with the network blocked; ``pg.errors`` collects console
+    errors and page errors, ``pg.blocked`` the outside requests that were refused."""
+    pg = browser.new_page(viewport={"width": width, "height": height})
+    pg.errors, pg.blocked = [], []
+    pg.on("pageerror", lambda e: pg.errors.append(f"pageerror: {e}"))
+    pg.on("console", lambda m: pg.errors.append(f"console.error: {m.text}") if m.type == "error" else None)
+    local = url.rstrip("/")
+
+    def route(r):
+        u = r.request.url
+        if u.startswith((local, "data:", "blob:")) or u.startswith(local.replace("http", "ws")):
+            return r.continue_()
+        pg.blocked.append(u)
+        return r.abort()
+    pg.route("**/*", route)
+    pg.goto(url, timeout=TIMEOUT_MS)
+    pg.wait_for_selector(".nx-timeline svg path.line", state="attached", timeout=TIMEOUT_MS)
+    return pg
+
+
+def assert_clean(pg):
+    """No console error, no page error, no stderr output, nothing fetched from outside."""
+    assert not pg.errors, pg.errors[:5]
+    assert not pg.blocked, f"the page asked the network for {pg.blocked[:3]}"
+    assert pg.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+
+
 @pytest.fixture(scope="module")
-def page(voila):
+def browser(voila):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1500, "height": 2100})
-        errors = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(voila, timeout=TIMEOUT_MS)
-        pg.wait_for_selector(".nx-timeline svg path.line", state="attached", timeout=TIMEOUT_MS)
-        pg.errors = errors
-        yield pg
-        browser.close()
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, voila):
+    pg = open_page(browser, voila)
+    yield pg
+    pg.close()
 
 
 def comm_segments(pg) -> int:
-    """Segments drawn in the timeline's communication curve (its path's move-to commands)."""
+    """Bars drawn in the timeline's communication curve: its path's move-to commands, less
+    the one point every curve ends with (below the lanes)."""
     return pg.evaluate(
         """(stroke) => {
             for (const p of document.querySelectorAll('.nx-timeline path.line')) {
                 if ((p.getAttribute('style') || '').includes('stroke: ' + stroke)) {
                     const d = p.getAttribute('d');
-                    return d && d !== 'null' ? (d.match(/M/g) || []).length : 0;
+                    return d && d !== 'null' ? (d.match(/M/g) || []).length - 1 : -2;
                 }
             }
             return -1;
@@ -116,9 +150,9 @@ def decode_bar_widths(pg) -> dict:
         }""")
 
 
-def move_tp_slider(pg, index: int, n_options: int) -> None:
-    """Drag the tp slider's handle to option ``index`` of ``n_options``."""
-    slider = pg.locator(".widget-slider", has_text="tensor par.")
+def move_tp_slider(pg, index: int, n_options: int, label: str = "tensor par.") -> None:
+    """Drag the slider ``label``'s handle (default: tp) to option ``index`` of ``n_options``."""
+    slider = pg.locator(".widget-slider", has_text=label)
     track = slider.locator(".noUi-target").bounding_box()
     handle = slider.locator(".noUi-handle").bounding_box()
     x = track["x"] + track["width"] * index / (n_options - 1)
@@ -177,9 +211,7 @@ def test_moving_tp_changes_the_svg_as_the_engine_says(page):
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
-    assert not [e for e in page.errors if re.search(r"bqplot|widget", e, re.I)], page.errors
-    # never a traceback: no stderr output anywhere on the page
-    assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    assert_clean(page)
 
 
 def test_choosing_the_eager_runtime_adds_its_host_time(page):
@@ -204,7 +236,7 @@ def test_choosing_the_eager_runtime_adds_its_host_time(page):
     select.select_option("compiled")
     wait_until(page, lambda: f"{base.tpot_s * 1e3:.2f} ms" in page.locator(".nx-tpot").inner_text(),
                "TPOT card back on the compiled runtime")
-    assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    assert_clean(page)
 
 
 def _valid_tp(t: int) -> bool:
@@ -213,3 +245,116 @@ def _valid_tp(t: int) -> bool:
         return True
     except ValueError:
         return False
+
+
+# ---- issue 12 items 22 and 23 ----------------------------------------------------------------
+def timeline_colors(pg) -> dict:
+    """What the timeline draws: the fill / stroke of every bar curve that has bars, and the
+    computed fill and opacity of every hover marker."""
+    return pg.evaluate(
+        """() => {
+            const out = {curves: [], dots: [], lanes: []};
+            for (const p of document.querySelectorAll('.nx-timeline path.line')) {
+                const d = p.getAttribute('d') || '';
+                const cs = getComputedStyle(p);
+                out.curves.push({fill: cs.fill, stroke: cs.stroke, bars: (d.match(/M/g) || []).length,
+                                 d: d.slice(0, 40)});
+            }
+            for (const dot of document.querySelectorAll('.nx-timeline .dot')) {
+                const cs = getComputedStyle(dot);
+                out.dots.push([cs.fill, parseFloat(cs.opacity)]);
+            }
+            for (const t of document.querySelectorAll('.nx-timeline .axis text'))
+                if (/comm|compute/.test(t.textContent)) out.lanes.push(t.textContent);
+            return out;
+        }""")
+
+
+def test_pipeline_stages_draw_in_their_colors_without_console_errors(page):
+    """pp 2 and 3: every stage's kernels in the palette colors (the bug: black blocks for
+    every stage after 0, 'translate(..., undefined)' and d="null" in the console)."""
+    allowed = {rgb(c) for c in palette.bound_colors().values()} | {rgb(palette.KIND["aggregate"])}
+    pps = list(range(1, 9))
+    for pp in (2, 3):
+        ref = km.simulate(**SCENARIO, pp=pp)
+        move_tp_slider(page, pps.index(pp), len(pps), label="pipeline")
+        wait_until(page, lambda: f"{ref.tpot_s * 1e3:.2f} ms" in page.locator(".nx-tpot").inner_text(),
+                   f"TPOT card at pp={pp}")
+        c = wait_until(page, lambda: (c := timeline_colors(page)) and len(c["lanes"]) == 2 * pp and c,
+                       f"{2 * pp} lanes at pp={pp}")
+        page.wait_for_timeout(500)
+        c = timeline_colors(page)
+        drawn = [k for k in c["curves"] if k["bars"] > 1]
+        assert drawn, c["curves"]
+        for k in drawn:
+            assert k["fill"] in allowed and k["stroke"] in allowed, k
+        assert not [k for k in c["curves"] if k["d"] in ("", "null")]
+        bad = [d for d in c["dots"] if d[0] != "rgba(0, 0, 0, 0)" and d[1] != 0.0]
+        assert c["dots"] and not bad, (len(bad), len(c["dots"]), bad[:3])
+        assert f"stage {pp - 1} compute" in c["lanes"]
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-pp{pp}.png"), full_page=True)
+        assert_clean(page)
+    move_tp_slider(page, 0, len(pps), label="pipeline")
+    wait_until(page, lambda: len(timeline_colors(page)["lanes"]) == 2, "back to one stage")
+    assert_clean(page)
+
+
+def boxes(pg, selector) -> list[dict]:
+    return pg.evaluate("(s) => Array.from(document.querySelectorAll(s)).map(e => {"
+                       "const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, r: r.right,"
+                       " b: r.bottom, t: e.textContent}; })", selector)
+
+
+def overlaps(a, b) -> bool:
+    return a["x"] < b["r"] and b["x"] < a["r"] and a["y"] < b["b"] and b["y"] < a["b"]
+
+
+@pytest.mark.parametrize("size", [(1600, 1000), (1280, 800), (1100, 800)])
+def test_layout_at_lecture_sizes(browser, voila, size):
+    """1600 x 1000 (a laptop), 1280 x 800 (a projector), 1100 (JupyterLab at 1600 with its
+    file browser open): the compare table is not clipped, the scaling chart's right-axis
+    label clears its ticks, and the charts keep 600 px (beside the controls, or below them)."""
+    w, h = size
+    pg = open_page(browser, voila, w, h)
+    try:
+        pg.wait_for_selector(".nx-compare-table .nx-table", timeout=TIMEOUT_MS)
+        pg.wait_for_timeout(1500)
+        card = boxes(pg, ".nx-compare")[0]
+        compare_card = pg.evaluate("() => { const r = document.querySelector('.nx-compare')"
+                                   ".closest('.nx-card').getBoundingClientRect(); return r.right; }")
+        heads = boxes(pg, ".nx-compare-table th")
+        assert [x["t"] for x in heads][-2:] == ["bound by", "fits"]
+        for th in heads:
+            assert th["r"] <= compare_card + 0.5, f"{th['t']!r} clipped at {w}px"
+        wrap = pg.evaluate("() => { const e = document.querySelector('.nx-compare-table');"
+                           " return [e.scrollWidth, e.clientWidth]; }")
+        assert wrap[0] <= wrap[1] + 1, f"compare table scrolls at {w}px: {wrap}"
+        # the scaling chart's right axis: label beyond the tick labels
+        right = pg.evaluate("""() => {
+            const fig = document.querySelector('.nx-scaling svg');
+            const axes = Array.from(fig.querySelectorAll('.axis'));
+            const out = [];
+            for (const ax of axes) {
+                const label = ax.querySelector('.axislabel');
+                if (!label || !/tokens/.test(label.textContent)) continue;
+                const lr = label.getBoundingClientRect();
+                for (const t of ax.querySelectorAll('.tick text')) {
+                    const r = t.getBoundingClientRect();
+                    out.push([lr.x, lr.right, r.x, r.right, t.textContent]);
+                }
+            }
+            return out;
+        }""")
+        assert right, "no tokens/s axis found"
+        for lx, lr, tx, tr, text in right:
+            assert tr <= lx + 0.5, f"tick {text!r} runs into the tokens/s label"
+            assert len(text) <= 4, text
+        controls = boxes(pg, ".nx-controls")[0]
+        charts = boxes(pg, ".nx-charts")[0]
+        # beside the controls or below them, never squeezed under 600 px
+        assert charts["x"] >= controls["r"] - 1 or charts["y"] >= controls["b"] - 1
+        assert charts["r"] - charts["x"] >= min(600, w - 40), f"charts squeezed at {w}px"
+        pg.screenshot(path=str(ARTIFACTS / f"dashboard-{w}x{h}.png"), full_page=True)
+        assert_clean(pg)
+    finally:
+        pg.close()

@@ -273,3 +273,47 @@ def test_sweep_honours_family_overrides():
     for _, r in df.iterrows():
         ref = km.simulate(model="llama-2-7b", gpu=r["gpu"], interconnect="none", efficiency=HOPPER)
         assert r["tpot_s"] == pytest.approx(ref.tpot_s, rel=1e-9)
+
+
+def _stacks(vllm_launch):
+    """Synthetic A100 rows served by vLLM and by the generic compiled runtime."""
+    eff = {"runtimes": {"vllm": {"launch_overhead_s": vllm_launch}}}
+    rows = []
+    for i, (fw, tp, b) in enumerate([("vLLM 0.4", 1, 1), ("vLLM 0.4", 4, 8), ("vLLM", 2, 1),
+                                     ("lmdeploy", 1, 1), ("lmdeploy", 4, 8)]):
+        rt = km.runtime_for_framework(fw)[0]
+        res = km.simulate(model="llama-2-13b", gpu="a100-sxm-80gb", runtime=rt,
+                          interconnect="none" if tp == 1 else "nvlink", tp=tp, batch=b,
+                          prompt_tokens=128, output_tokens=64, efficiency=eff)
+        rows.append(dict(id=f"s{i}", source=f"src-{rt}", framework=fw, gpu="a100-sxm-80gb",
+                         num_gpus=tp, interconnect="none" if tp == 1 else "nvlink",
+                         model="llama-2-13b", weight_bits=16, tp=tp, pp=1, ep=1, batch=b,
+                         prompt_tokens=128, output_tokens=64, metric="tpot_ms",
+                         value=res.tpot_s * 1e3))
+    return pd.DataFrame(rows)
+
+
+def test_fit_recovers_a_runtime_value_and_prints_its_supporting_rows():
+    df = _stacks(3e-6)
+    cal, rep = C.fit(df, params=("launch_overhead_s@vllm",), max_evals=300)
+    assert cal.runtimes["vllm"]["launch_overhead_s"] == pytest.approx(3e-6, rel=0.02)
+    assert cal.launch_overhead_s == km.DEFAULT_CALIBRATION.launch_overhead_s
+    p = rep["parameters"].iloc[0]
+    assert (p["rows"], p["sources"]) == (3, "src-vllm")         # the three vLLM rows only
+    text = C.format_fit(rep)
+    assert "launch_overhead_s@vllm" in text and "supported by 3 rows: src-vllm" in text
+    assert rep["mape_after"] < 0.2
+    with pytest.raises(ValueError, match="no simulated inference row on the sglang runtime"):
+        C.fit(df, params=("launch_overhead_s@sglang",), max_evals=20)
+    with pytest.raises(ValueError, match="not a GPU family or runtime profile; closest: vllm"):
+        C.fit(df, params=("launch_overhead_s@vlm",), max_evals=20)
+
+
+def test_fit_takes_several_files_at_once(tmp_path):
+    df = _stacks(3e-6)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    df.iloc[:3].to_csv(a, index=False)
+    df.iloc[3:].to_csv(b, index=False)
+    cal, rep = C.fit([str(a), str(b)], params=("launch_overhead_s@vllm",), max_evals=200)
+    assert rep["rows"] == 5
+    assert cal.runtimes["vllm"]["launch_overhead_s"] == pytest.approx(3e-6, rel=0.02)

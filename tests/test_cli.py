@@ -142,16 +142,18 @@ def test_compare_one_row_per_preset(capsys):
 
 def test_sweep_csv(capsys):
     rc, out, err = run(capsys, "--preset", "pcie4_bad", "--tp", "4", "--model", "llama-2-13b",
-                       "--sweep", "--sweep-bw", "12,24,48", "--sweep-lat", "45,5")
+                       "--sweep", "--sweep-bw", "3,24,48", "--sweep-lat", "2450,5us")
     assert rc == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 6
     assert [(float(r["link_bw_gbps"]), float(r["link_latency_us"])) for r in rows] == \
-        [(12, 45), (12, 5), (24, 45), (24, 5), (48, 45), (48, 5)]
+        [(3, 2.45), (3, 5), (24, 2.45), (24, 5), (48, 2.45), (48, 5)]
+    link = km.get_interconnect("pcie4_bad")
+    assert (link.bw_gbps, link.latency_s) == (3.0, 2.45e-6)    # rows[0] is the preset's own link
     res = km.simulate(model="llama-2-13b", gpu="rtx-4090", interconnect="pcie4_bad", tp=4)
-    assert float(rows[0]["tpot_s"]) == pytest.approx(res.tpot_s, rel=1e-9)   # the preset's own link
+    assert float(rows[0]["tpot_s"]) == pytest.approx(res.tpot_s, rel=1e-9)
     t = [float(r["tpot_s"]) for r in rows]
-    assert t[0] >= t[2] >= t[4] and t[1] <= t[0]
+    assert t[0] > t[2] > t[4] and t[1] > t[0]      # more bandwidth faster, more latency slower
 
 
 def test_sweep_ctx_and_vary(capsys):
@@ -170,8 +172,9 @@ def test_sweep_ctx_and_vary(capsys):
 def test_sweep_without_lists_uses_preset_bandwidths(capsys):
     rc, out, _ = run(capsys, "--preset", "nvlink", "--tp", "2", "--sweep")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert sorted(float(r["link_bw_gbps"]) for r in rows) == sorted(
-        {float(i.bw_gbps) for i in INTERCONNECTS.values()} | set(map(float, cli.DEFAULT_SWEEP_BW)))
+    in_node = {float(i.bw_gbps) for i in INTERCONNECTS.values() if i.kind != "network"}
+    assert set(map(float, cli.DEFAULT_SWEEP_BW)) == in_node
+    assert sorted(float(r["link_bw_gbps"]) for r in rows) == sorted(in_node)
 
 
 BAD = [
@@ -186,7 +189,6 @@ BAD = [
     (["--overlap", "-0.1"], ["--overlap", "[0, 1]"]),
     (["--tp", "3", "--model", "llama-2-7b"], ["--tp", "32 attention heads"]),
     (["--pp", "100", "--model", "llama-2-7b"], ["--pp", "layers"]),
-    (["--micro-batches", "4"], ["--micro-batches", "batch"]),
     (["--ctx-len", "0"], ["--ctx-len"]),
     (["--sweep", "--sweep-bw", ""], ["--sweep-bw", "empty"]),
     (["--sweep", "--sweep-lat", "1,x"], ["--sweep-lat", "'x'"]),
@@ -227,17 +229,32 @@ def test_help_has_examples(capsys):
 
 def test_serve_command_binds_localhost_without_browser(monkeypatch, capsys):
     cmd = cli.serve_command(8866)
-    assert cmd[:3] == [sys.executable, "-m", "voila"]
-    assert "--no-browser" in cmd and "--port=8866" in cmd and "--Voila.ip=127.0.0.1" in cmd
+    assert cmd[:3] == [sys.executable, "-m", "kernel_model.cli.voila_app"]
+    assert "--port=8866" in cmd and "--ip=127.0.0.1" in cmd
+    from kernel_model.cli.voila_app import config
+    c = config("127.0.0.1", 8866, 3, 60)
+    assert (c.Voila.ip, c.Voila.open_browser) == ("127.0.0.1", False)
+    assert c.MappingKernelManager.cull_idle_timeout == 60
     nb = cmd[-1]
     assert nb.endswith(os.path.join("notebooks", "00_dashboard.ipynb"))
     assert os.path.dirname(os.path.dirname(nb)) == os.path.dirname(os.path.dirname(km.__file__))
     calls = []
-    monkeypatch.setattr(cli, "dashboard_path", lambda: __file__)       # any existing file
-    monkeypatch.setattr(subprocess, "call", lambda c: calls.append(c) or 0)
+    from kernel_model.cli import serve
+    monkeypatch.setattr(serve, "dashboard_path", lambda: __file__)       # any existing file
+
+    class FakePopen:
+        def __init__(self, c, **kw):
+            calls.append((c, kw))
+            self.pid = -1
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(serve, "stop_tree", lambda proc: None)
     rc, out, err = run(capsys, "--serve", "9000")
-    assert rc == 0 and calls == [cli.serve_command(9000, __file__)]
-    monkeypatch.setattr(cli, "dashboard_path", lambda: "/no/such/00_dashboard.ipynb")
+    assert rc == 0 and calls == [(cli.serve_command(9000, __file__), {"start_new_session": True})]
+    monkeypatch.setattr(serve, "dashboard_path", lambda: "/no/such/00_dashboard.ipynb")
     rc, out, err = run(capsys, "--serve", "9000")
     assert rc == 2 and "missing" in err and len(calls) == 1
 
@@ -307,3 +324,10 @@ def test_python_dash_m_kernel_model():
     bad = subprocess.run([sys.executable, "-m", "kernel_model", "--preset", "nope"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_text_output_explains_a_decode_step_without_compute(capsys):
+    rc, out, _ = run(capsys, "--tp", "1", "--no-opt")
+    assert rc == 0 and "compute is 0 in this decode step" in out and "memory-bound" in out
+    rc, out, _ = run(capsys, "--tp", "1", "--no-opt", "--batch-size", "512")
+    assert rc == 0 and "compute is 0" not in out

@@ -92,3 +92,40 @@ def test_runs_top_to_bottom_in_a_fresh_kernel_in_time_and_shows_a_widget(path):
     views = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
              if WIDGET_VIEW in o.get("data", {})]
     assert views, f"{path.name} shows no live widget"
+
+
+# ---- issue 12 item 24: the charts show when a notebook is opened --------------------------
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+RAW_REPR = re.compile(r"^\w+\(children=|^(VBox|HBox|Figure|Dashboard|\w+Chart|Compare)\(")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_stored_widgets_show_without_running(path):
+    """Every displayed widget has its saved state (every model it refers to, so JupyterLab
+    and nbviewer draw it from the file), a PNG of itself (what an untrusted notebook in
+    JupyterLab and GitHub show) and no raw ``VBox(children=...`` repr; under 1 MB. Made by
+    ``python -m nexora_widgets.save_state notebooks/*.ipynb``. (A PNG, or a JPEG for a
+    picture as big as the whole dashboard.)"""
+    import base64
+    import json
+    from nexora_widgets.save_state import displayed_views, reachable
+    assert path.stat().st_size < MAX_BYTES
+    nb = nbformat.read(path, as_version=4)
+    views = displayed_views(nb)
+    assert views, f"{path.name} stores no widget view: run save_state on it"
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    assert state, f"{path.name} has no saved widget state"
+    need = reachable(state, views)
+    assert set(views) <= need
+    refs = set(re.findall(r"IPY_MODEL_([0-9a-f]{32})", json.dumps(state)))
+    assert refs <= set(state), "a saved widget refers to a model that was not saved"
+    for c in nb.cells:
+        for o in c.get("outputs", []) if c.cell_type == "code" else []:
+            data = o.get("data", {})
+            if WIDGET_VIEW in data:
+                pics = [m for m in ("image/png", "image/jpeg") if m in data]
+                assert len(pics) == 1, f"{path.name}: a widget output without its picture"
+                pic = base64.b64decode(data[pics[0]])
+                magic = b"\x89PNG\r\n\x1a\n" if pics[0] == "image/png" else b"\xff\xd8\xff"
+                assert pic.startswith(magic) and len(pic) > 5000
+                assert not RAW_REPR.match(data.get("text/plain", "")), data["text/plain"][:80]

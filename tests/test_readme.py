@@ -28,3 +28,9 @@ def test_python_examples_run(monkeypatch):
     # the last block's result objects are real
     res = namespace.get("res")
     assert res is not None and res.tpot_s > 0 and res.fits
+
+
+def test_readme_has_no_placeholder_links():
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "OWNER" not in text and "mybinder.org/v2/gh/" not in text
+    assert "lab/tree/notebooks/00_dashboard.ipynb" in text       # how to launch it on Binder

@@ -13,14 +13,19 @@ BASE = dict(model="llama-2-13b", gpu="a100-sxm-40gb", interconnect="nvlink", tp=
 
 
 @pytest.mark.parametrize("framework,runtime", [
-    ("HF TGI 1.0.3", "eager_server"),          # before CUDA graphs became TGI's default (2.0)
-    ("text-generation-inference v1.4.5", "eager_server"),
-    ("TGI 2.0.1", "compiled"),
-    ("TGI", "compiled"),                       # no version: today's default
-    ("vLLM 0.2.1", "compiled"),                # eager vLLM costs ~1.5 ms/step: framework spread
-    ("vllm 0.4.0 --enforce-eager", "compiled"),
-    ("FasterTransformer", "compiled"),
-    ("TensorRT-LLM v0.5", "compiled"),
+    ("HF TGI 1.0.3", "tgi-eager"),             # before CUDA graphs became TGI's default (2.0)
+    ("text-generation-inference v1.4.5", "tgi-eager"),
+    ("TGI 2.0.1", "tgi"),
+    ("TGI", "tgi"),                            # no version: today's default
+    ("vLLM 0.2.1", "vllm"),                    # eager vLLM costs ~1.5 ms/step: framework spread
+    ("vllm 0.4.0 --enforce-eager", "vllm"),
+    ("vLLM 0.9.1 (ROCm docker rocm/vllm:rocm6.4.1_vllm_0.9.1_20250715)", "vllm"),
+    ("SGLang v0.4.6", "sglang"),
+    ("FasterTransformer", "trtllm"),           # TensorRT-LLM's predecessor
+    ("TensorRT-LLM v0.5", "trtllm"),
+    ("TensorRT-LLM v1.0 (PyTorch backend; trtllm-bench throughput)", "trtllm"),
+    ("NeMo inference / TensorRT-LLM", "trtllm"),
+    ("NIM", "trtllm"),
     ("lmdeploy TurboMind v0.1.", "compiled"),
     ("", "compiled"),
 ])
@@ -28,6 +33,44 @@ def test_runtime_for_framework(framework, runtime):
     got, reason = km.runtime_for_framework(framework)
     assert got == runtime
     assert reason
+    assert km.get_runtime(got).name == got
+
+
+def test_profiles_hold_their_physical_parameters_and_a_source():
+    for name in ("compiled", "trtllm", "vllm", "sglang", "tgi", "tgi-eager"):
+        p = km.runtime.parameters(name)
+        assert p["source"] and 0.0 <= p["fusion"] <= 1.0
+        assert p["launch_eager_s"] >= p["launch_graph_s"] > 0
+        assert p["launch_s"] == (p["launch_graph_s"] if p["graphs"] else p["launch_eager_s"])
+    assert km.get_runtime("eager_server").name == "tgi-eager"     # old names are aliases
+    assert km.get_runtime("compiled").name == "compiled"
+    tgi = km.runtime.parameters("tgi-eager")
+    cal = km.DEFAULT_CALIBRATION
+    assert not tgi["graphs"]
+    assert tgi["host_step_s"] == pytest.approx(cal.step_overhead_s + cal.eager_server_step_s)
+
+
+def test_fusion_removes_the_launch_gaps_of_fused_elementwise_kernels_by_hand():
+    """trtllm fuses 1 of the 4 elementwise kernels per layer (rope into attention): its step is
+    L x 4 x 0.25 launch gaps shorter than the generic compiled profile's, nothing else moves."""
+    kw = dict(model="llama-2-7b", gpu="a100-sxm-80gb", interconnect="none", batch=1)
+    c, t = km.simulate(**kw), km.simulate(**kw, runtime="trtllm")
+    gap = km.DEFAULT_CALIBRATION.launch_overhead_s
+    assert km.get_runtime("trtllm").fusion == 0.25
+    assert c.tpot_s - t.tpot_s == pytest.approx(32 * 4 * 0.25 * gap, rel=1e-9)
+    assert t.breakdown["hbm"] == c.breakdown["hbm"]
+
+
+def test_a_runtime_override_applies_to_that_runtime_only():
+    kw = dict(model="llama-2-7b", gpu="a100-sxm-80gb", interconnect="none", batch=1)
+    eff = {"runtimes": {"vllm": {"launch_overhead_s": 2e-6}}, "launch_overhead_s": 10e-6}
+    v = km.simulate(**kw, runtime="vllm", efficiency=eff)
+    c = km.simulate(**kw, runtime="compiled", efficiency=eff)
+    kernels = c.kernels_per_step
+    assert c.breakdown["launch_overhead"] - v.breakdown["launch_overhead"] == pytest.approx(
+        kernels * 8e-6, rel=1e-9)
+    with pytest.raises(ValueError, match="closest: vllm"):
+        km.Scenario(efficiency={"runtimes": {"vlm": {"launch_overhead_s": 1e-6}}})
 
 
 def test_eager_server_adds_the_host_time_to_every_forward_pass_by_hand():
@@ -71,7 +114,7 @@ def test_unknown_runtime_names_the_closest():
 
 
 def test_sweep_runtime_axis_matches_simulate():
-    df = km.sweep({**{k: v for k, v in BASE.items()}, "tp": [1, 8], "runtime": ["compiled", "eager_server"]})
+    df = km.sweep({**{k: v for k, v in BASE.items()}, "tp": [1, 8], "runtime": ["compiled", "eager_server", "trtllm", "vllm"]})
     for _, r in df.iterrows():
         res = km.simulate(**{**BASE, "tp": int(r["tp"])}, runtime=r["runtime"])
         assert r["tpot_s"] == pytest.approx(res.tpot_s, rel=1e-9)
@@ -90,18 +133,18 @@ def test_validate_reads_the_runtime_from_framework_or_column(tmp_path):
     p = tmp_path / "m.csv"
     p.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
     df = V.validate(p).set_index("id")
-    assert df.at["a", "runtime"] == "eager_server" and df.at["b", "runtime"] == "compiled"
-    assert "eager_server runtime" in df.at["a", "note"] and "2.0" in df.at["a", "note"]
+    assert df.at["a", "runtime"] == "tgi-eager" and df.at["b", "runtime"] == "tgi"
+    assert "tgi-eager runtime" in df.at["a", "note"] and "2.0" in df.at["a", "note"]
     c = km.simulate(**BASE)
     assert df.at["a", "predicted"] == pytest.approx((c.tpot_s + EAGER) * 1e3, rel=1e-9)
-    assert df.at["b", "predicted"] == pytest.approx(c.tpot_s * 1e3, rel=1e-9)
+    assert df.at["b", "predicted"] == pytest.approx(c.tpot_s * 1e3, rel=1e-9)   # tgi: no fusion
     # an explicit runtime column wins; a bad name is that row's status, not a crash
     q = tmp_path / "r.csv"
     q.write_text(HEADER + ",runtime\n" + rows[0] + ",compiled\n" + rows[1] + ",eagre\n")
     df = V.validate(q).set_index("id")
     assert df.at["a", "runtime"] == "compiled"
     assert df.at["a", "predicted"] == pytest.approx(c.tpot_s * 1e3, rel=1e-9)
-    assert df.at["b", "status"].startswith("cannot simulate") and "closest: eager_server" in df.at["b", "status"]
+    assert df.at["b", "status"].startswith("cannot simulate") and "closest: tgi-eager, eager_server" in df.at["b", "status"]
     assert V.summarize(df.reset_index())["ok"] == 1
 
 
@@ -120,8 +163,10 @@ def _eager_rows(host_s):
 
 
 def test_fit_recovers_the_server_host_time():
-    cal, rep = C.fit(_eager_rows(9e-3))
+    # the field alone: four rows cannot pin all eight default fields at once
+    cal, rep = C.fit(_eager_rows(9e-3), params=("eager_server_step_s",))
     assert cal.eager_server_step_s == pytest.approx(9e-3, rel=0.02)
+    assert cal.launch_overhead_s == km.DEFAULT_CALIBRATION.launch_overhead_s
     assert rep["mape_after"] < 1.0
 
 

@@ -14,7 +14,7 @@ from kernel_model.sweep import sweep
 # ---- item 11: documented upper bounds; huge values are a clear ValueError ----------------------
 @pytest.mark.parametrize("field, value", [("batch", 10 ** 20), ("prompt_tokens", 10 ** 29),
                                           ("output_tokens", 2 ** 64), ("tp", 2 ** 40),
-                                          ("micro_batches", 100_000), ("layers", 10 ** 12),
+                                          ("micro_batches", 2_000_000), ("layers", 10 ** 12),
                                           ("gpus_per_node", 10 ** 9)])
 def test_huge_integers_are_a_value_error_naming_the_bound(field, value):
     with pytest.raises(ValueError) as e:
@@ -29,9 +29,9 @@ def test_huge_integers_are_a_value_error_naming_the_bound(field, value):
 
 def test_bounds_are_documented_and_the_largest_allowed_values_simulate_finite():
     doc = km.Scenario.__doc__
-    for text in ("1..1024", "1..1,000,000", "1..10,000,000"):
+    for text in ("1..65,536", "1..1,048,576", "1..10,000,000", "1..10,000"):
         assert text in doc
-    r = km.simulate(batch=1_000_000, prompt_tokens=10_000_000, output_tokens=10_000_000,
+    r = km.simulate(batch=1_048_576, prompt_tokens=10_000_000, output_tokens=10_000_000,
                     micro_batches=1024)
     assert np.isfinite([r.tpot_s, r.ttft_s, r.e2e_s, r.memory["total"]]).all()
     assert json.loads(r.to_json())["tpot_s"] == r.tpot_s
@@ -139,16 +139,16 @@ def test_in_switch_on_a100_is_refused_by_gemm_as_by_scenario():
 
 
 def test_gemm_tp_follows_the_scenario_bound():
-    with pytest.raises(ValueError, match="tp=4096 .*<= 1,024"):
-        km.gemm(4096, 4096, 4096, tp=4096)
+    with pytest.raises(ValueError, match="tp=100000 .*<= 65,536"):
+        km.gemm(4096, 4096, 4096, tp=100_000)
 
 
 def test_optimize_bounds_num_gpus_and_answers_fast():
     import time
     t0 = time.perf_counter()
-    with pytest.raises(ValueError, match=r"num_gpus=1000000000000 .*<= 1,048,576"):
+    with pytest.raises(ValueError, match=r"num_gpus=1000000000000 .*<= 1,000,000"):
         km.optimize("llama-2-7b", "h100-sxm", 10 ** 12)
-    res = km.optimize("llama-2-7b", "h100-sxm", 2 ** 20, batch=(1,), weight_bits=(16,),
+    res = km.optimize("llama-2-7b", "h100-sxm", 2 ** 19, batch=(1,), weight_bits=(16,),
                       kv_bits=(16,), overlap=(0.0,))
     assert time.perf_counter() - t0 < 30 and res.best is not None
     from kernel_model.optimize import _divisors
@@ -167,3 +167,19 @@ def test_allowed_values_by_the_vectorised_rules_equal_trying_each_scenario(kw):
         if name == "tp":
             base["ep"] = 1
         assert m.allowed(name) == [v for v in CANDIDATES[name] if _valid({**base, name: v})]
+
+
+def test_weight_format_and_bits_one_rule_for_scenario_and_sweep():
+    sc = km.Scenario(weight_format="awq")                    # alias; 16 -> the format's bits
+    assert sc.weight_format == "int4-awq" and sc.weight_bits == 4
+    with pytest.raises(ValueError, match=r"weight_bits=8 disagrees with weight_format='int4-awq'"):
+        km.Scenario(weight_format="int4-awq", weight_bits=8)
+    with pytest.raises(ValueError, match="weight_format=3"):
+        km.Scenario(weight_format=3)
+    df = sweep({"weight_format": ["auto", "fp8"], "weight_bits": [16, 8, 4]}, progress=False)
+    assert list(df["valid"]) == [True, True, True, True, True, False]
+    assert "disagrees" in df["error"].iloc[5]
+    for i in range(5):
+        row = df.iloc[i]
+        r = km.simulate(weight_format=row["weight_format"], weight_bits=int(row["weight_bits"]))
+        assert row["tpot_s"] == pytest.approx(r.tpot_s, rel=1e-12)

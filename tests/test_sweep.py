@@ -212,10 +212,12 @@ def test_one_set_of_rules_and_derived_params_shared_by_simulate_and_sweep(monkey
     assert seen == [(), (3,)]
     real_codes = rules.plan_codes
 
+    k = rules.PLAN_RULES.index("tp_heads") + 1
+
     def no_tp4(T):                               # a new rule: tp=4 forbidden
         code = real_codes(T)
-        return np.where((code == 0) & (np.asarray(T["tp"]) == 4), 3, code) \
-            if isinstance(code, np.ndarray) else (3 if code == 0 and T["tp"] == 4 else code)
+        return np.where((code == 0) & (np.asarray(T["tp"]) == 4), k, code) \
+            if isinstance(code, np.ndarray) else (k if code == 0 and T["tp"] == 4 else code)
 
     monkeypatch.setattr(rules, "plan_codes", no_tp4)
     with pytest.raises(ValueError, match="tp=4 does not divide"):
@@ -305,12 +307,13 @@ STACKED = {
     "tp": [1, 2, 4],
     "pp": [1, 2],
     "ep": [1, 2],
-    "batch": [1, 16],
+    "batch": [16],
     "prompt_tokens": [100, 3000],
-    "weight_bits": [16, 8],
-    "micro_batches": [1, 2],
+    "weight_bits": [16, 4],
+    "micro_batches": [2],
     "algorithm": ["auto", "in_switch", "tree"],
-    "runtime": ["compiled", "eager_server"],
+    "runtime": ["compiled", "vllm", "eager_server"],
+    "weight_format": ["auto", "nvfp4", "fp8"],
     "efficiency": [None, {"hbm_efficiency": 0.7, "collective_step_s": 2e-6}],
     "layers": [None, 6],
 }
@@ -320,7 +323,8 @@ def test_stacked_sweep_equals_simulate_to_1e12_in_every_group():
     """Every model / GPU / link / algorithm / runtime / calibration / layers group is in one
     stacked evaluation; random valid rows of each group equal simulate() to 1e-12."""
     df = sweep(STACKED, progress=False)
-    groups = ["model", "gpu", "interconnect", "algorithm", "runtime", "efficiency", "layers"]
+    groups = ["model", "gpu", "interconnect", "algorithm", "runtime", "weight_format",
+              "efficiency", "layers"]
     rng = np.random.default_rng(11)
     keycols = pd_codes(df, groups)
     checked = set()
@@ -339,7 +343,7 @@ def test_stacked_sweep_equals_simulate_to_1e12_in_every_group():
             assert _rel(row["memory_bytes"], res.memory["total"]) <= 1e-12
             assert row["bottleneck"] == res.bottleneck and row["dominant"] == res.dominant
             checked.add(g)
-    assert len(checked) > 300
+    assert len(checked) > 1000
 
 
 def pd_codes(df, cols):

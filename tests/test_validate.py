@@ -251,7 +251,7 @@ def test_cli_prints_table_summary_and_exclusions(tmp_path, capsys):
     assert np.allclose(back["predicted"].dropna(), df["predicted"].dropna())
 
 
-@pytest.mark.parametrize("args", [["{bad}"], ["{missing}"], ["{good}", "--bogus"], [],
+@pytest.mark.parametrize("args", [["{bad}"], ["{missing}"], ["{good}", "--bogus"], ["--csv"],
                                   ["{good}", "--calibration", "{missing}"]])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args):
     good = write(tmp_path, ROWS)
@@ -261,6 +261,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args):
     assert V.cli_main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("nexora validate: error: ")
+    assert err.count("nexora validate") == 1          # no doubled prefix
 
 
 def test_cli_applies_a_calibration_profile(tmp_path, capsys):

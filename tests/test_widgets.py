@@ -28,11 +28,12 @@ def decode_rows(res, stream=None):
 
 
 def curve_segments(chart, key):
-    """(start, end) in ms of the segments drawn in the curve of ``key``."""
+    """(start, end) in ms of the bars (filled rectangles) drawn in the curve of ``key``."""
     row = BOUNDS.index(key)
-    x, y = chart.bars.x[row], chart.bars.y[row]
-    starts = np.flatnonzero(np.isfinite(y[0::3]))
-    return x[0::3][starts], x[1::3][starts]
+    x, y = np.asarray(chart.bars.x[row], float), np.asarray(chart.bars.y[row], float)
+    n = len(x) // 5
+    starts = np.flatnonzero(np.isfinite(y[0:5 * n:5]) & (y[0:5 * n:5] >= chart.ys.min))
+    return x[0:5 * n:5][starts], x[1:5 * n:5][starts]
 
 
 # ---- controls ---------------------------------------------------------------------------
@@ -277,8 +278,9 @@ def test_timeline_chart_draws_a_training_iteration():
     chart = TimelineChart(tres)
     assert chart.status.value == ""
     tl = tres.timeline
-    # one segment (start, end, NaN) per timeline row, grouped by phase
-    drawn = int(np.isfinite(np.asarray(chart.bars.y, dtype=float)).sum()) // 2
+    # one rectangle (start, end, end, start, NaN) per timeline row, grouped by phase
+    y = np.asarray(chart.bars.y, dtype=float)
+    drawn = int((np.isfinite(y[:, 0::5]) & (y[:, 0::5] >= chart.ys.min)).sum())
     assert drawn == len(tl)
     assert list(chart.bars.labels) == [p for p in ("forward", "backward", "recompute", "p2p",
                                                    "dp_communication", "optimizer")
@@ -300,3 +302,192 @@ def test_lane_ticks_name_each_stage_only_when_there_are_several():
     ticks = timeline_mod.lane_ticks(3)
     assert ticks["5"] == "stage 0 compute" and ticks["4"] == "stage 0 comm" and ticks["0"] == "stage 2 comm"
     assert len(ticks) == 6
+
+
+# ---- issue 12 item 22: no NaN last point, invisible hover marks ----------------------------
+@pytest.mark.parametrize("pp", [1, 3])
+def test_every_timeline_curve_ends_on_a_defined_point(comms, pp):
+    """bqplot puts a curve's (hidden) label at its last point: a NaN there wrote
+    translate(x, undefined) into the page; a curve without bars wrote d="null"."""
+    t = TimelineChart(model="llama-2-13b", gpu="a100-sxm-80gb", interconnect="nvlink", tp=2,
+                      pp=pp, batch=4, micro_batches=min(pp, 4))
+    for phase in ("decode", "prefill"):
+        t.phase.value = phase
+        x, y = np.asarray(t.bars.x, dtype=float), np.asarray(t.bars.y, dtype=float)
+        assert np.isfinite(x).all() and (y[:, -1] == -1.0).all()      # last point defined,
+        assert (y[:, -1] < t.ys.min).all()                            # below the lanes
+    # a key without bars draws nothing inside the lanes
+    rows = decode_rows(t.model.result)
+    t.phase.value = "decode"
+    for k, row in zip(BOUNDS, np.asarray(t.bars.y, dtype=float)):
+        if not (rows.bound == k).any():
+            assert np.nanmax(row) < t.ys.min
+
+
+def test_hover_marks_are_transparent_whatever_their_opacity(comms):
+    t = TimelineChart(**BIG, tp=2, pp=2, batch=4, micro_batches=2)
+    assert list(t.hover.colors) == [palette.TRANSPARENT] and list(t.hover.opacities) == [0.0]
+    assert t.hover.stroke == palette.TRANSPARENT
+
+
+def _lab(hex_color, alpha=1.0):
+    """CIE L*a*b* (D65) of ``hex_color`` drawn at ``alpha`` over white."""
+    rgb = np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    c = (alpha * rgb + (1 - alpha) * 255.0) / 255.0
+    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ c / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_faded_category_colors_stay_apart():
+    """Muted (other plans') bars of every pair of causes differ clearly (CIE76 ΔE >= 15):
+    launch overhead #9D755D and pipeline bubble #BAB0AC were 11 apart when faded."""
+    assert np.linalg.norm(_lab("#9D755D", palette.MUTED_OPACITY) - _lab("#BAB0AC", palette.MUTED_OPACITY)) < 12
+    cols = list(palette.CATEGORY.values())
+    for i in range(len(cols)):
+        for j in range(i + 1, len(cols)):
+            for alpha in (1.0, palette.MUTED_OPACITY):
+                d = np.linalg.norm(_lab(cols[i], alpha) - _lab(cols[j], alpha))
+                assert d >= 15, (cols[i], cols[j], alpha, d)
+
+
+# ---- issue 12 item 6: bounded timelines ---------------------------------------------------
+def test_huge_micro_batch_counts_give_a_bounded_timeline_quickly():
+    import time
+    t0 = time.perf_counter()
+    res = km.simulate(model="llama-2-70b", gpu="h100-sxm", interconnect="nvlink4", tp=8, pp=8,
+                      batch=100_000, micro_batches=100_000)
+    tl = res.timeline
+    assert time.perf_counter() - t0 < 3.0
+    assert len(tl) < 40_000
+    K = km.timeline.DRAWN_MICRO_BATCHES
+    assert tl.attrs["aggregated"] == (K, 99_999)
+    dec = tl[tl.phase == "decode"]
+    assert dec.micro_batch.max() == K                       # micro-batch K stands for K..m-1
+    assert set(dec[dec.kind == "aggregate"].stage) == set(range(8))
+    assert dec.end_s.max() == pytest.approx(res.tpot_s - res.host_s, rel=1e-12)
+
+
+def test_aggregated_blocks_carry_the_work_and_end_where_the_staircase_ends(monkeypatch):
+    """Closed form against the kernel-by-kernel staircase: with everything drawn, stage s ends
+    its last micro-batch where the aggregated block ends, and the block holds the FLOPs and
+    bytes of the micro-batches it stands for."""
+    from kernel_model import timeline as engine_tl
+    kw = dict(model="llama-2-13b", gpu="a100-sxm-80gb", interconnect="nvlink", tp=2, pp=4,
+              batch=16, micro_batches=13)
+    agg = km.simulate(**kw).timeline
+    monkeypatch.setattr(engine_tl, "DRAWN_MICRO_BATCHES", 1000)
+    full = km.simulate(**kw).timeline
+    assert full.attrs["aggregated"] is None and agg.attrs["aggregated"] == (8, 12)
+    pa, pf = agg[agg.phase == "prefill"], full[full.phase == "prefill"]
+    for s in range(4):
+        a, f = pa[pa.stage == s], pf[pf.stage == s]
+        assert a.end_s.max() == pytest.approx(f.end_s.max(), rel=1e-12)
+        block = a[a.kind == "aggregate"]
+        later = f[(f.micro_batch >= 8) & (f.stream == "compute")]
+        assert len(block) == 1
+        assert block.flops.iloc[0] == pytest.approx(later.flops.sum(), rel=1e-12)
+        assert block.bytes.iloc[0] == pytest.approx(later.bytes.sum(), rel=1e-12)
+        assert block.start_s.iloc[0] == pytest.approx(later.start_s.min(), rel=1e-12)
+
+
+def test_dashboard_at_ten_thousand_micro_batches_answers_and_says_it_aggregates(comms):
+    import time
+    t0 = time.perf_counter()
+    d = Dashboard(model="llama-2-70b", gpu="h100-sxm", interconnect="nvlink4", tp=8, pp=8,
+                  batch=10_000, micro_batches=10_000)
+    assert time.perf_counter() - t0 < 5.0
+    assert "drawn as one block per stage" in d.timeline.header.value
+    assert "8–9999" in d.timeline.header.value
+    t0 = time.perf_counter()
+    d.model.batch = 10_001
+    assert time.perf_counter() - t0 < 2.0
+    assert any(str(x).startswith("mb 8–") for x in d.timeline.mb_labels.text)
+
+
+def test_micro_batches_above_the_timeline_bound_are_refused_by_name(monkeypatch):
+    from kernel_model import timeline as engine_tl
+    monkeypatch.setattr(engine_tl, "MAX_MICRO_BATCHES", 100)
+    res = km.simulate(model="llama-2-7b", batch=200, micro_batches=200)
+    with pytest.raises(ValueError, match=r"micro_batches=200 .* at most 100"):
+        res.timeline
+
+
+# ---- issue 13 item 5: the dashboard does the work once -------------------------------------
+def _counting(monkeypatch):
+    import sys
+    sim = sys.modules["kernel_model.simulate"]
+    calls = {"evaluate": 0, "rows": 0}
+    ev, cols = sim.evaluate, timeline_mod._columns
+
+    def evaluate(P):
+        calls["evaluate"] += 1
+        return ev(P)
+
+    def columns(res, phase):
+        calls["rows"] += 1
+        return cols(res, phase)
+    monkeypatch.setattr(sim, "evaluate", evaluate)
+    monkeypatch.setattr(timeline_mod, "_columns", columns)
+    return calls
+
+
+def test_one_change_runs_one_stacked_evaluation_shared_by_every_chart(comms, monkeypatch):
+    from nexora_widgets import RooflineChart
+    d = Dashboard(**BIG, tp=8)
+    extra = [TimelineChart(d.model, css=False), RooflineChart(d.model, css=False)]
+    calls = _counting(monkeypatch)
+    d.model.batch = 4
+    # simulate's own evaluate + one stacked evaluate of the scaling and compare plans;
+    # the roofline reads the result's evaluation, the second timeline reuses the rows
+    assert calls == {"evaluate": 2, "rows": 1}
+    ref = km.simulate(**BIG, tp=8, batch=4)
+    assert d.scaling.values["tpot_s"][d.scaling.values["labels"].index("TP 8")] == pytest.approx(ref.tpot_s)
+    assert d.compare.values["tpot_s"][d.compare.values["presets"].index("nvlink4")] == pytest.approx(ref.tpot_s)
+    assert np.array_equal(extra[0].hover.names, d.timeline.hover.names)
+    # the compare toggle re-evaluates only its own plans
+    calls["evaluate"] = 0
+    d.compare.gpu_mode.value = "typical"
+    assert calls["evaluate"] == 1
+    assert "GPU" in d.compare.table.value
+
+
+def test_roofline_points_come_from_the_result_without_evaluating(monkeypatch):
+    from nexora_widgets.roofline import kernel_points
+    res = km.simulate(**BIG, tp=8)
+    calls = _counting(monkeypatch)
+    pts = kernel_points(res)
+    assert calls["evaluate"] == 0
+    g = res.timeline
+    row = g[(g.phase == "decode") & (g.name == "qkv_proj")].iloc[0]
+    i = pts["decode"]["name"].index("qkv_proj")
+    assert pts["decode"]["intensity"][i] == pytest.approx(row.flops / row.bytes)
+    assert pts["decode"]["tflops"][i] == pytest.approx(row.flops / row.duration_s / 1e12)
+
+
+# ---- issue 12 item 26: what a lecturer reads ------------------------------------------------
+
+def test_compare_takes_one_preset_name_or_a_comma_list_not_letters(comms):
+    assert Compare("nvlink", tp=8).presets == ["nvlink"]
+    assert Compare("pcie4_bad, nvlink4", tp=4).presets == ["pcie4_bad", "nvlink4"]
+    with pytest.raises(ValueError, match="nvlink4"):
+        Compare("nvlnk4")
+
+
+def test_breakdown_explains_a_decode_step_without_compute(comms):
+    m = ScenarioModel(model="llama-2-7b", gpu="a100-sxm-80gb", interconnect="none", batch=1)
+    chart = BreakdownChart(m)
+    assert m.result.breakdown["compute"] == 0.0
+    assert "memory-bound" in chart.table.value and "nx-compute-note" in chart.table.value
+    m.batch = 512                                          # compute-bound: no note
+    assert m.result.breakdown["compute"] > 0
+    assert "nx-compute-note" not in chart.table.value
+
+
+def test_insight_sentences_start_with_a_capital_letter():
+    for kw in (dict(tp=8, model="llama-2-70b"), dict(batch=512), dict(pp=4, batch=8),
+               dict(interconnect="pcie4_bad", tp=4, batch=32)):
+        text = km.simulate(gpu="a100-sxm-80gb", **kw).insight
+        assert text[:1].isupper(), text

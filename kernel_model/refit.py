@@ -1,0 +1,100 @@
+"""The shipped calibration's recipe: which fields are fitted, on which files. Re-runnable.
+
+    python -m kernel_model.refit            # fit, print the parameters with the rows that
+                                            # support each, every file's errors, and the
+                                            # DEFAULT literal for kernel_model/calibration.py
+    cal, rep = refit()                      # the same from Python
+
+After a change to the engine (e.g. the collective model), run it, paste the printed literal
+over ``DEFAULT`` in ``kernel_model/calibration.py`` and check the targets it prints.
+
+The recipe keeps the fitted parameters few and physical (``PARAMS``, seven values for 113
+rows): six global fields (GEMM / attention / HBM efficiency, the per-kernel launch gap,
+the collective call overhead, the roofline blend) and one per-runtime override,
+``launch_overhead_s@vllm``: the vLLM rows (A100: koyeb, argonne, vllm-ci; MI300X: AMD's
+vLLM 0.9 / 0.10 latency table) share a launch gap shorter than the C++ runtimes'. No
+family override is fitted: every non-A100 family has one source or none, so a family term
+could not be told apart from that source's stack. ``eager_server_step_s`` (15.5 ms) keeps
+its earlier fit on the three TGI < 2.0 rows, the only rows that depend on it; it could join
+``PARAMS`` but moves by < 0.2 %. ``step_overhead_s`` stays 0: fitted, it trades against
+the launch gap and costs the issue-5 TP-scaling targets nothing to leave out.
+"""
+from __future__ import annotations
+
+import sys
+
+from . import calibrate as C
+from . import validate as V
+
+FILES = ("measurements.csv", "measurements_2025.csv")
+HOLDOUT = "holdout.csv"                    # never fitted on: the transfer check
+PARAMS = ("flops_efficiency", "attention_efficiency", "hbm_efficiency", "launch_overhead_s",
+          "collective_overhead_s", "roofline_exponent", "launch_overhead_s@vllm")
+# issue 11 targets, percent
+TARGETS = {"measurements.csv": 10.0, "measurements_2025.csv": 15.0}
+TARGET_SOURCE = 25.0
+
+
+def files() -> list[str]:
+    out = []
+    for name in FILES:
+        p = V.find_measurements(name)
+        if p is None:
+            raise ValueError(f"{name}: not found in kernel_model/data/ or ../shared/data/")
+        out.append(p)
+    return out
+
+
+def refit(max_evals: int = 1500, params=PARAMS, start=None):
+    """Fit ``params`` on every file of ``FILES`` together; (Calibration, report). The search
+    starts from ``start`` (default: the ``Calibration`` class defaults, the earlier A100-only
+    fit, so a rerun does not depend on the DEFAULT it replaces)."""
+    from .calibration import Calibration
+    if start is None:
+        start = {**V.efficiency_dict(Calibration()), "families": {}, "runtimes": {}}
+    return C.fit(files(), params=params, max_evals=max_evals, start=start)
+
+
+def check(cal=None) -> list[tuple[str, float, float, bool]]:
+    """(target, value %, limit %, passed) of issue 11 on the shipped files under ``cal``."""
+    out = []
+    for name, limit in TARGETS.items():
+        s = V.summarize(V.validate(V.find_measurements(name), calibration=cal))
+        out.append((f"{name} overall MAPE", s["overall"], limit, s["overall"] <= limit))
+        for src, r in s["by_source"].iterrows():
+            out.append((f"{name} MAPE {src}", r["mape"], TARGET_SOURCE, r["mape"] <= TARGET_SOURCE))
+        if name == "measurements.csv":            # issue 5's targets (TTFT, TP scaling) too
+            for _, r in V.targets(s).iloc[1:].iterrows():
+                if not r["target"].startswith("MAPE "):
+                    out.append((f"{name} {r['target']}", r["value"], r["limit"], r["passed"]))
+    return out
+
+
+def literal(cal) -> str:
+    """``DEFAULT = Calibration(...)`` for kernel_model/calibration.py."""
+    fields = [f"{k}={getattr(cal, k)!r}" for k in C.numeric_fields()]
+    fams = {f: dict(o) for f, o in cal.families.items()}
+    rts = {r: dict(o) for r, o in cal.runtimes.items()}
+    body = ",\n    ".join(fields + [f"families={fams!r}", f"runtimes={rts!r}"])
+    return (f"DEFAULT = Calibration(\n    {body},\n    source=\"fitted by kernel_model.refit on "
+            f"{' + '.join(FILES)}\")")
+
+
+def main(argv=None) -> int:
+    cal, rep = refit()
+    print(C.format_fit(rep))
+    print()
+    for name in FILES + (HOLDOUT,):
+        s = V.summarize(V.validate(V.find_measurements(name), calibration=cal))
+        print(f"{name}: MAPE {s['overall']:.1f} % over {s['ok']} rows")
+        print(s["by_source"].to_string(float_format=lambda x: f"{x:.1f}"))
+        print()
+    for t, v, lim, ok in check(cal):
+        print(f"  {'PASS' if ok else 'FAIL'}  {t}: {v:.1f} % (limit {lim:g} %)")
+    print()
+    print(literal(cal))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

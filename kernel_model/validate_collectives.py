@@ -1,0 +1,274 @@
+"""Validate the collective model against published collective timings.
+
+A collectives file (format of ``kernel_model/data/collectives.csv``, described in
+``docs/INTERCONNECTS.md``) is recognised by its header (``collective`` and ``size_bytes``
+columns). Each row is one measured collective; it is predicted with the same functions the
+engine uses (``kernel_model.collectives``) on the interconnect preset that stands for the
+measured system, chosen by documented rules (``preset_for``):
+
+* PCIe without peer-to-peer (``p2p`` no or unknown: GeForce cards on the stock driver, or a
+  path NCCL will not use for P2P) -> ``pcie4_bad`` (staged through host memory), any
+  generation; with peer-to-peer -> ``pcie4_good`` (Gen3/4) or ``pcie5_good`` (Gen5), and
+  ``pcie5_bad`` when the GPUs sit on two CPU sockets;
+* ``nvlink3`` -> ``nvlink``; ``nvlink4`` -> ``nvlink4`` (``nvlink_bridge`` where the notes say
+  the GPUs are bridged pairs); ``nvlink5`` -> ``nvlink5`` (an NVL72 rack is one NVLink domain);
+* network links (``ib_hdr``, ``ib_ndr``, ``roce``, ``efa``, ``tcp``) -> the preset of that
+  name between nodes (``tcpxo`` where the notes name GPUDirect-TCPX/TCPXO); the link inside
+  each node comes from the notes ("intra-node link: X");
+* the ring crosses a CPU socket where the notes say the GPUs are on different / two sockets
+  (``cross-socket``, ``dual-socket``); an optional ``cross_socket`` column (yes/no) wins;
+* ``num_gpus`` missing: ``nodes`` x ``gpus_per_node`` (8 where not stated), noted per row.
+
+``algorithm``: ``nccl`` is NCCL's own choice (ring/tree, LL/Simple, NVLS where the switch
+reduces; never custom kernels), ``ring``/``tree``/``nvls`` are forced, any other name is a
+custom one-/two-shot kernel. Rows with only ``busbw_gbs`` get a time from it
+(``size / busbw x`` the bus factor); the targets use rows that carry a time.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+
+from . import collectives as coll
+from .hardware import get_interconnect, INTERCONNECTS, closest, COLLECTIVE_CONSTANTS
+
+REQUIRED = ("system", "gpu", "num_gpus", "nodes", "gpus_per_node", "link", "p2p",
+            "collective", "algorithm", "size_bytes", "time_us", "busbw_gbs")
+LINKS = {"pcie3": "pcie", "pcie4": "pcie", "pcie5": "pcie", "nvlink3": "nvlink",
+         "nvlink4": "nvlink4", "nvlink5": "nvlink5", "ib_hdr": "ib_hdr", "ib_ndr": "ib_ndr",
+         "roce": "roce", "efa": "efa", "tcp": "tcp"}
+NETWORK = ("ib_hdr", "ib_ndr", "roce", "efa", "tcp")
+COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv")
+NCCL_ALGOS = {"nccl": "auto", "ring": "ring", "tree": "tree", "nvls": "in_switch"}
+BUS_FACTOR = {"all_reduce": lambda n: 2.0 * (n - 1) / n, "all_gather": lambda n: (n - 1) / n,
+              "reduce_scatter": lambda n: (n - 1) / n, "all_to_all": lambda n: (n - 1) / n,
+              "send_recv": lambda n: 1.0}
+SOCKET_RE = re.compile(r"different CPU sockets|across 2 CPU sockets|cross-socket|dual-socket", re.I)
+INTRA_RE = re.compile(r"intra-node link:\s*(nvlink[345]?|pcie[345])", re.I)
+DEFAULT_GPN = 8
+MAX_RANKS = 1_000_000
+MAX_BYTES = 2.0 ** 50           # 1 PiB: larger sizes are typos
+# targets of issue 11, percent
+TARGET_SYSTEM, TARGET_OVERALL, TARGET_FLOOR = 25.0, 25.0, 30.0
+FLOOR_BYTES = 65536
+
+
+def is_collectives(df: pd.DataFrame) -> bool:
+    return "collective" in df.columns and "size_bytes" in df.columns
+
+
+def _bad(path, line, col, value, allowed):
+    return ValueError(f"{path}: line {line}: {col}={value!r} is not allowed ({allowed})")
+
+
+def _yes(v) -> str:
+    s = str(v).strip().lower()
+    return s if s in ("yes", "no") else "unknown"
+
+
+def preset_for(link: str, p2p: str, notes: str, gpn: float, cross_socket: bool):
+    """(intra-node preset, network preset or None) standing for one measured system."""
+    notes = notes or ""
+    if link in NETWORK:
+        m = INTRA_RE.search(notes)
+        intra = None
+        if m and gpn > 1:
+            intra = preset_for(m.group(1).lower(), "yes", "", gpn, cross_socket)[0]
+        if link == "tcp" and re.search(r"TCPX", notes):
+            link = "tcpxo"                   # GPUDirect-TCPX(O): NIC-offloaded, its own preset
+        return intra, link
+    if link == "nvlink":                     # an older NVLink named without a generation
+        return "nvlink", None
+    if link.startswith("pcie"):
+        if p2p != "yes":
+            return "pcie4_bad", None
+        if link == "pcie5":
+            return ("pcie5_bad" if cross_socket else "pcie5_good"), None
+        return "pcie4_good", None
+    if link == "nvlink4" and re.search(r"bridge", notes, re.I):
+        return "nvlink_bridge", None
+    return LINKS[link], None
+
+
+def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
+    """Checked rows with the columns the prediction needs; raises ``ValueError`` naming the
+    file, line and column for a malformed file."""
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} "
+                         f"(a collectives file needs {', '.join(REQUIRED)})")
+    if len(df) == 0:
+        raise ValueError(f"{path}: no rows")
+    rows = []
+    for i, r in enumerate(df.to_dict("records")):
+        line = i + 2
+        link = "" if pd.isna(r["link"]) else str(r["link"]).strip().lower()
+        if link and link not in LINKS:
+            near = closest(link, LINKS)
+            raise _bad(path, line, "link", r["link"], "one of " + ", ".join(LINKS)
+                       + (f"; closest: {', '.join(near)}" if near else ""))
+        c = str(r["collective"]).strip().lower()
+        if c not in COLLECTIVES:
+            raise _bad(path, line, "collective", r["collective"], "one of " + ", ".join(COLLECTIVES))
+        size = _num(r["size_bytes"], path, line, "size_bytes")
+        if size is None or size < 0 or size > MAX_BYTES:
+            raise _bad(path, line, "size_bytes", r["size_bytes"], "a number of bytes from 0 to 2**50")
+        t = _num(r["time_us"], path, line, "time_us")
+        bw = _num(r["busbw_gbs"], path, line, "busbw_gbs")
+        if (t is None or t <= 0) and (bw is None or bw <= 0):
+            raise _bad(path, line, "time_us", r["time_us"],
+                       "a time > 0, or a busbw_gbs > 0 (the row has neither)")
+        counts = {}
+        for col in ("num_gpus", "nodes", "gpus_per_node"):
+            v = _num(r[col], path, line, col)
+            if v is not None and (v < 1 or v != int(v) or v > MAX_RANKS):
+                raise _bad(path, line, col, r[col], f"a whole number from 1 to {MAX_RANKS}, or empty")
+            counts[col] = None if v is None else int(v)
+        rows.append(dict(r, link=link, collective=c, size_bytes=size, time_us=t, busbw_gbs=bw,
+                         algorithm=str(r["algorithm"]).strip().lower(), p2p=_yes(r["p2p"]),
+                         notes="" if pd.isna(r.get("notes", "")) else str(r.get("notes", "")),
+                         **counts))
+    return rows
+
+
+def _num(v, path, line, col):
+    if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "":
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise _bad(path, line, col, v, "a number") from None
+    if not math.isfinite(x):
+        raise _bad(path, line, col, v, "a finite number")
+    return x
+
+
+def _plan(r: dict):
+    """(ranks, GPUs per node, note) of one row."""
+    note = []
+    nodes, gpn = r.get("nodes"), r.get("gpus_per_node")
+    n = r.get("num_gpus")
+    if n is None:
+        g = gpn or DEFAULT_GPN
+        n = (nodes or 1) * g
+        note.append(f"num_gpus not stated: {nodes or 1} node(s) x {g} assumed")
+    if gpn is None:
+        gpn = n if (nodes is None or r["link"] not in NETWORK) else max(1, n // (nodes or 1))
+    return n, gpn, note
+
+
+def _link(intra: str | None, net: str | None, gpn: int, cross: bool, algorithm: str,
+          nccl_only: bool) -> dict:
+    from .simulate import link_params
+    inner = get_interconnect(intra) if intra else get_interconnect(net)
+    outer = get_interconnect(net) if net else get_interconnect("ib_ndr")
+    L = link_params(None, inner, outer, algorithm, gpn if (net and intra) else (1 if net else gpn),
+                    direct_max=0.0 if nccl_only else float("inf"))
+    if net and not intra:                 # one GPU per node: the network is the only link
+        L["gpn"] = 1.0
+    if cross:
+        L["socket"] = 1.0
+    return L
+
+
+def predict_row(r: dict) -> tuple[float, str, str]:
+    """(predicted time in s, preset label, note) for one checked row."""
+    n, gpn, note = _plan(r)
+    cross = bool(SOCKET_RE.search(r["notes"]))
+    if "cross_socket" in r and str(r["cross_socket"]).lower() in ("yes", "no"):
+        cross = str(r["cross_socket"]).lower() == "yes"
+    intra, net = preset_for(r["link"], r["p2p"], r["notes"], gpn, cross)
+    alg = r["algorithm"]
+    custom = alg not in NCCL_ALGOS
+    L = _link(intra, net, gpn, cross and not net, NCCL_ALGOS.get(alg, "auto"), not custom)
+    c = COLLECTIVE_CONSTANTS["eager_call_s"]
+    S, coll_name = r["size_bytes"], r["collective"]
+    if coll_name == "all_reduce":
+        if custom:                   # a one-/two-shot kernel; the name says which, else the faster
+            kinds = [3.0] if "oneshot" in alg else [4.0] if "twoshot" in alg else [3.0, 4.0]
+            t = min(float(coll.allreduce_flat(S, n, dict(L, alg=k), k, c)) for k in kinds)
+        else:
+            t = float(coll.allreduce(S, n, L, c))
+    elif coll_name in ("all_gather", "reduce_scatter"):
+        t = float(coll.allgather(S, n, L, c))
+    elif coll_name == "all_to_all":
+        t = float(coll.alltoall(S, n, L, c))
+    else:
+        t = float(coll.p2p(S, net is not None and n > gpn, L, c))
+    label = "+".join(p for p in (intra, net) if p) + (" cross-socket" if cross and not net else "")
+    return t, label, "; ".join(note)
+
+
+def validate_collectives(df: pd.DataFrame, path: str = "<data>") -> pd.DataFrame:
+    """One row per measurement: measured and predicted time (µs), bus bandwidth, error."""
+    rows = read_collectives(df, path)
+    out = []
+    for r in rows:
+        if not r["link"]:
+            out.append(_row(r, None, "", "excluded", "link not named: the network is not one "
+                            "of " + ", ".join(NETWORK)))
+            continue
+        t, label, note = predict_row(r)
+        out.append(_row(r, t, label, "ok", note))
+    return pd.DataFrame(out)
+
+
+def _row(r, t, label, status, note):
+    nn = r["num_gpus"] or _plan(r)[0]
+    f = BUS_FACTOR[r["collective"]](nn) if nn > 1 else 1.0
+    timed = r["time_us"] is not None and r["time_us"] > 0
+    meas = r["time_us"] if timed else r["size_bytes"] * f / (r["busbw_gbs"] * 1e9) * 1e6
+    pred = None if t is None else t * 1e6
+    err = None if pred is None else (pred - meas) / meas * 100.0
+    return {"id": r.get("id"), "system": r["system"], "gpu": r["gpu"], "link": r["link"],
+            "p2p": r["p2p"], "preset": label, "num_gpus": nn, "collective": r["collective"],
+            "algorithm": r["algorithm"], "size_bytes": int(r["size_bytes"]),
+            "measured_us": meas, "predicted_us": pred,
+            "measured_busbw": None if not meas else r["size_bytes"] * f / meas / 1e3,
+            "predicted_busbw": None if not pred else r["size_bytes"] * f / pred / 1e3,
+            "error_pct": err, "timed": timed, "status": status, "note": note}
+
+
+def summarize(df: pd.DataFrame) -> dict:
+    """Per-system and overall errors on rows with a time; the PCIe small-message floors."""
+    ok = df[(df.status == "ok") & df.timed].copy()
+    ok["abs"] = ok.error_pct.abs()
+    per = ok.groupby("system").agg(rows=("abs", "size"), median_abs_pct=("abs", "median"),
+                                   preset=("preset", "first"))
+    floors = []
+    pcie = ok[ok.link.str.startswith("pcie") & (ok.size_bytes <= FLOOR_BYTES)
+              & (ok.collective == "all_reduce") & ok.algorithm.isin(list(NCCL_ALGOS))]
+    for s, g in pcie.groupby("system"):
+        m, p = g.measured_us.median(), g.predicted_us.median()
+        floors.append({"system": s, "ranks": int(g.num_gpus.iloc[0]), "measured_us": m,
+                       "predicted_us": p, "error_pct": (p - m) / m * 100.0})
+    floors = pd.DataFrame(floors)
+    return {"rows": int(len(df)), "timed_rows": int(len(ok)),
+            "excluded": int((df.status != "ok").sum()),
+            "overall_mape": float(ok["abs"].mean()) if len(ok) else float("nan"),
+            "per_system": per, "floors": floors,
+            "worst_system": float(per.median_abs_pct.max()) if len(per) else float("nan"),
+            "worst_floor": float(floors.error_pct.abs().max()) if len(floors) else float("nan")}
+
+
+def report(df: pd.DataFrame, summary: dict | None = None) -> str:
+    s = summary or summarize(df)
+    lines = [f"collectives: {s['rows']} rows, {s['timed_rows']} with a time, "
+             f"{s['excluded']} excluded", "", "per system (median |error| on timed rows):"]
+    for name, r in s["per_system"].sort_values("median_abs_pct").iterrows():
+        mark = "ok" if r.median_abs_pct <= TARGET_SYSTEM else "MISS"
+        lines.append(f"  {name:<44} {r.preset:<28} {r.rows:>3} rows  {r.median_abs_pct:6.1f} %  {mark}")
+    lines += ["", "PCIe small-message floor (all-reduce <= 64 KiB, median):"]
+    for _, r in s["floors"].iterrows():
+        lines.append(f"  {r.system:<44} {r.ranks} GPUs  measured {r.measured_us:6.1f} us  "
+                     f"predicted {r.predicted_us:6.1f} us  ({r.error_pct:+.0f} %)")
+    lines += ["", f"overall MAPE {s['overall_mape']:.1f} % (target {TARGET_OVERALL:.0f} %); "
+              f"worst system {s['worst_system']:.1f} % (target {TARGET_SYSTEM:.0f} %); "
+              f"worst PCIe floor {s['worst_floor']:.1f} % (target {TARGET_FLOOR:.0f} %)"]
+    ex = df[df.status != "ok"]
+    for (sysname, why), g in ex.groupby(["system", "note"]):
+        lines.append(f"excluded: {sysname} ({len(g)} rows): {why}")
+    return "\n".join(lines)

@@ -1,0 +1,216 @@
+"""The collective model against hand-computed numbers per regime, and against the published
+collective timings it is grounded in (kernel_model/data/collectives.csv)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kernel_model as km
+from kernel_model import collectives as coll
+from kernel_model import validate_collectives as VC
+from kernel_model.hardware import COLLECTIVE_CONSTANTS as K
+from kernel_model.simulate import link_params
+
+DATA = os.path.join(os.path.dirname(km.__file__), "data", "collectives.csv")
+C = K["eager_call_s"]
+
+
+def link(name, inter="ib_ndr", alg="auto", gpn=8, direct_max=0.0):
+    return link_params(None, km.get_interconnect(name), km.get_interconnect(inter), alg, gpn,
+                       direct_max=direct_max)
+
+
+def t_us(S, n, L, c=C):
+    return float(coll.allreduce(S, n, L, c)) * 1e6
+
+
+# ---- hand-checked times, one per regime ----------------------------------------------------
+
+def test_latency_bound_floor_over_host_staged_pcie_grows_with_the_ranks():
+    p = km.get_interconnect("pcie4_bad")
+    L = link("pcie4_bad")
+    for n, measured in ((2, (9.0, 13.0)), (4, (19.0, 33.0)), (8, (42.0, 57.0))):
+        # 8 bytes: LL protocol, 2(n-1) ring steps, the bytes are negligible
+        wire = 2 * (n - 1) / n * 8
+        hand = C + 2 * (n - 1) * p.latency_s + wire / (p.bw_gbps * 1e9 * K["ll_frac"])
+        assert t_us(8, n, L) == pytest.approx(hand * 1e6, rel=1e-12)
+        lo, hi = measured                       # the published floors (REFERENCE.md)
+        assert 0.7 * lo <= t_us(8, n, L) <= 1.3 * hi
+
+
+def test_bandwidth_bound_host_staged_transfer_tops_out_at_the_measured_few_gb_per_s():
+    p = km.get_interconnect("pcie4_bad")
+    S = 2.0 ** 30
+    hand = (C + K["simple_call_s"] + 2 * p.latency_s * K["simple_lat"] + S / (p.bw_gbps * 1e9))
+    t = t_us(S, 2, link("pcie4_bad"))
+    assert t == pytest.approx(hand * 1e6, rel=1e-12)
+    busbw = S / (t * 1e-6) / 1e9                # 2 ranks: bus factor 1
+    assert 2.0 <= busbw <= 4.0                  # measured 2.2-4.0 GB/s without P2P
+
+
+def test_crossing_a_socket_multiplies_the_step_latency_and_caps_the_bandwidth():
+    base, cross = link("pcie4_bad"), dict(link("pcie4_bad"), socket=1.0)
+    p = km.get_interconnect("pcie4_bad")
+    assert t_us(8, 2, cross) - t_us(8, 2, base) == pytest.approx(
+        2 * p.latency_s * (K["socket_lat"] - 1) * 1e6, rel=1e-9)
+    q = link("pcie5_bad")                       # the preset carries the flag
+    S = 2.0 ** 32
+    t = float(coll.allreduce(S, 8, q, C))
+    assert 2 * 7 / 8 * S / t <= min(km.get_interconnect("pcie5_bad").bw_gbps,
+                                    K["socket_bw_gbps"]) * 1e9 + 1e-6
+
+
+def test_nvls_in_switch_reduction_reaches_the_measured_h200_bus_bandwidth():
+    p = km.get_interconnect("nvlink4")
+    L = link("nvlink4", alg="in_switch")
+    S = 16 * 2.0 ** 30
+    hand = C + 2 * p.latency_s + S / (p.nvls_gbps * 1e9)
+    assert t_us(S, 8, L) == pytest.approx(hand * 1e6, rel=1e-12)
+    busbw = 2 * 7 / 8 * S / (hand * 1e9)
+    assert busbw == pytest.approx(480.0, rel=0.02)      # nccl-tests, NVLS forced: 480 GB/s
+    # NCCL's own choice takes NVLS for large messages: never slower than the forced ring
+    assert t_us(S, 8, link("nvlink4")) <= t_us(S, 8, link("nvlink4", alg="ring"))
+
+
+def test_custom_one_shot_kernel_is_one_step_reading_every_peer():
+    p = km.get_interconnect("pcie5_good")
+    L = link("pcie5_good", alg="oneshot")
+    S, n = 65536, 4
+    hand = (C * K["direct_call"] + p.latency_s
+            + (n - 1) * S / (p.bw_gbps * 1e9 * K["direct_frac"]))
+    assert float(coll.allreduce_flat(S, n, L, 3.0, C)) * 1e6 == pytest.approx(hand * 1e6, rel=1e-12)
+    # below ~64 KiB it beats NCCL's ring (the data: 1.4-5x), far above it does not
+    nccl = link("pcie5_good")
+    assert float(coll.allreduce(4096, n, L, C)) < float(coll.allreduce(4096, n, nccl, C)) / 1.4
+    assert float(coll.allreduce(2 ** 28, n, L, C)) > float(coll.allreduce(2 ** 28, n, nccl, C))
+
+
+def test_leaving_the_node_costs_more_at_every_size():
+    inside = link("nvlink4")
+    across = link("nvlink4", inter="ib_ndr", gpn=8)
+    for S in (32768, 65536, 2 ** 20, 2 ** 30):
+        assert t_us(S, 16, across) > t_us(S, 8, inside)
+    # the hierarchical bandwidth term: the NIC share of 8 GPUs carries 2(N-1)/N of S
+    S, N = 2.0 ** 33, 8
+    t = t_us(S, 64, across) * 1e-6
+    nic = 8 * km.get_interconnect("ib_ndr").bw_gbps * 1e9
+    assert t >= 2 * (N - 1) / N * S / nic
+
+
+def test_multi_node_ring_latency_mixes_the_network_and_the_node_steps():
+    L = link("nvlink", inter="efa")
+    n, nodes = 16, 2
+    hop = ((n - nodes) * km.get_interconnect("nvlink").latency_s
+           + nodes * km.get_interconnect("efa").latency_s) / n
+    wire_t = max(2 * 7 / 8 * 8 / (L["bw"]), 2 * 1 / 2 * 8 / (8 * L["bw_x"]))
+    hand = C + 2 * (n - 1) * hop + wire_t / K["ll_frac"]
+    assert t_us(8, n, L) == pytest.approx(hand * 1e6, rel=1e-9)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["pcie4_bad", "pcie4_good", "pcie5_good", "pcie5_bad", "nvlink",
+                                  "nvlink4", "nvlink5", "ib_ndr", "tcp"])
+def test_more_bandwidth_or_less_latency_is_never_slower(name):
+    L = link(name, gpn=8)
+    sizes = np.logspace(0, 33, 60, base=2)
+    for n in (2.0, 4.0, 8.0, 16.0):
+        t0 = coll.allreduce(sizes, n, L, C)
+        for key, f in (("bw", 2.0), ("lat", 0.5), ("bw_x", 2.0), ("lat_x", 0.5), ("nvls_bw", 2.0)):
+            t1 = coll.allreduce(sizes, n, dict(L, **{key: L[key] * f}), C)
+            assert np.all(t1 <= t0), (name, n, key)
+        assert np.all(np.diff(t0) >= 0)          # a larger message never takes less time
+        assert np.all(t0 > 0)
+    assert float(coll.allreduce(1e6, 1.0, L, C)) == 0.0     # one rank: nothing to do
+
+
+def test_regime_names_latency_and_bandwidth_bound():
+    L = link("pcie4_bad")
+    assert coll.regime(8192, 4, L, C) == ("latency-bound", None)
+    kind, bw = coll.regime(2 ** 26, 4, L, C)
+    assert kind == "bandwidth-bound" and bw == pytest.approx(km.get_interconnect("pcie4_bad").bw_gbps)
+
+
+# ---- the published measurements ----------------------------------------------------------
+
+# Systems whose median error is above the 25 % target, and why (docs/INTERCONNECTS.md):
+KNOWN_MISSES = {
+    "PCIe-4070TiS-x2-noP2P",        # 6.2 us floor: half the other four 2-GPU host-staged systems
+    "PCIe-4090-x2-kalavai-docker",  # 2.2 GB/s where the same class reaches 3-4 GB/s
+    "PCIe-RTXPRO6000-x4-ASUS-Broadcom",        # NCCL rows with a 71 us outlier at 64 KiB
+    "PCIe-RTXPRO6000-x8-Festr-dualTurin",      # two tunings per size in one table
+    "PCIe-RTXPRO6000-x8-ASUS-Broadcom-dualsocket",   # NCCL staged the socket hop through SHM
+    "EFA-A100-2node",               # one row; 3 and 4 nodes are within 16 %
+}
+
+
+@pytest.fixture(scope="module")
+def validated():
+    df = VC.validate_collectives(pd.read_csv(DATA), DATA)
+    return df, VC.summarize(df)
+
+
+def test_shipped_collectives_overall_and_per_system(validated):
+    df, s = validated
+    assert s["timed_rows"] >= 400
+    assert s["overall_mape"] <= VC.TARGET_OVERALL
+    per = s["per_system"]
+    missed = set(per.index[per.median_abs_pct > VC.TARGET_SYSTEM])
+    assert missed <= KNOWN_MISSES, missed - KNOWN_MISSES
+    assert len(per) >= 34 and len(per) - len(missed) >= 28
+    # every row is either predicted or excluded with a reason, never dropped
+    assert len(df) == len(pd.read_csv(DATA))
+    assert set(df.status) <= {"ok", "excluded"}
+    assert (df[df.status == "excluded"].note.str.len() > 0).all()
+
+
+def test_pcie_small_message_floors(validated):
+    _, s = validated
+    fl = s["floors"].set_index("system")
+    ok = fl[~fl.index.isin(["PCIe-4070TiS-x2-noP2P"])]
+    assert (ok.error_pct.abs() <= VC.TARGET_FLOOR).all(), ok
+    assert len(ok) >= 12
+
+
+def test_preset_rules_for_measured_systems():
+    assert VC.preset_for("pcie4", "no", "", 2, False) == ("pcie4_bad", None)
+    assert VC.preset_for("pcie3", "unknown", "", 2, False) == ("pcie4_bad", None)
+    assert VC.preset_for("pcie5", "yes", "", 8, True) == ("pcie5_bad", None)
+    assert VC.preset_for("pcie5", "yes", "", 8, False) == ("pcie5_good", None)
+    assert VC.preset_for("nvlink4", "yes", "NVLink bridge", 2, False) == ("nvlink_bridge", None)
+    assert VC.preset_for("efa", "yes", "x; intra-node link: nvlink3 (NVSwitch)", 8, False) == ("nvlink", "efa")
+    assert VC.preset_for("tcp", "yes", "GPUDirect-TCPXO", 8, False)[1] == "tcpxo"
+
+
+@pytest.mark.parametrize("edit, words", [
+    (dict(link="pcie9"), ["link='pcie9'", "pcie"]),
+    (dict(time_us="", busbw_gbs=""), ["time_us", "neither"]),
+    (dict(size_bytes="-8"), ["size_bytes='-8'"]),
+    (dict(collective="allreduce"), ["collective='allreduce'"]),
+    (dict(num_gpus="1.5"), ["num_gpus"]),
+])
+def test_bad_collectives_files_get_a_clear_error_and_exit_2(tmp_path, edit, words):
+    df = pd.read_csv(DATA, dtype=str, keep_default_na=False).head(3)
+    for k, v in edit.items():
+        df.loc[1, k] = v
+    path = tmp_path / "bad.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(ValueError) as e:
+        km.validate(str(path))
+    msg = str(e.value)
+    assert "line 3" in msg and all(w in msg for w in words), msg
+    r = subprocess.run([sys.executable, "-m", "kernel_model", "validate", str(path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "line 3" in r.stderr
+
+
+def test_nexora_validate_prints_per_system_errors():
+    r = subprocess.run([sys.executable, "-m", "kernel_model", "validate", DATA],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "PCIe-2080Ti-x2-noP2P" in r.stdout and "overall MAPE" in r.stdout
+    assert "PCIe small-message floor" in r.stdout

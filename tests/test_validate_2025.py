@@ -1,0 +1,113 @@
+"""measurements_2025.csv: saturation rows excluded, throughput metric, formats from notes,
+the issue 11 targets, bad files."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import kernel_model as km
+from kernel_model import validate as V
+from kernel_model import refit
+
+F2025 = V.find_measurements("measurements_2025.csv")
+HEADER = ("id,source,trust,framework,gpu,num_gpus,interconnect,model,weight_bits,tp,pp,ep,"
+          "batch,prompt_tokens,output_tokens,metric,value,notes")
+
+
+def write(tmp_path, rows, header=HEADER, name="m.csv"):
+    p = tmp_path / name
+    p.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return p
+
+
+def test_the_2025_file_is_shipped_and_every_row_is_accounted_for():
+    assert F2025 is not None and F2025.endswith("kernel_model/data/measurements_2025.csv")
+    raw = pd.read_csv(F2025)
+    df = V.validate(F2025)
+    assert list(df["id"]) == list(raw["id"]) and len(df) == 47
+    sat = raw["metric"] == "max_output_tokens_per_s"
+    assert sat.sum() == 36 and (raw.loc[sat, "batch"] == 0).all()
+    assert (df.loc[sat.values, "status"] == V.SATURATION_STATUS).all()
+    assert V.SATURATION_STATUS == "saturation throughput: needs the serving model (issue 14)"
+    assert (df.loc[~sat.values, "status"] == "ok").sum() == 11
+    ex = V.summarize(df)["excluded"]
+    assert len(ex) == 36 and set(ex["status"]) == {V.SATURATION_STATUS}
+    text = V.report(df)
+    assert "Excluded rows (36)" in text and "new-000 (trtllm-perf-overview-v1.0" in text
+
+
+def test_formats_kv_and_runtimes_read_from_the_2025_rows():
+    df = V.validate(F2025).set_index("id")
+    l40s = df.loc["new-052"]
+    assert (l40s["weight_format"], l40s["kv_bits"], l40s["runtime"]) == ("fp8", 8, "trtllm")
+    assert df.at["new-056", "kv_bits"] == 16             # its notes name no FP8 KV cache
+    mi = df.loc["new-066"]
+    assert (mi["weight_format"], mi["kv_bits"], mi["runtime"]) == ("fp8", 8, "vllm")
+
+
+def test_output_tokens_per_s_is_batch_times_output_over_e2e_by_hand(tmp_path):
+    """Static batch: every sequence of the batch finishes at e2e; x2 replicas on 2 GPUs."""
+    row = ("t,s,B,TensorRT-LLM v0.5,l40s,{n},none,llama-2-7b,8,1,1,1,64,128,128,"
+           "output_tokens_per_s,3240,FP8 (weights+fp8 kv)")
+    df = V.validate(write(tmp_path, [row.format(n=1), row.format(n=2).replace("t,", "u,", 1)]))
+    res = km.simulate(model="llama-2-7b", gpu="l40s", interconnect="none", batch=64,
+                      prompt_tokens=128, output_tokens=128, weight_format="fp8", kv_bits=8,
+                      runtime="trtllm")
+    assert df.at[0, "predicted"] == pytest.approx(64 * 128 / res.e2e_s, rel=1e-9)
+    assert df.at[1, "predicted"] == pytest.approx(2 * 64 * 128 / res.e2e_s, rel=1e-9)
+    assert df.at[0, "unit"] == "tokens/s"
+
+
+def test_the_2025_fixed_batch_rows_meet_the_issue_11_targets():
+    s = V.summarize(V.validate(F2025))
+    assert s["ok"] == 11
+    assert s["overall"] <= 15.0
+    assert (s["by_source"]["mape"] <= 25.0).all()
+
+
+def test_refit_check_passes_with_the_shipped_calibration():
+    failed = [t for t in refit.check() if not t[3]]
+    assert not failed, failed
+    names = [t[0] for t in refit.check()]
+    assert "measurements.csv overall MAPE" in names and "measurements_2025.csv overall MAPE" in names
+
+
+def test_batch_zero_is_only_for_saturation_rows(tmp_path):
+    row = "z,s,B,fw,b200,1,none,llama-3.3-70b,4,1,1,1,0,128,128,tpot_ms,10,"
+    with pytest.raises(ValueError, match=r"line 2 \(id z\): column 'batch' must be a whole number >= 1"):
+        V.validate(write(tmp_path, [row]))
+
+
+def test_unknown_weight_format_column_is_a_clear_file_error(tmp_path):
+    row = "f,s,B,fw,b200,1,none,llama-3.3-70b,4,1,1,1,1,128,128,tpot_ms,10,,nvfp5"
+    p = write(tmp_path, [row], header=HEADER + ",weight_format")
+    with pytest.raises(ValueError) as e:
+        V.validate(p)
+    msg = str(e.value)
+    assert "line 2 (id f)" in msg and "'weight_format'" in msg and "closest: nvfp4" in msg
+    assert V.cli_main([str(p)]) == 2
+
+
+def test_weight_format_column_and_contradicting_notes(tmp_path):
+    ok = "a,s,B,fw,b200,1,none,llama-3.3-70b,4,1,1,1,1,128,128,tpot_ms,10,,mxfp4"
+    bad = "b,s,B,fw,b200,1,none,llama-3.3-70b,8,1,1,1,1,128,128,tpot_ms,10,weight format: NVFP4,"
+    df = V.validate(write(tmp_path, [ok, bad], header=HEADER + ",weight_format"))
+    assert df.at[0, "status"] == "ok" and df.at[0, "weight_format"] == "mxfp4"
+    assert df.at[1, "status"].startswith("cannot simulate") and "disagrees" in df.at[1, "status"]
+
+
+def test_precision_rules_are_documented():
+    text = V.precision_rules()
+    for word in ("weight_format", "NVFP4", "int8 weight-only", "FP8 KV"):
+        assert word in text
+
+
+def test_refit_literal_reproduces_the_shipped_calibration():
+    """What `python -m kernel_model.refit` prints for pasting is the DEFAULT it describes."""
+    from kernel_model.calibration import Calibration
+    ns = {"Calibration": Calibration}
+    exec(refit.literal(km.DEFAULT_CALIBRATION), ns)
+    back = ns["DEFAULT"]
+    assert back.to_dict() == {**km.DEFAULT_CALIBRATION.to_dict(), "source": back.source}
+    assert set(back.runtimes) == {"vllm"} and back.families == {}
+    names = {p.partition("@")[0] for p in refit.PARAMS}
+    assert len(refit.PARAMS) == 7 and names <= set(km.calibrate.numeric_fields())
