@@ -76,3 +76,31 @@ def test_importing_the_package_or_the_json_cli_pulls_no_heavy_modules(python_ok)
               "heavy = [m for m in ('traitlets', 'yaml', 'pandas', 'kernel_model.training')\n"
               "         if m in sys.modules]\n"
               "assert not heavy, heavy\n")
+
+
+def test_scalar_path_equals_array_path_on_random_scenarios():
+    """Python floats (simulate) and arrays (one stacked pass) agree to 1e-12, multi-node,
+    MoE, every algorithm, format and runtime included."""
+    import random
+    rnd = random.Random(4)
+    scs = []
+    while len(scs) < 120:
+        kw = dict(model=rnd.choice(["llama-2-70b", "mixtral-8x7b", "deepseek-v2-lite", "opt-13b"]),
+                  gpu=rnd.choice(["h100-sxm", "a100-sxm-80gb", "b200", "mi300x"]),
+                  interconnect=rnd.choice(["nvlink", "nvlink4", "pcie4_bad", "pcie5_bad", "ib_ndr"]),
+                  tp=rnd.choice([1, 2, 4, 8]), pp=rnd.choice([1, 2, 3]), ep=rnd.choice([1, 2]),
+                  batch=rnd.choice([1, 8, 64]), micro_batches=1, gpus_per_node=rnd.choice([2, 8]),
+                  algorithm=rnd.choice(["auto", "ring", "tree", "oneshot", "twoshot"]),
+                  weight_format=rnd.choice(["auto", "fp8", "nvfp4", "int4-awq"]),
+                  runtime=rnd.choice(["compiled", "vllm", "trtllm", "tgi-eager"]),
+                  overlap=rnd.random(), prompt_tokens=rnd.randint(1, 5000))
+        try:
+            scs.append(km.Scenario(**kw))
+        except ValueError:
+            pass
+    out = km.evaluate_scenarios(scs)
+    for i, sc in enumerate(scs):
+        r = km.simulate(sc)
+        assert type(r.tpot_s) is float
+        for key in ("tpot_s", "ttft_s"):
+            assert abs(out[key][i] - getattr(r, key)) <= 1e-12 * getattr(r, key), (sc, key)
