@@ -110,14 +110,17 @@ def save_profile(cal: Calibration, path, report: dict | None = None) -> str:
 def load_profile(path) -> Calibration:
     """Read a JSON calibration profile (``{"calibration": {field: value}}`` or a flat
     ``{field: value}``); missing fields keep the engine's defaults."""
+    from ._files import read_text_file, MAX_CONFIG_BYTES
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such calibration profile") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: cannot read calibration profile ({e})") from None
+        text = read_text_file(path, MAX_CONFIG_BYTES, "calibration profile")
+    except ValueError as e:
+        msg = str(e)
+        if msg.endswith("does not exist"):
+            msg = f"{path}: no such calibration profile"
+        raise ValueError(msg) from None
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     if isinstance(doc, dict) and "calibration" in doc:
