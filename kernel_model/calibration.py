@@ -70,7 +70,7 @@ ALLOW_INF = ("roofline_exponent", "direct_allreduce_max_bytes")
 def allowed(k) -> str:
     """What field ``k`` accepts, in words."""
     if k.endswith("efficiency"):
-        return "a number in (0, 1]"
+        return "in (0, 1] (a number)"
     if k == "roofline_exponent":
         return "a number >= 1 (or inf for the ideal roofline max)"
     if k.endswith("_s"):
