@@ -176,7 +176,7 @@ class Objective:
         self.prep, self.loss = prep, loss
         self.keys = calibration_keys()
         self.families = families or {}       # per-family overrides kept from the start
-        self.row_family = np.array([sc.gpu_spec().family for sc in prep.scenarios])
+        self.row_family = np.asarray(prep.families, dtype=object)
         meas = prep.frame["measured"].to_numpy(dtype=float)
         self.meas_inf = meas[prep.inf_index]
         self.train_fn = V.training_function() if include_training else None
@@ -208,8 +208,7 @@ class Objective:
         if prep.P is not None:
             used = set(flat) | {k for o in fams.values() for k in o}
             if any(self.keys.get(k) is None for k in used):
-                base = {**(prep.scenarios[0].efficiency or {}), **eff}
-                P = V._stack([params(sc.replace(efficiency=base)) for sc in prep.scenarios])
+                P = prep.stacked_params({**(prep.efficiency or {}), **eff})
             else:
                 P = dict(prep.P)
                 for k, v in flat.items():
@@ -374,7 +373,7 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
         start_cal = make_calibration(V.efficiency_dict(start))
     prep = V.prepare(path_or_df, start_cal)
     unused = []
-    if tuple(params) == DEFAULT_PARAMS and not any(sc.runtime == "eager_server" for sc in prep.scenarios):
+    if tuple(params) == DEFAULT_PARAMS and not (np.asarray(prep.runtimes) == "eager_server").any():
         unused = ["eager_server_step_s"]          # nothing in the file depends on it
         names = tuple(n for n in names if n not in unused)
     obj = Objective(prep, loss, include_training, families=start_cal.families)

@@ -25,14 +25,20 @@ naming the file, the line and the column.
 
 Plans the model says do not fit in memory are still simulated (the measurement shows the
 system ran them, e.g. with a smaller KV pool); the ``note`` column says so.
+
+Everything is vectorised (a million rows in seconds; ``benchmarks/bench_validate.py``): the
+file is checked column by column (``validate_io``), rows sharing a Scenario but for batch
+and tokens get one ``simulate.params`` with per-row arrays (``validate_map``), and the
+closed form runs on the stacked arrays in chunks, with a progress bar on a terminal. The
+predictions equal one ``simulate()`` per row (a test checks 1e-9 on the shipped file).
+Summaries and the printed report live in ``validate_report``; all of it is reachable
+as ``kernel_model.validate.<name>``.
 """
 from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import math
-import os
 import sys
 import types
 from dataclasses import dataclass, field
@@ -40,223 +46,28 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .calibration import Calibration, numeric_fields
+from .calibration import Calibration
 from .hardware import closest
 from .scenario import Scenario
-from .runtime import runtime_for_framework
-from .simulate import params, evaluate, simulate
-
-# metric -> (result field, scale to the file's unit, unit)
-METRICS = {"e2e_latency_s": ("e2e_s", 1.0, "s"),
-           "tpot_ms": ("tpot_s", 1e3, "ms"),
-           "ttft_ms": ("ttft_s", 1e3, "ms")}
-TRAINING_METRICS = {"iteration_s": "s"}
-ALL_METRICS = tuple(METRICS) + tuple(TRAINING_METRICS)
-
-COMMON_COLUMNS = ("id", "source", "gpu", "model", "metric", "value")
-INFERENCE_COLUMNS = ("num_gpus", "interconnect", "weight_bits", "tp", "pp", "ep", "batch",
-                     "prompt_tokens", "output_tokens")
-TRAINING_COLUMNS = ("seq_len", "global_batch", "micro_batch", "dp", "tp", "pp", "recompute",
-                    "sequence_parallel")
-INFERENCE_INTS = ("num_gpus", "weight_bits", "tp", "pp", "ep", "batch", "prompt_tokens",
-                  "output_tokens")
-TRAINING_INTS = ("seq_len", "global_batch", "micro_batch", "dp", "tp", "pp")
-GPUS_PER_NODE = 8
+from .simulate import evaluate
+from .validate_io import (METRICS, TRAINING_METRICS, ALL_METRICS, COMMON_COLUMNS,  # noqa: F401
+                          INFERENCE_COLUMNS, TRAINING_COLUMNS, INFERENCE_INTS, TRAINING_INTS,
+                          find_measurements, read_measurements, read_table, runtimes_of,
+                          row_dict)
+from .validate_map import (GPUS_PER_NODE, efficiency_dict, scenario_for, map_rows,  # noqa: F401
+                           stack_params, ROW_FIELDS)
+from .validate_report import (PLAN_COLUMNS, TP_KEYS, TARGET_OVERALL, TARGET_SOURCE,  # noqa: F401
+                              TARGET_TTFT, TARGET_TP_SCALING, summarize, tp_scaling,
+                              worst_rows, targets, report)
 
 OUTPUT_COLUMNS = ("id", "source", "framework", "runtime", "kind", "model", "gpu", "interconnect",
                   "num_gpus", "tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens",
                   "weight_bits", "metric", "unit", "measured", "predicted", "error_pct",
                   "status", "note")
-PLAN_COLUMNS = ("num_gpus", "tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens",
-                "weight_bits")
-
-# issue 5 targets, percent
-TARGET_OVERALL, TARGET_SOURCE, TARGET_TTFT, TARGET_TP_SCALING = 12.0, 20.0, 20.0, 15.0
+CHUNK = 1 << 16            # rows per evaluate() call: bounded memory, cache-friendly
 
 
-# ---- reading ---------------------------------------------------------------------------
-def find_measurements(name: str = "measurements.csv") -> str | None:
-    """Path of the published measurements file, or None: ``$NEXORA_MEASUREMENTS``, then the
-    copy shipped in ``kernel_model/data/``, then ``../shared/data/`` next to the repository."""
-    env = os.environ.get("NEXORA_MEASUREMENTS")
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.dirname(here)
-    for p in ([env] if env and name == "measurements.csv" else []) + [
-            os.path.join(here, "data", name),
-            os.path.join(os.path.dirname(repo), "shared", "data", name)]:
-        if p and os.path.isfile(p):
-            return p
-    return None
-
-
-def _read(path_or_df) -> tuple[pd.DataFrame, str]:
-    """The file as a frame of stripped strings, and a name for error messages."""
-    if isinstance(path_or_df, pd.DataFrame):
-        df = path_or_df.copy()
-        name = "<DataFrame>"
-    elif path_or_df is None:
-        raise ValueError("no measurements file given (see find_measurements())")
-    else:
-        name = os.fspath(path_or_df)
-        if not os.path.isfile(name):
-            raise ValueError(f"{name}: no such measurements file")
-        try:
-            df = pd.read_csv(name, dtype=str, keep_default_na=False, skipinitialspace=True,
-                             encoding="utf-8-sig")
-        except pd.errors.EmptyDataError:
-            raise ValueError(f"{name}: the file is empty (expected a CSV header with columns "
-                             f"{', '.join(COMMON_COLUMNS + INFERENCE_COLUMNS)})") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as e:
-            msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-            raise ValueError(f"{name}: not a readable CSV file ({msg})") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    df = df.astype(object).where(pd.notna(df), "")
-    df = df.apply(lambda col: col.map(lambda v: str(v).strip()))
-    return df.reset_index(drop=True), name
-
-
-def _where(name, df, i) -> str:
-    rid = df.at[i, "id"] if "id" in df.columns else ""
-    line = f"line {i + 2}" if name != "<DataFrame>" else f"row {i}"
-    return f"{name}: {line}" + (f" (id {rid})" if rid else "")
-
-
-def _number(name, df, i, col, ok, allowed) -> float:
-    """The cell as a finite float passing ``ok``; otherwise ValueError saying what is allowed."""
-    s = df.at[i, col]
-    try:
-        x = float(s)
-    except ValueError:
-        x = float("nan")
-    if not math.isfinite(x) or not ok(x):
-        raise ValueError(f"{_where(name, df, i)}: column {col!r} must be {allowed}, got {s!r}")
-    return x
-
-
-def _int(name, df, i, col) -> int:
-    return int(_number(name, df, i, col, lambda x: x == int(x) and x >= 1, "a whole number >= 1"))
-
-
-def _positive(name, df, i, col) -> float:
-    return _number(name, df, i, col, lambda x: x > 0, "a number > 0")
-
-
-def _bool(name, df, i, col) -> bool:
-    s = df.at[i, col].lower()
-    if s in ("true", "1", "yes", "y", "t"):
-        return True
-    if s in ("false", "0", "no", "n", "f", ""):
-        return False
-    raise ValueError(f"{_where(name, df, i)}: column {col!r} must be true or false, "
-                     f"got {df.at[i, col]!r}")
-
-
-def _text(name, df, i, col) -> str:
-    s = df.at[i, col]
-    if not s:
-        raise ValueError(f"{_where(name, df, i)}: column {col!r} is empty")
-    return s
-
-
-def read_measurements(path_or_df) -> list[dict]:
-    """Parse and check a measurements file; one dict per row (numbers converted).
-
-    Raises ``ValueError`` naming the file, line and column for missing columns,
-    non-numeric or non-positive numbers and empty required fields, and for a file
-    without rows.
-    """
-    df, name = _read(path_or_df)
-    missing = [c for c in COMMON_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name}: missing column(s) {', '.join(missing)} "
-                         f"(found: {', '.join(df.columns) or 'none'})")
-    if len(df) == 0:
-        raise ValueError(f"{name}: no measurement rows (only a header)")
-    is_train = df["metric"].isin(tuple(TRAINING_METRICS))
-    need = []
-    if (~is_train).any():
-        need += [c for c in INFERENCE_COLUMNS if c not in df.columns]
-    if is_train.any():
-        need += [c for c in TRAINING_COLUMNS if c not in df.columns and c not in need]
-    if need:
-        kind = "inference" if (~is_train).any() else "training"
-        raise ValueError(f"{name}: missing column(s) {', '.join(need)} needed by its "
-                         f"{kind} rows (found: {', '.join(df.columns)})")
-    rows = []
-    for i in range(len(df)):
-        r = {"line": i + 2, "id": _text(name, df, i, "id"), "source": _text(name, df, i, "source"),
-             "framework": df.at[i, "framework"] if "framework" in df.columns else "",
-             "gpu": _text(name, df, i, "gpu"), "model": _text(name, df, i, "model"),
-             "metric": _text(name, df, i, "metric"), "value": _positive(name, df, i, "value")}
-        if is_train.iloc[i]:
-            r["kind"] = "training"
-            for c in TRAINING_INTS:
-                r[c] = _int(name, df, i, c)
-            r["recompute"] = df.at[i, "recompute"] or "none"
-            r["sequence_parallel"] = _bool(name, df, i, "sequence_parallel")
-            for c in ("layers", "hidden", "heads"):
-                if c in df.columns and df.at[i, c]:
-                    r[c] = _int(name, df, i, c)
-        else:
-            r["kind"] = "inference"
-            for c in INFERENCE_INTS:
-                r[c] = _int(name, df, i, c)
-            r["interconnect"] = _text(name, df, i, "interconnect")
-            given = df.at[i, "runtime"] if "runtime" in df.columns else ""
-            if given:
-                r["runtime"], r["runtime_reason"] = given, "runtime column"
-            else:
-                r["runtime"], r["runtime_reason"] = runtime_for_framework(r["framework"])
-        rows.append(r)
-    return rows
-
-
-# ---- calibration arguments -------------------------------------------------------------
-def efficiency_dict(calibration) -> dict | None:
-    """``Scenario(efficiency=...)`` overrides from a Calibration, a dict or a profile path."""
-    if calibration is None:
-        return None
-    if isinstance(calibration, Calibration):
-        out = {f: getattr(calibration, f) for f in numeric_fields()}
-        if calibration.families:
-            out["families"] = {k: dict(v) for k, v in calibration.families.items()}
-        return out
-    if isinstance(calibration, dict):
-        return {k: v for k, v in calibration.items() if k != "source"}
-    if isinstance(calibration, (str, os.PathLike)):
-        from .calibrate import load_profile
-        return efficiency_dict(load_profile(calibration))
-    raise ValueError(f"calibration={calibration!r} is not allowed: must be a Calibration, "
-                     f"a dict of calibration fields or the path of a JSON profile")
-
-
-# ---- scenarios -------------------------------------------------------------------------
-def scenario_for(row: dict, efficiency: dict | None = None) -> tuple[Scenario, str]:
-    """The Scenario of one inference row and a note (data-parallel replicas).
-
-    Raises ``ValueError`` with the reason when the row cannot be simulated.
-    """
-    tp, pp, ep, n = row["tp"], row["pp"], row["ep"], row["num_gpus"]
-    plan = max(tp, ep) * pp
-    plan_txt = f"tp={tp} x pp={pp}" + (f" (ep={ep})" if ep > 1 else "")
-    note = ""
-    if n < plan:
-        raise ValueError(f"impossible plan: {plan_txt} needs {plan} GPUs but num_gpus={n}")
-    if n % plan:
-        raise ValueError(f"num_gpus={n} is not a multiple of the {plan} GPUs of {plan_txt}")
-    if n > plan:
-        note = (f"{n // plan} data-parallel replicas of the {plan}-GPU plan "
-                f"(per-request latency of one replica)")
-    sc = Scenario(model=row["model"], gpu=row["gpu"], interconnect=row["interconnect"],
-                  tp=tp, pp=pp, ep=ep, batch=row["batch"], prompt_tokens=row["prompt_tokens"],
-                  output_tokens=row["output_tokens"], weight_bits=row["weight_bits"],
-                  gpus_per_node=GPUS_PER_NODE, inter_node="auto",
-                  runtime=row.get("runtime", "compiled"), efficiency=efficiency)
-    if sc.runtime != "compiled":
-        note = "; ".join(x for x in (note, f"{sc.runtime} runtime: {row.get('runtime_reason', '')}") if x)
-    return sc, note
-
-
+# ---- prepared rows -------------------------------------------------------------------------
 def _stack(Ps: list[dict]) -> dict:
     """Per-row parameter dicts -> one dict of arrays (``evaluate`` is elementwise)."""
     out = {k: np.array([p[k] for p in Ps], dtype=float) for k in Ps[0] if k != "link"}
@@ -264,14 +75,38 @@ def _stack(Ps: list[dict]) -> dict:
     return out
 
 
-def predict_arrays(P: dict, metrics) -> np.ndarray:
-    """Predictions in the file's units for stacked parameters ``P`` and each row's metric."""
-    out = evaluate(P)
-    pred = np.empty(len(metrics))
-    for m, (key, scale, _) in METRICS.items():
-        sel = np.asarray([x == m for x in metrics])
-        if sel.any():
-            pred[sel] = (np.broadcast_to(np.asarray(out[key], dtype=float), sel.shape) * scale)[sel]
+def _take(P: dict, sl) -> dict:
+    out = {k: (v[sl] if isinstance(v, np.ndarray) else v) for k, v in P.items() if k != "link"}
+    out["link"] = {k: (v[sl] if isinstance(v, np.ndarray) else v) for k, v in P["link"].items()}
+    return out
+
+
+def predict_arrays(P: dict, metrics, progress=False, chunk: int = CHUNK) -> np.ndarray:
+    """Predictions in the file's units for stacked parameters ``P`` and each row's metric,
+    evaluated ``chunk`` rows at a time. ``progress``: None shows a bar when there are
+    several chunks (on a terminal / in a notebook), True always, False never."""
+    metrics = np.asarray(metrics, dtype=object)
+    n = len(metrics)
+    pred = np.empty(n)
+    bar = None
+    if progress or (progress is None and n > chunk):
+        from .progress import progress_bar
+        bar = progress_bar(n, desc="validate", unit="rows")
+    try:
+        for a in range(0, n, chunk):
+            sl = slice(a, min(a + chunk, n))
+            out = evaluate(_take(P, sl) if n > chunk else P)
+            ms = metrics[sl]
+            for m, (key, scale, _) in METRICS.items():
+                sel = ms == m
+                if sel.any():
+                    v = np.broadcast_to(np.asarray(out[key], dtype=float), sel.shape)
+                    pred[sl][sel] = v[sel] * scale
+            if bar is not None:
+                bar.update(sl.stop - sl.start)
+    finally:
+        if bar is not None:
+            bar.close()
     return pred
 
 
@@ -281,11 +116,27 @@ class Prepared:
     name: str
     frame: pd.DataFrame                      # output table without predictions
     inf_index: np.ndarray                    # rows of ``frame`` simulated in closed form
-    scenarios: list = field(default_factory=list)
     P: dict | None = None                    # stacked parameters of those rows
-    metrics: list = field(default_factory=list)
+    metrics: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     train_index: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     train_rows: list = field(default_factory=list)
+    groups: list = field(default_factory=list)        # validate_map.Group, for refits
+    families: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # GPU family per row
+    runtimes: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # runtime per row
+    efficiency: dict | None = None
+
+    @property
+    def scenarios(self) -> list:
+        """One Scenario per simulated row (built on demand: slow for big files)."""
+        out = [None] * len(self.inf_index)
+        for g in self.groups:
+            for j, pos in enumerate(g.pos):
+                out[pos] = Scenario(**g.kw, **{c: int(g.vals[c][j]) for c in ROW_FIELDS})
+        return out
+
+    def stacked_params(self, efficiency: dict | None) -> dict | None:
+        """``P`` rebuilt with ``efficiency`` in place of the prepared one."""
+        return stack_params(self.groups, len(self.inf_index), efficiency, override=True)
 
 
 def _metric_status(metric: str) -> str:
@@ -294,54 +145,58 @@ def _metric_status(metric: str) -> str:
             + f" (valid: {', '.join(ALL_METRICS)})")
 
 
+def _frame(tab, rts, status, note) -> pd.DataFrame:
+    """The output table of a checked file (no predictions yet), column by column."""
+    df, num, tr = tab.text, tab.num, tab.is_train
+    n = len(df)
+    col = lambda c: df[c].to_numpy(dtype=object) if c in df.columns else np.full(n, "", object)
+    runtime = np.where(tr, None, rts[0]).astype(object)
+    out = {"id": col("id"), "source": col("source"), "framework": col("framework"),
+           "runtime": runtime, "kind": np.where(tr, "training", "inference").astype(object),
+           "model": col("model"), "gpu": col("gpu"),
+           "interconnect": np.where(tr, "", col("interconnect")).astype(object)}
+    ints = {c: num[c].copy() for c in PLAN_COLUMNS}
+    ints["num_gpus"] = np.where(tr, num["dp"] * num["tp"] * num["pp"], num["num_gpus"])
+    ints["batch"] = np.where(tr, num["global_batch"], num["batch"])
+    ints["prompt_tokens"] = np.where(tr, num["seq_len"], num["prompt_tokens"])
+    for c in PLAN_COLUMNS:
+        out[c] = pd.array(np.where(np.isnan(ints[c]), 0, ints[c]).astype(np.int64),
+                          dtype="Int64")
+        out[c][np.isnan(ints[c])] = pd.NA
+    metric = col("metric")
+    unit = pd.Series(metric).map({**{m: u for m, (_, _, u) in METRICS.items()},
+                                  **TRAINING_METRICS}).fillna("").to_numpy(dtype=object)
+    out.update(metric=metric, unit=unit, measured=num["value"].astype(float),
+               predicted=np.full(n, np.nan), error_pct=np.full(n, np.nan),
+               status=status, note=note)
+    return pd.DataFrame(out, columns=list(OUTPUT_COLUMNS))
+
+
 def prepare(path_or_df, calibration=None) -> Prepared:
     """Read, check and map every row; see the module docstring."""
-    rows = read_measurements(path_or_df)
-    name = "<DataFrame>" if isinstance(path_or_df, pd.DataFrame) else str(path_or_df)
+    tab, name = read_table(path_or_df)
     eff = efficiency_dict(calibration)
     if eff:
         Calibration().replace(**eff)          # a bad profile is a caller error, not a row status
-    recs, scs, metrics, inf_idx, tr_idx, tr_rows = [], [], [], [], [], []
-    for i, r in enumerate(rows):
-        rec = {c: r.get(c) for c in OUTPUT_COLUMNS}
-        rec["measured"] = r["value"]
-        rec["predicted"] = np.nan
-        rec["error_pct"] = np.nan
-        rec["note"] = ""
-        rec["interconnect"] = r.get("interconnect", "")
-        if r["kind"] == "training":
-            rec["unit"] = TRAINING_METRICS[r["metric"]]
-            rec["num_gpus"] = r["dp"] * r["tp"] * r["pp"]
-            rec["batch"] = r["global_batch"]
-            rec["prompt_tokens"] = r["seq_len"]
-            rec["status"] = "pending"
-            tr_idx.append(i)
-            tr_rows.append(r)
-        elif r["metric"] not in METRICS:
-            rec["unit"] = ""
-            rec["status"] = _metric_status(r["metric"])
-        else:
-            rec["unit"] = METRICS[r["metric"]][2]
-            try:
-                sc, note = scenario_for(r, eff)
-            except ValueError as e:
-                rec["status"] = f"cannot simulate: {e}"
-            else:
-                rec["status"] = "ok"
-                rec["note"] = note
-                scs.append(sc)
-                metrics.append(r["metric"])
-                inf_idx.append(i)
-        recs.append(rec)
-    frame = pd.DataFrame(recs, columns=list(OUTPUT_COLUMNS))
-    for c in PLAN_COLUMNS:
-        frame[c] = frame[c].astype("Int64")
-    for c in ("measured", "predicted", "error_pct"):
-        frame[c] = frame[c].astype(float)
-    P = _stack([params(sc) for sc in scs]) if scs else None
-    return Prepared(name=name, frame=frame, inf_index=np.asarray(inf_idx, dtype=int),
-                    scenarios=scs, P=P, metrics=metrics,
-                    train_index=np.asarray(tr_idx, dtype=int), train_rows=tr_rows)
+    metric = tab.text["metric"].to_numpy(dtype=object)
+    known = np.isin(metric, list(METRICS))
+    inf_rows = np.flatnonzero(~tab.is_train & known)
+    rts = runtimes_of(tab)
+    mp = map_rows(tab, inf_rows, rts, eff)
+    status, note = mp.status, mp.note
+    status[tab.is_train] = "pending"
+    unknown = np.flatnonzero(~tab.is_train & ~known)
+    if len(unknown):
+        codes, uniq = pd.factorize(metric[unknown])
+        status[unknown] = np.array([_metric_status(u) for u in uniq], dtype=object)[codes]
+    frame = _frame(tab, rts, status, note)
+    train_index = np.flatnonzero(tab.is_train)
+    return Prepared(name=name, frame=frame, inf_index=mp.inf_index,
+                    P=stack_params(mp.groups, len(mp.inf_index)),
+                    metrics=metric[mp.inf_index], train_index=train_index,
+                    train_rows=[row_dict(tab, int(i)) for i in train_index],
+                    groups=mp.groups, families=mp.families, runtimes=mp.runtimes,
+                    efficiency=eff)
 
 
 # ---- training rows -------------------------------------------------------------------------
@@ -404,193 +259,35 @@ def finish(prep: Prepared, pred_inf: np.ndarray | None, efficiency: dict | None 
            train=True) -> pd.DataFrame:
     """The output table: ``prep.frame`` with predictions and signed errors filled in."""
     df = prep.frame.copy()
+    pred = df["predicted"].to_numpy(dtype=float).copy()
+    status = df["status"].to_numpy(dtype=object).copy()
     if pred_inf is not None and len(prep.inf_index):
-        df.loc[prep.inf_index, "predicted"] = pred_inf
+        pred[prep.inf_index] = pred_inf
     if train and len(prep.train_index):
         fn = training_function()
         for i, r in zip(prep.train_index, prep.train_rows):
-            t, status = simulate_training_row(r, efficiency, fn)
-            df.at[i, "predicted"] = t
-            df.at[i, "status"] = status
-    ok = df["status"] == "ok"
-    df.loc[ok, "error_pct"] = (df.loc[ok, "predicted"] - df.loc[ok, "measured"]) / df.loc[ok, "measured"] * 100.0
+            pred[i], status[i] = simulate_training_row(r, efficiency, fn)
+    meas = df["measured"].to_numpy(dtype=float)
+    ok = status == "ok"
+    err = np.full(len(df), np.nan)
+    err[ok] = (pred[ok] - meas[ok]) / meas[ok] * 100.0
+    df["predicted"], df["status"], df["error_pct"] = pred, status, err
     return df
 
 
-def validate(path_or_df, calibration=None) -> pd.DataFrame:
+def validate(path_or_df, calibration=None, progress=None) -> pd.DataFrame:
     """Simulate every row of a measurements file (path or DataFrame).
 
     Returns one row per measurement: id, source, framework, kind, the plan, metric, unit,
     measured and predicted (in the metric's unit: s or ms), error_pct (signed,
     (predicted - measured) / measured * 100), status ("ok" or why it was not simulated)
     and note. ``calibration``: a Calibration, a dict of its fields or a JSON profile path
-    (see ``kernel_model.calibrate``); None uses the engine's defaults.
+    (see ``kernel_model.calibrate``); None uses the engine's defaults. ``progress``: None
+    shows a bar for big files (on a terminal), True always, False never.
     """
     prep = prepare(path_or_df, calibration)
-    pred = predict_arrays(prep.P, prep.metrics) if prep.P is not None else None
-    return finish(prep, pred, efficiency_dict(calibration))
-
-
-# ---- summary -------------------------------------------------------------------------------
-def _stats(g: pd.DataFrame) -> pd.Series:
-    e = g["error_pct"]
-    return pd.Series({"rows": int(len(e)), "mape": float(e.abs().mean()),
-                      "bias": float(e.mean()), "max_abs": float(e.abs().max())})
-
-
-def _group_stats(ok: pd.DataFrame, key: str) -> pd.DataFrame:
-    cols = ["rows", "mape", "bias", "max_abs"]
-    if ok.empty:
-        return pd.DataFrame(columns=cols)
-    out = pd.DataFrame({k: _stats(g) for k, g in ok.groupby(key, sort=True)}).T[cols]
-    out["rows"] = out["rows"].astype(int)
-    out.index.name = key
-    return out
-
-
-TP_KEYS = ("source", "framework", "model", "gpu", "weight_bits", "pp", "ep", "batch",
-           "prompt_tokens", "output_tokens", "metric")
-
-
-def tp_scaling(df: pd.DataFrame) -> pd.DataFrame:
-    """Speed-up from the smallest to the largest TP of each sweep (same source, framework,
-    model, GPU, precision, pp, ep, batch, tokens and metric): measured vs predicted, and
-    ``diff_pct`` = (predicted - measured) / measured speed-up * 100. Duplicate rows at one
-    TP are averaged."""
-    cols = list(TP_KEYS) + ["tp_min", "tp_max", "measured_speedup", "predicted_speedup", "diff_pct"]
-    ok = df[(df["status"] == "ok") & (df["kind"] == "inference")]
-    out = []
-    for key, g in ok.groupby(list(TP_KEYS), sort=False, dropna=False):
-        by_tp = g.groupby("tp")[["measured", "predicted"]].mean()
-        if len(by_tp) < 2:
-            continue
-        lo, hi = by_tp.index.min(), by_tp.index.max()
-        ms = by_tp.at[lo, "measured"] / by_tp.at[hi, "measured"]
-        ps = by_tp.at[lo, "predicted"] / by_tp.at[hi, "predicted"]
-        out.append(list(key) + [int(lo), int(hi), float(ms), float(ps), float((ps - ms) / ms * 100)])
-    return pd.DataFrame(out, columns=cols)
-
-
-def summarize(df: pd.DataFrame) -> dict:
-    """Error statistics of a ``validate`` table (percent).
-
-    Keys: ``overall`` (MAPE of every ok row), ``rows`` / ``ok`` (counts), ``by_source`` and
-    ``by_metric`` (DataFrames: rows, mape, bias = mean signed error, max_abs),
-    ``tp_scaling`` (see :func:`tp_scaling`), ``excluded`` (id, source, metric, status).
-    """
-    ok = df[df["status"] == "ok"]
-    return {
-        "rows": int(len(df)), "ok": int(len(ok)),
-        "overall": float(ok["error_pct"].abs().mean()) if len(ok) else float("nan"),
-        "bias": float(ok["error_pct"].mean()) if len(ok) else float("nan"),
-        "by_source": _group_stats(ok, "source"),
-        "by_metric": _group_stats(ok, "metric"),
-        "tp_scaling": tp_scaling(df),
-        "excluded": df.loc[df["status"] != "ok", ["id", "source", "metric", "status"]].reset_index(drop=True),
-    }
-
-
-def worst_rows(df: pd.DataFrame, n: int = 10, calibration=None) -> pd.DataFrame:
-    """The ``n`` simulated inference rows with the largest |error|, with where the model
-    puts the predicted time: percent shares of compute, hbm, communication,
-    launch_overhead, pipeline_bubble (of the prefill for ``ttft_ms``, of one decode step
-    otherwise) and ``prefill_pct``, the prefill's share of an ``e2e_latency_s``."""
-    eff = efficiency_dict(calibration)
-    ok = df[(df["status"] == "ok") & (df["kind"] == "inference")]
-    ok = ok.loc[ok["error_pct"].abs().sort_values(ascending=False).index[:n]]
-    out = []
-    for _, r in ok.iterrows():
-        row = {c: (int(r[c]) if c in PLAN_COLUMNS else r[c]) for c in
-               ("model", "gpu", "interconnect", "runtime") + PLAN_COLUMNS}
-        sc, _ = scenario_for(row, eff)
-        res = simulate(sc)
-        bd, tot = ((res.ttft_breakdown, res.ttft_s) if r["metric"] == "ttft_ms"
-                   else (res.breakdown, res.tpot_s))
-        rec = {"id": r["id"], "source": r["source"], "model": r["model"], "tp": int(r["tp"]),
-               "batch": int(r["batch"]), "prompt_tokens": int(r["prompt_tokens"]),
-               "output_tokens": int(r["output_tokens"]), "metric": r["metric"],
-               "error_pct": r["error_pct"]}
-        rec.update({k: 100.0 * v / tot for k, v in bd.items()})
-        rec["prefill_pct"] = (100.0 * res.ttft_s / res.e2e_s if r["metric"] == "e2e_latency_s"
-                              else np.nan)
-        rec["fits"] = res.fits
-        out.append(rec)
-    return pd.DataFrame(out)
-
-
-def targets(summary: dict) -> pd.DataFrame:
-    """The issue's targets against a summary: target, value (%), limit (%), passed."""
-    rows = [("overall MAPE", summary["overall"], TARGET_OVERALL)]
-    for s, r in summary["by_source"].iterrows():
-        rows.append((f"MAPE {s}", r["mape"], TARGET_SOURCE))
-    bm = summary["by_metric"]
-    if "ttft_ms" in bm.index:
-        rows.append(("MAPE ttft_ms rows", bm.at["ttft_ms", "mape"], TARGET_TTFT))
-    for _, r in summary["tp_scaling"].iterrows():
-        if r["tp_min"] == 1 and r["tp_max"] >= 8:
-            rows.append((f"TP 1->{r['tp_max']} speed-up {r['source']} {r['model']} b{r['batch']} "
-                         f"{r['prompt_tokens']}+{r['output_tokens']}", abs(r["diff_pct"]),
-                         TARGET_TP_SCALING))
-    t = pd.DataFrame(rows, columns=["target", "value", "limit"])
-    t["passed"] = t["value"] <= t["limit"]
-    return t
-
-
-# ---- text report ---------------------------------------------------------------------------
-def _fmt(x, nd=4):
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
-    return f"{x:.{nd}g}"
-
-
-def report(df: pd.DataFrame, summary: dict | None = None, calibration=None) -> str:
-    """The text that ``nexora validate`` prints (``calibration``: the one ``df`` used)."""
-    s = summary or summarize(df)
-    ok = df[df["status"] == "ok"]
-    lines = [f"{s['ok']} of {s['rows']} rows simulated", ""]
-    t = pd.DataFrame({
-        "id": ok["id"], "source": ok["source"], "metric": ok["metric"], "unit": ok["unit"],
-        "measured": ok["measured"].map(_fmt), "predicted": ok["predicted"].map(_fmt),
-        "error_%": ok["error_pct"].map(lambda e: f"{e:+.1f}")})
-    if len(t):
-        lines += [t.to_string(index=False), ""]
-    fmt = {"mape": "{:.1f}".format, "bias": "{:+.1f}".format, "max_abs": "{:.1f}".format}
-    lines.append(f"MAPE overall: {s['overall']:.1f} %  (mean signed error {s['bias']:+.1f} %)")
-    for key, title in (("by_source", "MAPE per source (%)"), ("by_metric", "MAPE per metric (%)")):
-        if len(s[key]):
-            lines += ["", title, s[key].to_string(formatters=fmt)]
-    tps = s["tp_scaling"]
-    if len(tps):
-        tt = tps[["source", "model", "batch", "prompt_tokens", "output_tokens", "metric",
-                  "tp_min", "tp_max", "measured_speedup", "predicted_speedup", "diff_pct"]]
-        lines += ["", "TP scaling (speed-up from tp_min to tp_max; diff % of measured)",
-                  tt.to_string(index=False, formatters={"measured_speedup": "{:.2f}".format,
-                                                          "predicted_speedup": "{:.2f}".format,
-                                                          "diff_pct": "{:+.1f}".format})]
-    tg = targets(s)
-    if len(tg):
-        lines += ["", "Targets (issue 5)"]
-        for _, r in tg.iterrows():
-            lines.append(f"  {'PASS' if r['passed'] else 'FAIL'}  {r['target']}: "
-                         f"{_fmt(r['value'], 3)} % (limit {r['limit']:g} %)")
-    w = worst_rows(df, 10, calibration) if len(ok) else pd.DataFrame()
-    if len(w):
-        w = w.rename(columns={"launch_overhead": "launch", "pipeline_bubble": "bubble",
-                              "communication": "comm", "prompt_tokens": "prompt",
-                              "output_tokens": "output"})
-        pct = lambda v: "-" if not np.isfinite(v) else f"{v:.0f}"
-        lines += ["", "Worst rows: where the model puts the time (% of the prefill for ttft, "
-                      "of a decode step otherwise; prefill = % of e2e)",
-                  w[["id", "model", "tp", "batch", "prompt", "output", "metric", "error_pct",
-                     "compute", "hbm", "comm", "launch", "bubble", "prefill_pct", "fits"]]
-                  .to_string(index=False, formatters={
-                      "error_pct": "{:+.1f}".format, "compute": pct, "hbm": pct, "comm": pct,
-                      "launch": pct, "bubble": pct, "prefill_pct": pct})]
-    ex = s["excluded"]
-    lines += ["", f"Excluded rows ({len(ex)}): not simulated, not in the MAPE"]
-    for _, r in ex.iterrows():
-        lines.append(f"  {r['id']} ({r['source']}, {r['metric']}): {r['status']}")
-    return "\n".join(lines)
+    pred = predict_arrays(prep.P, prep.metrics, progress) if prep.P is not None else None
+    return finish(prep, pred, prep.efficiency)
 
 
 # ---- command line --------------------------------------------------------------------------
@@ -604,7 +301,10 @@ def _parser() -> argparse.ArgumentParser:
                 description="Simulate every row of a measurements CSV and print measured vs "
                             "predicted, the signed error and the MAPE per source / metric.")
     p.add_argument("path", help="measurements CSV (format of shared/data/measurements.csv)")
-    p.add_argument("--csv", metavar="OUT", help="also write the per-row table to this CSV")
+    p.add_argument("--csv", metavar="OUT", help="write the full per-row table to this CSV "
+                                                 "(the report shows the summary and the worst rows)")
+    p.add_argument("--worst", metavar="N", type=int, default=10,
+                   help="how many of the worst rows (largest |error|) to print (default 10)")
     p.add_argument("--calibration", metavar="FILE.json",
                    help="calibration profile to apply (written by --fit --save-profile)")
     p.add_argument("--fit", action="store_true",
@@ -643,8 +343,10 @@ def cli_main(argv=None) -> int:
             if a.save_profile:
                 save_profile(cal, a.save_profile, rep)
                 print(f"calibration profile written to {a.save_profile}\n")
-        df = validate(a.path, calibration=cal)
-        print(report(df, calibration=cal))
+        if a.worst < 0:
+            raise ValueError(f"--worst {a.worst}: must be a whole number >= 0")
+        df = validate(a.path, calibration=cal, progress=None)
+        print(report(df, calibration=cal, worst=a.worst))
         if a.csv:
             try:
                 df.to_csv(a.csv, index=False)
@@ -663,8 +365,8 @@ class _CallableModule(types.ModuleType):
     """This module, callable: ``kernel_model.validate(path)`` is :func:`validate`, and
     ``kernel_model.validate.summarize`` etc. stay reachable."""
 
-    def __call__(self, path_or_df, calibration=None) -> pd.DataFrame:
-        return validate(path_or_df, calibration)
+    def __call__(self, path_or_df, calibration=None, progress=None) -> pd.DataFrame:
+        return validate(path_or_df, calibration, progress)
 
 
 sys.modules[__name__].__class__ = _CallableModule
