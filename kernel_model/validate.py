@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
+import os
 import sys
 import types
 from dataclasses import dataclass, field
@@ -81,17 +82,38 @@ def _take(P: dict, sl) -> dict:
     return out
 
 
-def predict_arrays(P: dict, metrics, progress=False, chunk: int = CHUNK) -> np.ndarray:
+class _Bar:
+    """Progress over the stages of one validation (reading, mapping, closed form): a bar
+    (``kernel_model.progress``: tqdm on a terminal, HTML in a notebook) when ``mode`` is
+    True, or None and the file has more than ``CHUNK`` rows; nothing otherwise."""
+
+    def __init__(self, mode, n, stages=1):
+        self.bar = None
+        if mode or (mode is None and n > CHUNK):
+            from .progress import progress_bar
+            self.bar = progress_bar(n * stages, desc="validate", unit="rows")
+
+    def update(self, n, desc=None):
+        if self.bar is not None:
+            if desc and hasattr(self.bar, "set_description_str"):
+                self.bar.set_description_str(f"validate: {desc}")
+            self.bar.update(n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def predict_arrays(P: dict, metrics, progress=False, chunk: int = CHUNK, bar=None) -> np.ndarray:
     """Predictions in the file's units for stacked parameters ``P`` and each row's metric,
     evaluated ``chunk`` rows at a time. ``progress``: None shows a bar when there are
     several chunks (on a terminal / in a notebook), True always, False never."""
     metrics = np.asarray(metrics, dtype=object)
     n = len(metrics)
     pred = np.empty(n)
-    bar = None
-    if progress or (progress is None and n > chunk):
-        from .progress import progress_bar
-        bar = progress_bar(n, desc="validate", unit="rows")
+    own = bar is None
+    bar = bar or _Bar(progress, n)
     try:
         for a in range(0, n, chunk):
             sl = slice(a, min(a + chunk, n))
@@ -102,10 +124,9 @@ def predict_arrays(P: dict, metrics, progress=False, chunk: int = CHUNK) -> np.n
                 if sel.any():
                     v = np.broadcast_to(np.asarray(out[key], dtype=float), sel.shape)
                     pred[sl][sel] = v[sel] * scale
-            if bar is not None:
-                bar.update(sl.stop - sl.start)
+            bar.update(sl.stop - sl.start, "closed form")
     finally:
-        if bar is not None:
+        if own:
             bar.close()
     return pred
 
@@ -172,9 +193,11 @@ def _frame(tab, rts, status, note) -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(OUTPUT_COLUMNS))
 
 
-def prepare(path_or_df, calibration=None) -> Prepared:
+def prepare(path_or_df, calibration=None, progress=False, _bar=None) -> Prepared:
     """Read, check and map every row; see the module docstring."""
     tab, name = read_table(path_or_df)
+    bar = _bar(len(tab)) if _bar else _Bar(progress, len(tab), 2)
+    bar.update(len(tab), "read")
     eff = efficiency_dict(calibration)
     if eff:
         Calibration().replace(**eff)          # a bad profile is a caller error, not a row status
@@ -191,6 +214,9 @@ def prepare(path_or_df, calibration=None) -> Prepared:
         status[unknown] = np.array([_metric_status(u) for u in uniq], dtype=object)[codes]
     frame = _frame(tab, rts, status, note)
     train_index = np.flatnonzero(tab.is_train)
+    bar.update(len(tab), "mapped")
+    if not _bar:
+        bar.close()
     return Prepared(name=name, frame=frame, inf_index=mp.inf_index,
                     P=stack_params(mp.groups, len(mp.inf_index)),
                     metrics=metric[mp.inf_index], train_index=train_index,
@@ -285,8 +311,21 @@ def validate(path_or_df, calibration=None, progress=None) -> pd.DataFrame:
     (see ``kernel_model.calibrate``); None uses the engine's defaults. ``progress``: None
     shows a bar for big files (on a terminal), True always, False never.
     """
-    prep = prepare(path_or_df, calibration)
-    pred = predict_arrays(prep.P, prep.metrics, progress) if prep.P is not None else None
+    bar = None
+
+    def make(n):
+        nonlocal bar
+        bar = _Bar(progress, n, 3)
+        return bar
+    try:
+        prep = prepare(path_or_df, calibration, _bar=make)
+        pred = None
+        if prep.P is not None:
+            bar.update(len(prep.frame) - len(prep.metrics), "closed form")
+            pred = predict_arrays(prep.P, prep.metrics, bar=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     return finish(prep, pred, prep.efficiency)
 
 
@@ -318,6 +357,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _announce(path) -> None:
+    """On a terminal, say that a big file is being read (the bar starts after reading)."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return
+    if size > 8 * 2**20 and sys.stderr.isatty():
+        print(f"nexora validate: reading {path} ({size / 2**20:.0f} MiB) ...", file=sys.stderr,
+              flush=True)
+
+
 def cli_main(argv=None) -> int:
     """``nexora validate PATH.csv [--csv OUT] [--calibration FILE.json] [--fit
     [--params NAME,...] [--save-profile OUT.json]]``. Returns the exit code (0 ok, 2 bad input)."""
@@ -345,6 +395,7 @@ def cli_main(argv=None) -> int:
                 print(f"calibration profile written to {a.save_profile}\n")
         if a.worst < 0:
             raise ValueError(f"--worst {a.worst}: must be a whole number >= 0")
+        _announce(a.path)
         df = validate(a.path, calibration=cal, progress=None)
         print(report(df, calibration=cal, worst=a.worst))
         if a.csv:

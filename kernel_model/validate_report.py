@@ -174,7 +174,10 @@ def _worst_block(df, n, calibration) -> list[str]:
 def _excluded_block(ex: pd.DataFrame, limit: int) -> list[str]:
     lines = ["", f"Excluded rows ({len(ex):,}): not simulated, not in the MAPE"]
     if len(ex) > limit:
-        reasons = ex["status"].str.split(":").str[0].value_counts()
+        reasons = (ex["status"].str.replace(r"^cannot simulate: ", "", regex=True)
+                   .str.split(r";| \(", regex=True).str[0]
+                   .str.replace(r"\d+", "N", regex=True).value_counts())
+        lines.append("  by reason (numbers as N):")
         lines += [f"  {c:>9,}  {r}" for r, c in reasons.head(limit).items()]
         lines.append(f"  first {limit}:")
     for _, r in ex.head(limit).iterrows():
