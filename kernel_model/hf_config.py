@@ -18,8 +18,7 @@ import math
 import os
 import warnings
 
-from .models import ModelSpec, MODELS, MODEL_ALIASES, LIMITS, register_model, check_spec, \
-    is_preset_name, _USER_MODELS
+from .models import ModelSpec, LIMITS, register_model, check_spec, is_preset_name, _USER_MODELS
 from ._files import read_text_file, MAX_CONFIG_BYTES
 
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "phi3", "gpt2", "gpt_neox",

@@ -92,6 +92,8 @@ def _read(path_or_df) -> tuple[pd.DataFrame, str]:
         col = df[c]
         if not isinstance(path_or_df, (str, os.PathLike)):      # a DataFrame: any dtypes
             col = col.astype(object).where(pd.notna(col), "").map(str)
+        elif col.isna().any():                                  # short rows: missing cells
+            col = col.fillna("")
         out[c] = col.str.strip()
     df = pd.DataFrame(out, columns=list(df.columns))
     return df.reset_index(drop=True), name
