@@ -105,30 +105,65 @@ class _Bar:
             self.bar = None
 
 
-def predict_arrays(P: dict, metrics, progress=False, chunk: int = CHUNK, bar=None) -> np.ndarray:
+def _closed_form(P: dict, n: int, chunk: int, bar) -> dict:
+    """{metric: value in the file's unit} for the ``n`` rows of ``P``, ``chunk`` at a time."""
+    vals = {m: np.empty(n) for m in METRICS}
+    for a in range(0, n, chunk):
+        sl = slice(a, min(a + chunk, n))
+        out = evaluate(_take(P, sl) if n > chunk else P)
+        for m, (key, scale, _) in METRICS.items():
+            vals[m][sl] = np.broadcast_to(np.asarray(out[key], dtype=float), (sl.stop - a,)) * scale
+        bar.update(sl.stop - sl.start, "closed form")
+    return vals
+
+
+def predict_arrays(P: dict, metrics, progress=False, chunk: int = CHUNK, bar=None,
+                   unique=None) -> np.ndarray:
     """Predictions in the file's units for stacked parameters ``P`` and each row's metric,
     evaluated ``chunk`` rows at a time. ``progress``: None shows a bar when there are
-    several chunks (on a terminal / in a notebook), True always, False never."""
+    several chunks (on a terminal / in a notebook), True always, False never.
+    ``unique``: (first, inverse) when rows repeat: only rows ``first`` are evaluated and
+    row i takes the values of ``first[inverse[i]]`` (``evaluate`` is elementwise, so this
+    is exact)."""
     metrics = np.asarray(metrics, dtype=object)
     n = len(metrics)
-    pred = np.empty(n)
+    pred = np.full(n, np.nan)
     own = bar is None
     bar = bar or _Bar(progress, n)
     try:
-        for a in range(0, n, chunk):
-            sl = slice(a, min(a + chunk, n))
-            out = evaluate(_take(P, sl) if n > chunk else P)
-            ms = metrics[sl]
-            for m, (key, scale, _) in METRICS.items():
-                sel = ms == m
-                if sel.any():
-                    v = np.broadcast_to(np.asarray(out[key], dtype=float), sel.shape)
-                    pred[sl][sel] = v[sel] * scale
-            bar.update(sl.stop - sl.start, "closed form")
+        if unique is None:
+            vals, inv = _closed_form(P, n, chunk, bar), None
+        else:
+            first, inv = unique
+            vals = _closed_form(_take(P, first), len(first), chunk, bar)
+            bar.update(n - len(first), "closed form")
+        for m, v in vals.items():
+            sel = metrics == m
+            if sel.any():
+                pred[sel] = v[sel] if inv is None else v[inv[sel]]
     finally:
         if own:
             bar.close()
     return pred
+
+
+def unique_rows(prep) -> tuple[np.ndarray, np.ndarray] | None:
+    """(first, inverse) over the simulated rows that share group, batch and tokens, or
+    None when fewer than a quarter of them repeat (not worth it)."""
+    n = len(prep.inf_index)
+    if n < 1000 or prep.P is None:
+        return None
+    group = np.empty(n, dtype=np.int64)
+    for gi, g in enumerate(prep.groups):
+        group[g.pos] = gi
+    key = pd.DataFrame({"g": group, "b": prep.P["B"], "p": prep.P["p"], "o": prep.P["o"]})
+    inv = key.groupby(["g", "b", "p", "o"], sort=False).ngroup().to_numpy()
+    nu = int(inv.max()) + 1
+    if nu > 0.75 * n:
+        return None
+    first = np.full(nu, n, dtype=np.int64)
+    np.minimum.at(first, inv, np.arange(n))
+    return first, inv
 
 
 @dataclass
@@ -170,12 +205,12 @@ def _frame(tab, rts, status, note) -> pd.DataFrame:
     """The output table of a checked file (no predictions yet), column by column."""
     df, num, tr = tab.text, tab.num, tab.is_train
     n = len(df)
-    col = lambda c: df[c].to_numpy(dtype=object) if c in df.columns else np.full(n, "", object)
+    col = lambda c: df[c] if c in df.columns else pd.Series("", index=df.index)   # no copies
     runtime = np.where(tr, None, rts[0]).astype(object)
     out = {"id": col("id"), "source": col("source"), "framework": col("framework"),
            "runtime": runtime, "kind": np.where(tr, "training", "inference").astype(object),
            "model": col("model"), "gpu": col("gpu"),
-           "interconnect": np.where(tr, "", col("interconnect")).astype(object)}
+           "interconnect": col("interconnect").where(~tr, "")}
     ints = {c: num[c].copy() for c in PLAN_COLUMNS}
     ints["num_gpus"] = np.where(tr, num["dp"] * num["tp"] * num["pp"], num["num_gpus"])
     ints["batch"] = np.where(tr, num["global_batch"], num["batch"])
@@ -185,8 +220,8 @@ def _frame(tab, rts, status, note) -> pd.DataFrame:
                           dtype="Int64")
         out[c][np.isnan(ints[c])] = pd.NA
     metric = col("metric")
-    unit = pd.Series(metric).map({**{m: u for m, (_, _, u) in METRICS.items()},
-                                  **TRAINING_METRICS}).fillna("").to_numpy(dtype=object)
+    unit = metric.map({**{m: u for m, (_, _, u) in METRICS.items()},
+                                  **TRAINING_METRICS}).fillna("")
     out.update(metric=metric, unit=unit, measured=num["value"].astype(float),
                predicted=np.full(n, np.nan), error_pct=np.full(n, np.nan),
                status=status, note=note)
@@ -227,6 +262,8 @@ def prepare(path_or_df, calibration=None, progress=False, _bar=None) -> Prepared
 
 # ---- training rows -------------------------------------------------------------------------
 TRAINING_UNAVAILABLE = "training model not available"
+TRAINING_KEYS = ("model", "gpu", "seq_len", "global_batch", "micro_batch", "dp", "tp", "pp",
+                 "recompute", "sequence_parallel")       # what simulate_training is given
 
 
 def training_function():
@@ -254,8 +291,7 @@ def simulate_training_row(row: dict, efficiency: dict | None = None, fn=None):
     fn = fn or training_function()
     if fn is None:
         return np.nan, TRAINING_UNAVAILABLE
-    kw = {k: row[k] for k in ("model", "gpu", "seq_len", "global_batch", "micro_batch", "dp",
-                              "tp", "pp", "recompute", "sequence_parallel")}
+    kw = {k: row[k] for k in TRAINING_KEYS}
     try:
         sig = inspect.signature(fn)
         takes_all = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
@@ -291,8 +327,12 @@ def finish(prep: Prepared, pred_inf: np.ndarray | None, efficiency: dict | None 
         pred[prep.inf_index] = pred_inf
     if train and len(prep.train_index):
         fn = training_function()
+        seen = {}                                  # identical rows are simulated once
         for i, r in zip(prep.train_index, prep.train_rows):
-            pred[i], status[i] = simulate_training_row(r, efficiency, fn)
+            key = tuple(r[k] for k in TRAINING_KEYS)
+            if key not in seen:
+                seen[key] = simulate_training_row(r, efficiency, fn)
+            pred[i], status[i] = seen[key]
     meas = df["measured"].to_numpy(dtype=float)
     ok = status == "ok"
     err = np.full(len(df), np.nan)
@@ -322,7 +362,7 @@ def validate(path_or_df, calibration=None, progress=None) -> pd.DataFrame:
         pred = None
         if prep.P is not None:
             bar.update(len(prep.frame) - len(prep.metrics), "closed form")
-            pred = predict_arrays(prep.P, prep.metrics, bar=bar)
+            pred = predict_arrays(prep.P, prep.metrics, bar=bar, unique=unique_rows(prep))
     finally:
         if bar is not None:
             bar.close()

@@ -91,7 +91,7 @@ def _read(path_or_df) -> tuple[pd.DataFrame, str]:
     for c in df.columns:
         col = df[c]
         if not isinstance(path_or_df, (str, os.PathLike)):      # a DataFrame: any dtypes
-            col = col.astype(object).where(pd.notna(col), "").map(str)
+            col = col.astype(object).where(pd.notna(col), "").map(str).astype(str)
         elif col.isna().any():                                  # short rows: missing cells
             col = col.fillna("")
         out[c] = col.str.strip()

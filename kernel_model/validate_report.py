@@ -65,6 +65,9 @@ def tp_scaling(df: pd.DataFrame) -> pd.DataFrame:
     ms = lo["measured"] / hi.loc[lo.index, "measured"]
     ps = lo["predicted"] / hi.loc[lo.index, "predicted"]
     out = first.reset_index(drop=True)
+    for c in keys:                              # plain ints, as the groups' keys
+        if str(out[c].dtype) == "Int64" and not out[c].isna().any():
+            out[c] = out[c].astype(np.int64)
     out["tp_min"] = lo["tp"].astype(int).to_numpy()
     out["tp_max"] = hi.loc[lo.index, "tp"].astype(int).to_numpy()
     out["measured_speedup"] = ms.to_numpy(dtype=float)
