@@ -20,8 +20,10 @@ Training rows (``metric == "iteration_s"``, format of ``training_measurements.cs
 ``kernel_model.training.simulate_training`` when that exists; otherwise their status says
 so. Rows that cannot be simulated (unknown preset, impossible plan, unknown metric) keep
 their reason in ``status`` and are left out of every error statistic, never dropped.
-A malformed file (missing columns, non-numeric values, no rows) raises ``ValueError``
-naming the file, the line and the column.
+A malformed file (missing columns, non-numeric or non-finite values, whole numbers below 1
+or above ``validate_io.MAX_INT`` = 1e15, no rows) raises ``ValueError`` naming the file, the
+line and the column of the first bad cell; so does a path that is not a regular file or
+is over 2 GiB (``kernel_model._files``).
 
 Plans the model says do not fit in memory are still simulated (the measurement shows the
 system ran them, e.g. with a smaller KV pool); the ``note`` column says so.
@@ -29,8 +31,9 @@ system ran them, e.g. with a smaller KV pool); the ``note`` column says so.
 Everything is vectorised (a million rows in seconds; ``benchmarks/bench_validate.py``): the
 file is checked column by column (``validate_io``), rows sharing a Scenario but for batch
 and tokens get one ``simulate.params`` with per-row arrays (``validate_map``), and the
-closed form runs on the stacked arrays in chunks, with a progress bar on a terminal. The
-predictions equal one ``simulate()`` per row (a test checks 1e-9 on the shipped file).
+closed form runs on the stacked arrays in chunks (rows repeating group, batch and tokens
+once), with a progress bar on a terminal. The predictions equal one ``simulate()`` per row
+(a test checks 1e-9 on the shipped files and on random plans).
 Summaries and the printed report live in ``validate_report``; all of it is reachable
 as ``kernel_model.validate.<name>``.
 """
