@@ -156,30 +156,63 @@ def _plan_checks(num, rows):
     return status, note
 
 
-def _join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    both = (a != "") & (b != "")
-    out = np.where(a != "", a, b).astype(object)
-    if both.any():
-        out[both] = pd.Series(a[both]).add("; ").add(pd.Series(b[both])).to_numpy()
-    return out
+def _codes(*cols) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, first row of each code) of the distinct combinations of ``cols``
+    (arrays of one length, no missing values); codes in order of first appearance."""
+    key, card = np.zeros(len(cols[0]), dtype=np.int64), 1
+    for c in cols:
+        codes, uniq = pd.factorize(c)
+        if card * (len(uniq) + 1) >= 2 ** 62:                     # re-number: no overflow
+            key = pd.factorize(key)[0]
+            card = int(key.max()) + 1
+        key, card = key * (len(uniq) + 1) + codes, card * (len(uniq) + 1)
+    key = pd.factorize(key)[0]
+    first = np.full(int(key.max()) + 1 if len(key) else 0, len(key), dtype=np.int64)
+    np.minimum.at(first, key, np.arange(len(key)))
+    return key, first
 
 
 def _row_formats(tab: Table, rows: np.ndarray):
     """(format, reason, error) per row of ``rows``: :func:`row_format` once per distinct
     (weight_format column, notes, weight_bits, GPU)."""
-    key = pd.DataFrame({"f": tab.weight_format[rows], "n": tab.notes[rows],
-                        "b": tab.num["weight_bits"][rows].astype(np.int64),
-                        "g": tab.text["gpu"].to_numpy()[rows]})
-    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(key)) if len(rows) else ([], [])
+    if not len(rows):
+        return (np.zeros(0, dtype=object),) * 3
+    gpu = tab.text["gpu"].to_numpy(dtype=object)
+    code, first = _codes(tab.weight_format[rows], tab.notes[rows],
+                         tab.num["weight_bits"][rows], gpu[rows])
     out = []
-    for f, n, b, g in uniq:
+    for i in rows[first]:
         try:
-            out.append(row_format({"weight_format": f, "notes": n, "weight_bits": int(b),
-                                   "gpu": g}) + ("",))
+            out.append(row_format({"weight_format": tab.weight_format[i], "notes": tab.notes[i],
+                                   "weight_bits": int(tab.num["weight_bits"][i]),
+                                   "gpu": gpu[i]}) + ("",))
         except ValueError as e:
             out.append(("", "", f"cannot simulate: {e}"))
-    arr = np.array(out, dtype=object).reshape(-1, 3)[codes] if len(out) else np.zeros((0, 3), object)
+    arr = np.array(out, dtype=object).reshape(-1, 3)[code]
     return arr[:, 0], arr[:, 1], arr[:, 2]
+
+
+def _notes(plan_note, rt, rt_why, fmt, fmt_why) -> np.ndarray:
+    """The note of each simulated row: replicas; runtime and why; format and why (as
+    :func:`scenario_for`), built once per distinct combination."""
+    code, first = _codes(plan_note, rt, rt_why, fmt, fmt_why)
+    texts = []
+    for i in first:
+        parts = [plan_note[i], f"{rt[i]} runtime: {rt_why[i]}" if rt[i] != "compiled" else "",
+                 f"{fmt[i]} ({fmt_why[i]})" if fmt_why[i] else ""]
+        texts.append("; ".join(x for x in parts if x))
+    return np.array(texts, dtype=object)[code] if len(code) else np.zeros(0, dtype=object)
+
+
+def _split(cols) -> list[np.ndarray]:
+    """Row positions of each distinct combination of ``cols``, in order of first appearance
+    (each ascending)."""
+    code, _ = _codes(*cols)
+    order = np.argsort(code, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(code[order])) + 1)
+
+
+INT_KEYS = ("weight_bits", "kv_bits", "tp", "pp", "ep")
 
 
 def map_rows(tab: Table, rows: np.ndarray, runtimes, efficiency) -> Mapping:
@@ -203,19 +236,14 @@ def map_rows(tab: Table, rows: np.ndarray, runtimes, efficiency) -> Mapping:
     fmt_of[cand], why_of[cand] = fmt, why
     cand = cand[ferr == ""]
     rt, rt_why = runtimes
-    key = pd.DataFrame({"model": df["model"].to_numpy()[cand], "gpu": df["gpu"].to_numpy()[cand],
-                        "interconnect": df["interconnect"].to_numpy()[cand],
-                        "runtime": rt[cand], "weight_format": fmt_of[cand],
-                        **{c: num[c][cand].astype(np.int64)
-                           for c in ("weight_bits", "kv_bits", "tp", "pp", "ep")}})
+    text = {c: df[c].to_numpy(dtype=object) for c in ("model", "gpu", "interconnect")}
+    cols = [text[c][cand] for c in ("model", "gpu", "interconnect")] + [rt[cand], fmt_of[cand]]
     ok_rows, groups_rows = [], []
-    for idx in (key.groupby(list(GROUP_KEYS), sort=False).indices.values() if len(cand) else []):
-        r = cand[np.sort(idx)]
+    for idx in (_split(cols + [num[c][cand] for c in INT_KEYS]) if len(cand) else []):
+        r = cand[idx]
         first = r[0]
-        kw = _kw({"model": df.at[first, "model"], "gpu": df.at[first, "gpu"],
-                  "interconnect": df.at[first, "interconnect"], "runtime": rt[first],
-                  "weight_format": fmt_of[first],
-                  **{c: int(num[c][first]) for c in ("weight_bits", "kv_bits", "tp", "pp", "ep")}},
+        kw = _kw({**{c: text[c][first] for c in text}, "runtime": rt[first],
+                  "weight_format": fmt_of[first], **{c: int(num[c][first]) for c in INT_KEYS}},
                  efficiency)
         vals = {c: num[c][r].astype(np.int64) for c in ROW_FIELDS}
         good, msgs = _check_group(kw, vals)
@@ -237,17 +265,12 @@ def map_rows(tab: Table, rows: np.ndarray, runtimes, efficiency) -> Mapping:
         sc = Scenario(**kw, **{c: int(g.vals[c][0]) for c in ROW_FIELDS})
         fam[g.pos], rts[g.pos] = sc.gpu_spec().family, get_runtime(sc.runtime).name
         wf[r] = sc.weight_format_spec().name
-    rt_note = np.where(rt[inf_index] != "compiled",
-                       pd.Series(rt[inf_index], dtype=object).add(" runtime: ")
-                       .add(pd.Series(rt_why[inf_index], dtype=object)).to_numpy(), "")
-    note[inf_index] = _join(note[inf_index], rt_note)
-    fw = why_of[inf_index] != ""
-    fmt_note = np.where(fw, pd.Series(fmt_of[inf_index], dtype=object).add(" (")
-                        .add(pd.Series(why_of[inf_index], dtype=object)).add(")").to_numpy(), "")
-    note[inf_index] = _join(note[inf_index], fmt_note)
     note[status != "ok"] = ""                  # notes describe simulated rows only
-    tp, pp, ep = (num[c][inf_index] for c in ("tp", "pp", "ep"))
-    replicas = num["num_gpus"][inf_index] / (np.maximum(tp, ep) * pp)
+    ii = inf_index
+    if len(ii):
+        note[ii] = _notes(note[ii], rt[ii], rt_why[ii], fmt_of[ii], why_of[ii])
+    tp, pp, ep = (num[c][ii] for c in ("tp", "pp", "ep"))
+    replicas = num["num_gpus"][ii] / (np.maximum(tp, ep) * pp)
     return Mapping(status=status, note=note, inf_index=inf_index, groups=groups,
                    families=fam, runtimes=rts, replicas=replicas, weight_format=wf)
 

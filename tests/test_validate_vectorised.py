@@ -198,3 +198,89 @@ def test_calibrate_fit_works_on_the_prepared_groups():
         sc = prep.scenarios[pos].replace(efficiency={"hbm_efficiency": 0.5})
         key, scale, _ = V.METRICS[prep.metrics[pos]]
         assert slow[pos] == pytest.approx(getattr(km.simulate(sc), key) * scale, rel=1e-12)
+
+
+# ---- the 2025 measurements on the vectorised path (merge of main's fidelity work) ----------
+def per_row_2025(path):
+    """Reference: a Scenario and simulate() per row; output_tokens_per_s by hand as batch x
+    output tokens x replicas / e2e (replicas = num_gpus / GPUs of the plan)."""
+    out = {}
+    for r in V.read_measurements(path):
+        if r["kind"] != "inference":
+            continue
+        if r["metric"] in V.SATURATION_METRICS:
+            out[r["id"]] = (V.SATURATION_STATUS, np.nan, "", r["weight_format"], r["kv_bits"])
+            continue
+        if r["metric"] not in V.METRICS:
+            continue
+        try:
+            sc, note = V.scenario_for(r)
+        except ValueError as e:
+            out[r["id"]] = (f"cannot simulate: {e}", np.nan, "", r["weight_format"], r["kv_bits"])
+            continue
+        res = km.simulate(sc)
+        if r["metric"] == "output_tokens_per_s":
+            reps = r["num_gpus"] // (max(r["tp"], r["ep"]) * r["pp"])
+            pred = r["batch"] * r["output_tokens"] * reps / res.e2e_s
+        else:
+            key, scale, _ = V.METRICS[r["metric"]]
+            pred = getattr(res, key) * scale
+        out[r["id"]] = ("ok", pred, note, sc.weight_format_spec().name, sc.kv_bits)
+    return out
+
+
+def _check_against_rows(df, ref):
+    for rid, (status, pred, note, fmt, kv) in ref.items():
+        got = df.loc[rid]
+        assert (got["status"], got["note"], got["weight_format"], int(got["kv_bits"])) == \
+            (status, note, fmt, kv), rid
+        if status == "ok":
+            assert got["predicted"] == pytest.approx(pred, rel=1e-9)
+        else:
+            assert np.isnan(got["predicted"])
+
+
+def test_the_2025_file_equals_simulate_per_row():
+    path = V.find_measurements("measurements_2025.csv")
+    df = V.validate(path).set_index("id")
+    ref = per_row_2025(path)
+    assert len(ref) == len(df) == 47
+    assert sum(s == "ok" for s, *_ in ref.values()) == 11
+    assert any("(notes" in n for _, _, n, _, _ in ref.values())      # formats read from notes
+    _check_against_rows(df, ref)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_random_precisions_and_saturation_rows_equal_the_row_by_row_mapping(tmp_path, seed):
+    """Random weight_format / kv_bits columns, FP8-KV and contradicting notes, replicas,
+    output_tokens_per_s and saturation rows: grouping by precision gives per-row results,
+    even where rows repeat enough for the closed form to run once per distinct row."""
+    rng = np.random.default_rng(seed)
+    src = pd.read_csv(_random_file(tmp_path, n=1500, seed=seed), dtype=str, keep_default_na=False)
+    n = len(src)
+    u = rng.random(n)
+    src["weight_format"] = rng.choice(["", "", "fp8", "int8", "bf16", "awq", "nvfp4"], n)
+    src["kv_bits"] = rng.choice(["", "", "8", "16", "4"], n)
+    src["notes"] = rng.choice(["", "FP8 KV cache", "weight format: NVFP4", "AWQ int4 weights",
+                               "fp16 baseline"], n)
+    src["weight_bits"] = rng.choice(["16", "8", "4"], n)
+    src.loc[u < 0.15, "metric"] = "output_tokens_per_s"
+    sat = (u > 0.15) & (u < 0.22)
+    src.loc[sat, "metric"], src.loc[sat, "batch"] = "max_output_tokens_per_s", "0"
+    wide = src.assign(num_gpus=(src["num_gpus"].astype(int) * 2).astype(str))  # 2x replicas
+    refs = []
+    for k, part in enumerate((src, wide)):
+        one = tmp_path / f"one{k}.csv"
+        part.to_csv(one, index=False)
+        refs.append(per_row_2025(one))
+    copies = 8          # repeated rows: the closed form runs once per distinct row (and replicas)
+    p = tmp_path / "prec.csv"
+    pd.concat([src, wide] * (copies // 2), ignore_index=True).assign(
+        id=[f"{i}" for i in range(copies * n)]).to_csv(p, index=False)
+    df = V.validate(p)
+    statuses = [s for s, *_ in refs[0].values()]
+    assert statuses.count("ok") > 150 and statuses.count(V.SATURATION_STATUS) > 50
+    assert sum("disagrees" in s for s in statuses) > 50                  # bits vs format
+    assert V.unique_rows(V.prepare(p)) is not None
+    for k in range(copies):
+        _check_against_rows(df.iloc[k * n:(k + 1) * n].set_index(src["id"]), refs[k % 2])
