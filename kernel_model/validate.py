@@ -374,9 +374,11 @@ def _is_collectives(path_or_df) -> bool:
         cols = [str(c).strip() for c in path_or_df.columns]
     else:
         try:
+            if not os.path.isfile(path_or_df):       # no FIFO / device opened (would block)
+                return False
             with open(os.fspath(path_or_df), encoding="utf-8-sig", errors="replace") as f:
                 cols = [c.strip() for c in f.readline(65536).split(",")]
-        except (OSError, TypeError):
+        except (OSError, TypeError, ValueError):
             return False
     return "collective" in cols and "size_bytes" in cols
 

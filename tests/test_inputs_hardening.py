@@ -80,13 +80,14 @@ def test_safe_reader_refuses_devices_fifos_directories_and_big_files(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
-@pytest.mark.parametrize("reader", ["hf", "yaml", "profile"])
+@pytest.mark.parametrize("reader", ["hf", "yaml", "profile", "validate"])
 def test_a_fifo_is_refused_at_once_not_read(tmp_path, reader):
     fifo = tmp_path / "config.json"
     os.mkfifo(fifo)
     from kernel_model.calibrate import load_profile
+    from kernel_model import validate as V            # also its collectives-header sniff
     fn = {"hf": lambda: model_from_hf_config(fifo), "yaml": lambda: load_yaml(fifo),
-          "profile": lambda: load_profile(fifo)}[reader]
+          "profile": lambda: load_profile(fifo), "validate": lambda: V.validate(fifo)}[reader]
     t0 = time.perf_counter()
     done, exc = in_thread(fn, timeout=5.0)
     if not done:                              # old behaviour: blocked in open(); release it
