@@ -111,14 +111,17 @@ def save_profile(cal: Calibration, path, report: dict | None = None) -> str:
 def load_profile(path) -> Calibration:
     """Read a JSON calibration profile (``{"calibration": {field: value}}`` or a flat
     ``{field: value}``); missing fields keep the engine's defaults."""
+    from ._files import read_text_file, MAX_CONFIG_BYTES
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such calibration profile") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: cannot read calibration profile ({e})") from None
+        text = read_text_file(path, MAX_CONFIG_BYTES, "calibration profile")
+    except ValueError as e:
+        msg = str(e)
+        if msg.endswith("does not exist"):
+            msg = f"{path}: no such calibration profile"
+        raise ValueError(msg) from None
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     if isinstance(doc, dict) and "calibration" in doc:
@@ -175,11 +178,14 @@ class Objective:
         self.keys = calibration_keys()
         self.families = families or {}       # per-family overrides kept from the start
         self.runtimes = runtimes or {}       # per-runtime overrides kept from the start
-        self.row_family = np.array([sc.gpu_spec().family for sc in prep.scenarios])
-        rts = [get_runtime(sc.runtime) for sc in prep.scenarios]
-        self.row_runtime = np.array([rt.name for rt in rts])
+        self.row_family = np.asarray(prep.families, dtype=object)
+        self.row_runtime = np.asarray(prep.runtimes, dtype=object)      # profile names
+        codes, names = pd.factorize(self.row_runtime)
+        rts = [get_runtime(r) for r in names]
         # per-kernel floor of runtimes without graphs (runtime.launch_gap)
-        self.launch_floor = np.array([0.0 if rt.graphs else rt.eager_launch_s for rt in rts])
+        self.launch_floor = np.array([0.0 if rt.graphs else rt.eager_launch_s
+                                      for rt in rts] or [0.0])[codes]
+        self.host_rows = np.array([rt.host_per_pass for rt in rts] or [False], dtype=bool)[codes]
         meas = prep.frame["measured"].to_numpy(dtype=float)
         self.meas_inf = meas[prep.inf_index]
         self.train_fn = V.training_function() if include_training else None
@@ -215,9 +221,7 @@ class Objective:
         if prep.P is not None:
             used = set(flat) | {k for _, g in groups for o in g.values() for k in o}
             if any(self.keys.get(k) is None for k in used):
-                base = {**(prep.scenarios[0].efficiency or {}), **eff}
-                P = V._stack([params(sc.replace(efficiency=base)) for sc in prep.scenarios])
-                P["replicas"] = prep.P.get("replicas", 1.0)
+                P = prep.stacked_params({**(prep.efficiency or {}), **eff})
             else:
                 P = dict(prep.P)
                 for k, v in flat.items():
@@ -380,7 +384,7 @@ def support(obj: Objective, name: str) -> np.ndarray:
     if where:
         rows &= (obj.row_family if where in _calmod.FAMILIES else obj.row_runtime) == where
     if field == "eager_server_step_s":
-        rows &= np.array([get_runtime(r).host_per_pass for r in obj.row_runtime], dtype=bool)
+        rows &= obj.host_rows
     return rows
 
 
@@ -411,8 +415,8 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
         start_cal = make_calibration(V.efficiency_dict(start))
     prep = V.prepare(combine(path_or_df), start_cal)
     unused = []
-    if tuple(params) == DEFAULT_PARAMS and not any(get_runtime(sc.runtime).host_per_pass
-                                                   for sc in prep.scenarios):
+    if tuple(params) == DEFAULT_PARAMS and not any(get_runtime(r).host_per_pass
+                                                   for r in set(prep.runtimes)):
         unused = ["eager_server_step_s"]          # nothing in the file depends on it
         names = tuple(n for n in names if n not in unused)
     obj = Objective(prep, loss, include_training, families=start_cal.families,

@@ -49,6 +49,7 @@ class Calibration:
                 kw[k] = _check_runtimes(v, numeric)
             else:
                 _check_field(k, v, numeric)
+                kw[k] = float(v)
         return replace(self, **kw)
 
     def for_family(self, family: str) -> "Calibration":
@@ -68,6 +69,43 @@ def numeric_fields() -> list[str]:
     return [f.name for f in fields(Calibration) if f.name not in ("families", "runtimes", "source")]
 
 
+# Allowed ranges of the numeric fields (checked by ``Calibration.replace`` and therefore by
+# every ``efficiency=`` / ``--calibration`` path): efficiencies in (0, 1]; times in
+# [0, MAX_TIME_S] seconds; ``roofline_exponent`` >= 1 (1: compute and memory add, inf: the
+# ideal max(compute, memory); below 1 a kernel would take longer than both added);
+# ``direct_allreduce_max_bytes`` >= 0 (inf: always one/two-shot). NaN is never allowed,
+# and inf only where said.
+MAX_TIME_S = 1.0
+ALLOW_INF = ("roofline_exponent", "direct_allreduce_max_bytes")
+
+
+def allowed(k) -> str:
+    """What field ``k`` accepts, in words."""
+    if k.endswith("efficiency"):
+        return "in (0, 1] (a number)"
+    if k == "roofline_exponent":
+        return "a number >= 1 (or inf for the ideal roofline max)"
+    if k.endswith("_s"):
+        return f"a finite number of seconds in [0, {MAX_TIME_S:g}]"
+    if k in ALLOW_INF:
+        return "a number >= 0 (or inf)"
+    return "a finite number >= 0"
+
+
+def _ok(k, v) -> bool:
+    if v != v:                                     # NaN
+        return False
+    if v in (float("inf"), float("-inf")):
+        return k in ALLOW_INF and v > 0
+    if k.endswith("efficiency"):
+        return 0 < v <= 1
+    if k == "roofline_exponent":
+        return v >= 1
+    if k.endswith("_s"):
+        return 0 <= v <= MAX_TIME_S
+    return v >= 0
+
+
 def _check_field(k, v, numeric, where="efficiency field") -> None:
     if k not in numeric:
         from .hardware import closest
@@ -77,10 +115,10 @@ def _check_field(k, v, numeric, where="efficiency field") -> None:
                          + (f"; closest: {', '.join(near)}" if near else "")
                          + f" (valid: {', '.join(sorted(numeric))}"
                          + f"{', families, runtimes' if top else ''})")
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-        raise ValueError(f"{where} {k}={v!r} must be a number >= 0")
-    if k.endswith("efficiency") and not 0 < v <= 1:
-        raise ValueError(f"{where} {k}={v!r} must be in (0, 1]")
+    real = isinstance(v, (int, float)) or type(v).__module__ == "numpy" and hasattr(v, "dtype") \
+        and getattr(v, "ndim", 1) == 0 and v.dtype.kind in "iuf"
+    if isinstance(v, bool) or type(v).__name__ == "bool_" or not real or not _ok(k, float(v)):
+        raise ValueError(f"{where} {k}={v!r} is not allowed: must be {allowed(k)}")
 
 
 def _check_families(v, numeric) -> dict:

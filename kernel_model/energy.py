@@ -49,6 +49,9 @@ LINK_PJ_PER_BYTE = {
 }
 
 _OVERRIDES: dict[str, dict] = {}
+# Largest accepted override of each coefficient (register_energy): ~100x any estimate above.
+MAX_ENERGY = {"flop_pj": 1e3, "hbm_pj_per_byte": 1e4, "link_pj_per_byte": 1e5,
+              "network_pj_per_byte": 1e5, "idle_w": 1e5, "tdp_w": 1e5}
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,30 @@ class EnergyParams:
 
 
 def register_energy(gpu: str, **fields) -> None:
-    """Override energy coefficients (EnergyParams field names) for the GPU preset ``gpu``."""
+    """Override energy coefficients (EnergyParams field names) for the GPU preset ``gpu``.
+    Each must be a finite number in [0, MAX_ENERGY[field]] (``tdp_w`` > 0, ``idle_w`` <=
+    ``tdp_w``); anything else raises ``ValueError`` naming the field and the value."""
     valid = set(EnergyParams.__dataclass_fields__) - {"gpu"}
     bad = [k for k in fields if k not in valid]
     if bad:
         raise ValueError(f"energy field {bad[0]!r} is unknown (valid: {', '.join(sorted(valid))})")
-    _OVERRIDES[gpu] = dict(_OVERRIDES.get(gpu, {}), **fields)
+    for k, v in fields.items():
+        if k == "source":
+            if not isinstance(v, str):
+                raise ValueError(f"energy field source={v!r} must be a string")
+            continue
+        lo_open = k == "tdp_w"
+        if (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+                or not np.isfinite(v) or v < 0 or (lo_open and v == 0) or v > MAX_ENERGY[k]):
+            rng = f"{'(' if lo_open else '['}0, {MAX_ENERGY[k]:g}]"
+            raise ValueError(f"energy field {k}={v!r} for {gpu!r} is not allowed: must be a "
+                             f"finite number in {rng}")
+    merged = dict(_OVERRIDES.get(gpu, {}), **{k: (v if k == "source" else float(v))
+                                              for k, v in fields.items()})
+    if "idle_w" in merged and "tdp_w" in merged and merged["idle_w"] > merged["tdp_w"]:
+        raise ValueError(f"energy fields for {gpu!r}: idle_w={merged['idle_w']:g} is not allowed: "
+                         f"more than tdp_w={merged['tdp_w']:g}")
+    _OVERRIDES[gpu] = merged
 
 
 def energy_params(gpu, interconnect=None) -> EnergyParams:

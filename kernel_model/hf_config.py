@@ -14,42 +14,65 @@ rotary, quantisation configs, multi-token-prediction layers) are reported with a
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 
-from .models import ModelSpec, MODELS, MODEL_ALIASES, register_model
+from .models import ModelSpec, LIMITS, register_model, check_spec, is_preset_name, _USER_MODELS
+from ._files import read_text_file, MAX_CONFIG_BYTES
 
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "phi3", "gpt2", "gpt_neox",
              "opt", "deepseek_v2", "deepseek_v3")
+
+# config.json key -> ModelSpec field whose bounds (models.LIMITS) it must respect
+KEY_FIELD = {
+    "n_layer": "layers", "num_hidden_layers": "layers", "n_embd": "hidden",
+    "hidden_size": "hidden", "n_head": "heads", "num_attention_heads": "heads",
+    "num_key_value_heads": "kv_heads", "n_inner": "ffn", "intermediate_size": "ffn",
+    "ffn_dim": "ffn", "vocab_size": "vocab", "head_dim": "head_dim",
+    "num_local_experts": "experts", "num_experts": "experts", "n_routed_experts": "experts",
+    "num_experts_per_tok": "top_k", "moe_intermediate_size": "expert_ffn",
+    "shared_expert_intermediate_size": "shared_ffn", "n_shared_experts": "shared_experts",
+    "q_lora_rank": "q_lora_rank", "kv_lora_rank": "kv_lora_rank",
+    "qk_rope_head_dim": "qk_rope_dim", "qk_nope_head_dim": "qk_nope_dim",
+    "v_head_dim": "v_head_dim", "first_k_dense_replace": "dense_layers",
+    "decoder_sparse_step": "layers", "moe_layer_freq": "layers",
+}
+# keys that may be 0 (absent features); every other size must be >= 1
+ZERO_OK = ("head_dim", "shared_expert_intermediate_size", "n_shared_experts", "q_lora_rank",
+           "first_k_dense_replace", "decoder_sparse_step", "moe_layer_freq", "n_inner")
 
 
 def read_mapping(path_or_dict, label, parse, hint=""):
     """``(data, path)`` from a dict (path None) or from a file whose top level is a mapping.
 
-    ``label`` names the file in messages ("config file"); ``parse(f)`` reads the open file
-    and raises ValueError saying what is wrong ("is not valid JSON: ..."); ``hint`` follows
+    ``label`` names the file in messages ("config file"); the file is read only if it is a
+    regular file of at most ``MAX_CONFIG_BYTES`` (``kernel_model._files``); ``parse(text)``
+    raises ValueError saying what is wrong ("is not valid JSON: ..."); ``hint`` follows
     the does-not-exist message."""
     if isinstance(path_or_dict, dict):
         return path_or_dict, None
     path = os.fspath(path_or_dict)
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         raise ValueError(f"{label} {path!r} does not exist{hint}")
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = parse(f)
-        except ValueError as e:
-            raise ValueError(f"{label} {path!r} {e}") from None
+    text = read_text_file(path, MAX_CONFIG_BYTES, label)
+    try:
+        data = parse(text)
+    except ValueError as e:
+        raise ValueError(f"{label} {path!r} {e}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{label} {path!r} must hold a mapping at the top level, not "
                          f"{type(data).__name__}")
     return data, path
 
 
-def _parse_json(f):
+def _parse_json(text):
     try:
-        return json.load(f)
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"is not valid JSON: line {e.lineno}: {e.msg}") from None
+    except RecursionError:
+        raise ValueError("is nested too deeply to be a config") from None
 
 
 def _load(path_or_dict):
@@ -59,18 +82,28 @@ def _load(path_or_dict):
                         " (give a config.json path, its folder, or a dict)")
 
 
-def _default_name(cfg, path, mt):
-    raw = cfg.get("_name_or_path") or ""
+def _default_name(cfg, path, mt, spec_of):
+    """The repository name in ``_name_or_path``, else the file's stem (its folder's name for
+    a ``config.json``), lower-cased; ``-hf`` when that is a built-in preset, then ``-2``,
+    ``-3``, ... while another model of that name is registered (``spec_of(name)`` is
+    the spec this config gives under ``name``)."""
+    raw = str(cfg.get("_name_or_path") or "")
     if not raw and path:
-        raw = os.path.basename(os.path.dirname(os.path.abspath(path)))
-    name = (os.path.basename(str(raw).rstrip("/")) or mt).lower()
-    if name in MODELS or name in MODEL_ALIASES:
+        stem, _ = os.path.splitext(os.path.basename(path))
+        raw = (os.path.basename(os.path.dirname(os.path.abspath(path)))
+               if stem.lower() == "config" else stem)
+    name = (os.path.basename(raw.rstrip("/")) or mt).lower()
+    if is_preset_name(name):
         name = name + "-hf"           # never shadowed by (or shadowing) a built-in preset
+    base, n = name, 1
+    while name in _USER_MODELS and _USER_MODELS[name] != spec_of(name):
+        n += 1
+        name = f"{base}-{n}"
     return name
 
 
 class _Cfg:
-    """Reads keys of one config, naming the key and model_type when one is missing."""
+    """Reads keys of one config, naming the key, its value and what is allowed."""
 
     def __init__(self, cfg, mt, where):
         self.cfg, self.mt, self.where = cfg, mt, where
@@ -87,10 +120,48 @@ class _Cfg:
         return default if v is None else (self.int(key, v) if isinstance(default, int)
                                           and not isinstance(default, bool) else v)
 
+    def flag(self, key, default):
+        v = self.cfg.get(key)
+        if v is None:
+            return default
+        if not isinstance(v, bool):
+            raise ValueError(f"{self.where}: key {key!r}={v!r} is not allowed: must be true or "
+                             f"false")
+        return v
+
     def int(self, key, v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v or v < 0:
-            raise ValueError(f"{self.where}: key {key!r}={v!r} must be a whole number >= 0")
+        lo = 0 if key in ZERO_OK else 1
+        hi = LIMITS[KEY_FIELD[key]][1] if key in KEY_FIELD else LIMITS["layers"][1]
+        if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                or v != int(v) or not lo <= v <= hi):
+            raise ValueError(f"{self.where}: key {key!r}={v!r} is not allowed: must be a whole "
+                             f"number in [{lo}, {hi}]")
         return int(v)
+
+    def layer_list(self, key, layers):
+        """A list of layer indices in [0, layers) (``mlp_only_layers``), as a set."""
+        v = self.cfg.get(key)
+        if v is None:
+            return set()
+        if not isinstance(v, list) or len(v) > layers:
+            raise ValueError(f"{self.where}: key {key!r}={v!r} is not allowed: must be a list "
+                             f"of layer indices in [0, {layers - 1}]")
+        for x in v:
+            if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < layers:
+                raise ValueError(f"{self.where}: key {key!r} holds {x!r}: must be a list of "
+                                 f"layer indices in [0, {layers - 1}]")
+        return set(v)
+
+
+def _sparse_every(layers, step, dense_only):
+    """Layers i in [0, layers) with (i + 1) % step == 0 and not in ``dense_only``."""
+    return layers // step - sum(1 for i in dense_only if (i + 1) % step == 0)
+
+
+def _sparse_from(layers, first, freq):
+    """Layers i in [first, layers) with i % freq == 0."""
+    lo = -(-first // freq) * freq
+    return 0 if lo >= layers else (layers - 1 - lo) // freq + 1
 
 
 def _ignored(c: _Cfg, name):
@@ -115,13 +186,18 @@ def _ignored(c: _Cfg, name):
         warnings.warn(f"{name}: ignored " + "; ".join(notes), UserWarning, stacklevel=3)
 
 
-def model_from_hf_config(path_or_dict, name: str | None = None, register: bool = True) -> ModelSpec:
+def model_from_hf_config(path_or_dict, name: str | None = None, register: bool = True,
+                         replace: bool = False) -> ModelSpec:
     """Build (and by default register) a :class:`ModelSpec` from a HF ``config.json``.
 
-    ``name`` defaults to the repository name in ``_name_or_path`` or the config's folder,
-    lower-cased (with ``-hf`` appended when that would clash with a built-in preset).
-    Raises ``ValueError`` for an unknown ``model_type`` (listing the supported ones) and for
-    a missing key (naming it).
+    ``name`` defaults to the repository name in ``_name_or_path``, else the file's name
+    (its folder's for a ``config.json``), lower-cased, with ``-hf`` appended when that is a
+    built-in preset and ``-2``, ``-3``, ... when another model of that name is registered
+    (loading the same config again reuses its name). An explicit ``name`` that is a
+    built-in preset is refused unless ``replace=True`` (which shadows the preset).
+    Raises ``ValueError`` for an unknown ``model_type`` (listing the supported ones), a
+    missing key (naming it), and a value out of range (naming the key, the value and the
+    allowed range: sizes are bounded by ``kernel_model.models.LIMITS``).
     """
     cfg, path = _load(path_or_dict)
     where = f"config {path!r}" if path else "config"
@@ -132,36 +208,56 @@ def model_from_hf_config(path_or_dict, name: str | None = None, register: bool =
     if mt not in SUPPORTED:
         raise ValueError(f"{where}: model_type {mt!r} is not supported (supported: "
                          f"{', '.join(SUPPORTED)})")
+    if name is not None:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"name={name!r} is not allowed: must be a non-empty string")
+        if register and is_preset_name(name) and not replace:
+            raise ValueError(f"name {name!r} is a built-in model preset; pass another name= "
+                             f"or replace=True to shadow it")
     c = _Cfg(cfg, mt, where)
-    name = name or _default_name(cfg, path, mt)
+    kw = _shape(c, mt)
     src = path or "config dict"
+    source = f"{src} (model_type {mt})"
+
+    def spec_of(n):
+        return ModelSpec(name=n, source=source, **kw)
+    name = name or _default_name(cfg, path, mt, spec_of)
+    spec = spec_of(name)
+    check_spec(spec, where)
+    _ignored(c, name)
+    if register:
+        register_model(spec, replace=replace)
+    return spec
+
+
+def _shape(c: _Cfg, mt: str) -> dict:
+    """ModelSpec keyword arguments of one config (sizes checked against their bounds)."""
     if mt == "gpt2":
         h = c.req("n_embd")
         kw = dict(layers=c.req("n_layer"), hidden=h, heads=c.req("n_head"),
-                  ffn=c.opt("n_inner", 4 * h), vocab=c.req("vocab_size"), gated_mlp=False,
-                  tie_embeddings=bool(c.opt("tie_word_embeddings", True)))
+                  ffn=c.opt("n_inner", 0) or 4 * h, vocab=c.req("vocab_size"), gated_mlp=False,
+                  tie_embeddings=c.flag("tie_word_embeddings", True))
         kw["kv_heads"] = kw["heads"]
     elif mt in ("gpt_neox", "opt"):
         kw = dict(layers=c.req("num_hidden_layers"), hidden=c.req("hidden_size"),
                   heads=c.req("num_attention_heads"),
                   ffn=c.req("intermediate_size" if mt == "gpt_neox" else "ffn_dim"),
                   vocab=c.req("vocab_size"), gated_mlp=False,
-                  tie_embeddings=bool(c.opt("tie_word_embeddings", mt == "opt")))
+                  tie_embeddings=c.flag("tie_word_embeddings", mt == "opt"))
         kw["kv_heads"] = kw["heads"]
     else:
         heads = c.req("num_attention_heads")
         kw = dict(layers=c.req("num_hidden_layers"), hidden=c.req("hidden_size"), heads=heads,
                   kv_heads=c.opt("num_key_value_heads", heads), ffn=c.req("intermediate_size"),
                   vocab=c.req("vocab_size"), head_dim=c.opt("head_dim", 0), gated_mlp=True,
-                  tie_embeddings=bool(c.opt("tie_word_embeddings", False)))
+                  tie_embeddings=c.flag("tie_word_embeddings", False))
         if mt == "mixtral":
             kw.update(experts=c.req("num_local_experts"), top_k=c.req("num_experts_per_tok"),
                       expert_ffn=kw["ffn"])
         elif mt == "qwen2_moe":
             layers = kw["layers"]
             step = c.opt("decoder_sparse_step", 1) or 1
-            dense_only = set(cfg.get("mlp_only_layers") or [])
-            n_sparse = sum(1 for i in range(layers) if (i + 1) % step == 0 and i not in dense_only)
+            n_sparse = _sparse_every(layers, step, c.layer_list("mlp_only_layers", layers))
             shared = c.opt("shared_expert_intermediate_size", 0)
             kw.update(experts=c.req("num_experts"), top_k=c.req("num_experts_per_tok"),
                       expert_ffn=c.req("moe_intermediate_size"),
@@ -171,22 +267,33 @@ def model_from_hf_config(path_or_dict, name: str | None = None, register: bool =
             layers = kw["layers"]
             first = c.opt("first_k_dense_replace", 0)
             freq = c.opt("moe_layer_freq", 1) or 1
-            n_sparse = sum(1 for i in range(layers) if i >= first and i % freq == 0)
             kw.update(experts=c.req("n_routed_experts"), top_k=c.req("num_experts_per_tok"),
                       expert_ffn=c.req("moe_intermediate_size"),
                       shared_experts=c.opt("n_shared_experts", 0),
-                      dense_layers=layers - n_sparse,
+                      dense_layers=layers - _sparse_from(layers, first, freq),
                       q_lora_rank=c.opt("q_lora_rank", 0), kv_lora_rank=c.req("kv_lora_rank"),
                       qk_rope_dim=c.req("qk_rope_head_dim"), qk_nope_dim=c.req("qk_nope_head_dim"),
                       v_head_dim=c.req("v_head_dim"), head_dim=0)
             kw["kv_heads"] = heads
-    if kw["heads"] < 1 or kw["hidden"] < 1 or kw["layers"] < 1:
-        raise ValueError(f"{where}: layers, hidden size and heads must be >= 1")
-    if kw.get("kv_heads", 1) < 1 or kw["heads"] % kw["kv_heads"]:
-        raise ValueError(f"{where}: num_key_value_heads={kw.get('kv_heads')} must divide "
+    _relations(c, kw)
+    return kw
+
+
+def _relations(c: _Cfg, kw: dict) -> None:
+    """Checks between keys, named as the config names them."""
+    w = c.where
+    hk = "n_head" if c.mt == "gpt2" else "num_attention_heads"
+    hid = "n_embd" if c.mt == "gpt2" else "hidden_size"
+    if not kw.get("head_dim") and not kw.get("kv_lora_rank") and kw["heads"] > kw["hidden"]:
+        raise ValueError(f"{w}: {hk}={kw['heads']} is not allowed: more heads than "
+                         f"{hid}={kw['hidden']} (allowed: at most {hid})")
+    if not kw.get("kv_lora_rank") and (kw["kv_heads"] > kw["heads"] or kw["heads"] % kw["kv_heads"]):
+        raise ValueError(f"{w}: num_key_value_heads={kw['kv_heads']} must divide "
                          f"num_attention_heads={kw['heads']}")
-    spec = ModelSpec(name=name, source=f"{src} (model_type {mt})", **kw)
-    _ignored(c, name)
-    if register:
-        register_model(spec)
-    return spec
+    if kw.get("experts", 1) > 1 and kw.get("dense_layers", 0) >= kw["layers"]:
+        raise ValueError(f"{w}: no layer of the {kw['layers']} has experts (see "
+                         f"mlp_only_layers / decoder_sparse_step / first_k_dense_replace / "
+                         f"moe_layer_freq); an MoE config needs at least one")
+    if kw.get("experts", 1) > 1 and kw["top_k"] > kw["experts"]:
+        raise ValueError(f"{w}: num_experts_per_tok={kw['top_k']} is not allowed: more than the "
+                         f"{kw['experts']} experts (allowed: 1..{kw['experts']})")

@@ -252,9 +252,79 @@ MODEL_ALIASES = {"llama-7b": "llama-2-7b", "llama-13b": "llama-2-13b", "llama-70
 # Models registered at run time (imported config.json files, user shapes).
 _USER_MODELS: dict[str, ModelSpec] = {}
 
+# Documented bounds of every ModelSpec size field, checked by ``check_spec`` (and so by
+# ``register_model`` and the config.json / YAML importers). They sit far above any published
+# model (Llama-3.1-405B: 126 layers, hidden 16384, vocabulary 128256; DeepSeek-V3: 256
+# experts) and low enough that nothing loops for long or overflows.
+LIMITS = {
+    "layers": (1, 4096), "hidden": (1, 1 << 20), "heads": (1, 1 << 14), "kv_heads": (1, 1 << 14),
+    "ffn": (1, 1 << 22), "vocab": (1, 1 << 24), "head_dim": (0, 1 << 14),
+    "experts": (1, 1 << 16), "top_k": (1, 1 << 16), "expert_ffn": (0, 1 << 22),
+    "shared_experts": (0, 1 << 10), "shared_ffn": (0, 1 << 22), "dense_layers": (0, 4096),
+    "q_lora_rank": (0, 1 << 20), "kv_lora_rank": (0, 1 << 20), "qk_rope_dim": (0, 1 << 14),
+    "qk_nope_dim": (0, 1 << 14), "v_head_dim": (0, 1 << 14),
+}
 
-def register_model(spec: ModelSpec) -> ModelSpec:
-    """Make ``spec`` available by name to :class:`Scenario` and the sweep."""
+
+def _whole(v) -> bool:
+    import numbers
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v).__name__ != "bool_"
+
+
+def check_spec(spec: ModelSpec, where: str | None = None) -> ModelSpec:
+    """Raise ``ValueError`` (naming the field, its value and what is allowed) unless every
+    field of ``spec`` is a whole number within ``LIMITS`` and the shape is consistent:
+    heads <= hidden, kv_heads dividing heads, top_k <= experts, dense_layers < layers for
+    an MoE model, and the MLA dimensions set together."""
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"a ModelSpec is needed, not {type(spec).__name__}")
+    w = where or f"model {spec.name!r}"
+    if not isinstance(spec.name, str) or not spec.name.strip():
+        raise ValueError(f"{w}: name={spec.name!r} must be a non-empty string")
+    for f, (lo, hi) in LIMITS.items():
+        v = getattr(spec, f)
+        if not _whole(v) or not lo <= v <= hi:
+            raise ValueError(f"{w}: {f}={v!r} is not allowed: must be a whole number in "
+                             f"[{lo}, {hi}]")
+    for f in ("gated_mlp", "tie_embeddings"):
+        if not isinstance(getattr(spec, f), bool):
+            raise ValueError(f"{w}: {f}={getattr(spec, f)!r} must be True or False")
+
+    def bad(msg):
+        raise ValueError(f"{w}: {msg}")
+    if not spec.head_dim and spec.heads > spec.hidden:
+        bad(f"heads={spec.heads} is not allowed: more attention heads than hidden={spec.hidden} "
+            f"(each head needs at least one dimension; set head_dim)")
+    if not spec.kv_lora_rank and (spec.kv_heads > spec.heads or spec.heads % spec.kv_heads):
+        bad(f"kv_heads={spec.kv_heads} is not allowed: must divide heads={spec.heads}")
+    if spec.top_k > spec.experts:
+        bad(f"top_k={spec.top_k} is not allowed: more than experts={spec.experts}")
+    if spec.experts > 1 and spec.dense_layers >= spec.layers:
+        bad(f"dense_layers={spec.dense_layers} is not allowed: an MoE model needs fewer dense "
+            f"layers than layers={spec.layers}")
+    if spec.kv_lora_rank:
+        for f in ("qk_rope_dim", "qk_nope_dim", "v_head_dim"):
+            if getattr(spec, f) < 1:
+                bad(f"{f}={getattr(spec, f)} is not allowed: multi-head latent attention "
+                    f"(kv_lora_rank={spec.kv_lora_rank}) needs it >= 1")
+    return spec
+
+
+def is_preset_name(name) -> bool:
+    """True when ``name`` is a built-in preset or alias (case-insensitive, as get_model)."""
+    key = str(name).lower()
+    return key in MODELS or key in MODEL_ALIASES
+
+
+def register_model(spec: ModelSpec, replace: bool = False) -> ModelSpec:
+    """Make ``spec`` available by name to :class:`Scenario` and the sweep.
+
+    The spec is checked (:func:`check_spec`). A name that is a built-in preset or alias is
+    refused unless ``replace=True``, which then shadows the preset for this process."""
+    check_spec(spec)
+    if is_preset_name(spec.name) and not replace:
+        raise ValueError(f"model name {spec.name!r} is a built-in preset; choose another name "
+                         f"or pass replace=True to shadow it")
     _USER_MODELS[spec.name] = spec
     return spec
 
@@ -262,14 +332,16 @@ def register_model(spec: ModelSpec) -> ModelSpec:
 def get_model(name) -> ModelSpec:
     if isinstance(name, ModelSpec):
         return name
+    if str(name) in _USER_MODELS:          # registered by the user (may shadow a preset)
+        return _USER_MODELS[str(name)]
     key = str(name).lower()
     key = MODEL_ALIASES.get(key, key)
+    if key in _USER_MODELS:
+        return _USER_MODELS[key]
     if key in MODELS:
         return MODELS[key]
-    if str(name) in _USER_MODELS:
-        return _USER_MODELS[str(name)]
     raise unknown("model", name, list(MODELS) + list(MODEL_ALIASES) + list(_USER_MODELS))
 
 
 def list_models() -> list[str]:
-    return list(MODELS) + list(_USER_MODELS)
+    return list(MODELS) + [k for k in _USER_MODELS if k not in MODELS]

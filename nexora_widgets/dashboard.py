@@ -53,10 +53,18 @@ class Dashboard(widgets.VBox):
             self.compare,
         ], layout=widgets.Layout(flex="1 1 0", min_width="0"))
         right.add_class("nx-charts")
-        tabs = widgets.Tab([right, self.serving], titles=("one request", "serving"),
+        # the serving chart joins its tab when first shown: figures laid out inside a hidden
+        # tab get no size (negative bars and console errors in the browser)
+        waiting = widgets.HTML('<div class="nx-sub">the serving simulation runs when this tab is shown</div>')
+        tabs = widgets.Tab([right, waiting], titles=("one request", "serving"),
                            layout=widgets.Layout(flex=f"1 1 {RIGHT_MIN_WIDTH}",
                                                  min_width=f"min({RIGHT_MIN_WIDTH}, 100%)"))
         self.serving.follow(tabs, 1)            # simulates only while its tab is shown
+
+        def place(change):
+            if change.new == 1 and tabs.children[1] is not self.serving:
+                tabs.children = (right, self.serving)
+        tabs.observe(place, "selected_index")
         main = widgets.HBox([left, tabs],
                             layout=widgets.Layout(width="100%", align_items="flex-start",
                                                   flex_flow="row wrap"))

@@ -76,8 +76,12 @@ class ServingChart(View):
         self.legend = widgets.HTML()
         self.panels = {"requests": self.gantt, "latency": widgets.HBox(list(self.latency)),
                        "rate": self.rate}
+        # only the shown view is in the page: a figure laid out while hidden gets no size
+        # (negative rectangles, console errors)
+        self.panel_box = widgets.Box(layout=widgets.Layout(width="100%"))
         self._show()
-        return [self.controls, self.view_toggle, *self.panels.values(), self.legend]
+        self.add_class("nx-serving")
+        return [self.controls, self.view_toggle, self.panel_box, self.legend]
 
     def _controls(self, w):
         lay = dict(style={"description_width": "initial"}, continuous_update=False)
@@ -186,8 +190,7 @@ class ServingChart(View):
         self.refresh()
 
     def _show(self):
-        for k, p in self.panels.items():
-            p.layout.display = "" if k == self._view else "none"
+        self.panel_box.children = (self.panels[self._view],)
 
     # ---- drawing --------------------------------------------------------------------------
     def update(self, res):

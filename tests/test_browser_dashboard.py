@@ -358,3 +358,18 @@ def test_layout_at_lecture_sizes(browser, voila, size):
         assert_clean(pg)
     finally:
         pg.close()
+
+
+def test_serving_tab_renders_without_console_errors(browser, voila):
+    """Open the dashboard's serving tab: its chart simulates, draws and logs no error."""
+    pg = open_page(browser, voila)
+    try:
+        pg.get_by_role("tab", name="serving").click()
+        pg.wait_for_selector(".nx-serving svg", state="visible", timeout=TIMEOUT_MS)
+        wait_until(pg, lambda: pg.locator(".nx-serving svg .mark").count() > 0
+                   or pg.locator(".nx-serving svg path").count() > 0, "serving marks drawn")
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "dashboard-serving.png"), full_page=True)
+        assert_clean(pg)
+    finally:
+        pg.close()

@@ -46,7 +46,7 @@ def test_calibration_keys_hold_the_field_values():
     for f, k in keys.items():
         if k is None:
             continue
-        v = 0.55 if f.endswith("efficiency") else 7.5e-6
+        v = 0.55 if f.endswith("efficiency") else 2.5 if f == "roofline_exponent" else 7.5e-6
         assert params(sc.replace(efficiency={f: v}))[k] == pytest.approx(v)
 
 

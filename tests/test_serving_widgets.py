@@ -61,7 +61,7 @@ def test_latency_and_rate_views():
     c.view_toggle.value = "rate"
     cap = c.values["capacity_rps"]
     assert cap > 0 and c.knee.x.tolist() == [cap, cap]
-    assert c.panels["rate"].layout.display == "" and c.panels["requests"].layout.display == "none"
+    assert c.panel_box.children == (c.panels["rate"],)          # only the shown view is in the page
 
 
 def test_bad_control_value_keeps_the_last_good_state():
@@ -98,7 +98,9 @@ def test_dashboard_has_a_serving_tab():
     from nexora_widgets import Dashboard
     d = Dashboard(model="llama-2-7b", gpu="a100-sxm-80gb", interconnect="none")
     tabs = d.children[1].children[1]
-    assert tabs.titles == ("one request", "serving") and tabs.children[1] is d.serving
+    assert tabs.titles == ("one request", "serving")
+    assert tabs.children[1] is not d.serving        # not laid out while hidden (no size)
     assert d.serving.result is None
     tabs.selected_index = 1
+    assert tabs.children[1] is d.serving
     assert d.serving.result is not None
