@@ -161,16 +161,16 @@ def _check_runtimes(v, numeric) -> dict:
 # refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
 # measurements.csv + measurements_2025.csv: seven values, one of them per runtime.
 DEFAULT = Calibration(
-    flops_efficiency=0.6871432182262408,
-    attention_efficiency=0.9876512442914545,
-    hbm_efficiency=0.942045486450223,
-    launch_overhead_s=1.5744910020560542e-05,
-    collective_overhead_s=1.0967479347128632e-05,
+    flops_efficiency=0.6857882898950146,
+    attention_efficiency=0.9839820307049187,
+    hbm_efficiency=0.948835428550562,
+    launch_overhead_s=1.5933385957897378e-05,
+    collective_overhead_s=1.067845196919808e-05,
     collective_step_s=0.0,
     direct_allreduce_max_bytes=524288.0,
     step_overhead_s=0.0,
     eager_server_step_s=0.0155,
-    roofline_exponent=1.7378831719968786,
+    roofline_exponent=1.7431758179129226,
     families={},
-    runtimes={'vllm': {'launch_overhead_s': 6.3216306242377705e-06}},
+    runtimes={'vllm': {'launch_overhead_s': 6.396101345475529e-06}},
     source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

@@ -383,7 +383,7 @@ def _is_collectives(path_or_df) -> bool:
     return "collective" in cols and "size_bytes" in cols
 
 
-def validate(path_or_df, calibration=None, progress=None) -> pd.DataFrame:
+def validate(path_or_df, calibration=None, progress=None, saturation: bool = True) -> pd.DataFrame:
     """Simulate every row of a measurements file (path or DataFrame).
 
     Returns one row per measurement: id, source, framework, kind, the plan, the precision
@@ -393,7 +393,9 @@ def validate(path_or_df, calibration=None, progress=None) -> pd.DataFrame:
     its fields or a JSON profile path (see ``kernel_model.calibrate``); None uses the
     engine's defaults. ``progress``: None shows a bar for big files (on a terminal), True
     always, False never. A collectives file returns
-    ``kernel_model.validate_collectives.validate_collectives``' table.
+    ``kernel_model.validate_collectives.validate_collectives``' table. ``saturation``:
+    predict the saturation-throughput rows with the serving model (else they keep
+    ``SATURATION_STATUS``).
     """
     if _is_collectives(path_or_df):        # measured collectives: the collective model alone
         from . import validate_collectives as VC
@@ -414,15 +416,47 @@ def validate(path_or_df, calibration=None, progress=None) -> pd.DataFrame:
     finally:
         if bar is not None:
             bar.close()
-    return finish(prep, pred, prep.efficiency)
+    out = finish(prep, pred, prep.efficiency)
+    return with_saturation(out, path_or_df, prep.efficiency) if saturation else out
+
+
+def with_saturation(out: pd.DataFrame, path_or_df, efficiency=None) -> pd.DataFrame:
+    """Saturation-throughput rows (``batch = 0``, ``max_output_tokens_per_s``) predicted by
+    the serving model (``kernel_model.serving.validate_saturation``: every request queued
+    at once, the batch limited by KV memory and the engine's own limit)."""
+    sat = (out["status"] == SATURATION_STATUS).to_numpy()
+    if not sat.any():
+        return out
+    from .serving import validate_saturation
+    raw = (path_or_df if isinstance(path_or_df, pd.DataFrame)
+           else pd.read_csv(os.fspath(path_or_df), skipinitialspace=True, encoding="utf-8-sig"))
+    raw = raw.copy()
+    raw.columns = [str(c).strip() for c in raw.columns]
+    for c in ("batch", "tp", "pp", "ep", "num_gpus", "weight_bits", "prompt_tokens",
+              "output_tokens", "value"):
+        raw[c] = pd.to_numeric(raw[c], errors="coerce")
+    res = validate_saturation(raw, efficiency=efficiency)
+    res = res.set_index(res["id"].astype(str))
+    out = out.copy()
+    for i in np.flatnonzero(sat):
+        r = res.loc[str(out.at[i, "id"])]
+        if r["status"] == "ok":
+            out.at[i, "predicted"] = float(r["predicted"])
+            out.at[i, "error_pct"] = (float(r["predicted"]) / out.at[i, "measured"] - 1.0) * 100.0
+            out.at[i, "status"] = "ok"
+            out.at[i, "note"] = ("; ".join(x for x in (out.at[i, "note"], "saturation: serving "
+                                 f"model, max_batch {int(r['max_batch'])}") if x))
+        else:
+            out.at[i, "status"] = f"saturation: {r['status']}"
+    return out
 
 
 class _CallableModule(types.ModuleType):
     """This module, callable: ``kernel_model.validate(path)`` is :func:`validate`, and
     ``kernel_model.validate.summarize`` etc. stay reachable."""
 
-    def __call__(self, path_or_df, calibration=None, progress=None) -> pd.DataFrame:
-        return validate(path_or_df, calibration, progress)
+    def __call__(self, path_or_df, calibration=None, progress=None, saturation=True) -> pd.DataFrame:
+        return validate(path_or_df, calibration, progress, saturation)
 
 
 sys.modules[__name__].__class__ = _CallableModule

@@ -29,7 +29,7 @@ TRAINING_METRICS = {"iteration_s": "s"}
 # saturation throughput (batch = 0: the engine's own largest batch): the serving model's
 SATURATION_METRICS = ("max_output_tokens_per_s",)
 SATURATION_UNIT = "tokens/s"
-SATURATION_STATUS = "saturation throughput: needs the serving model (issue 14)"
+SATURATION_STATUS = "saturation throughput: predicted by the serving model"
 ALL_METRICS = tuple(METRICS) + tuple(TRAINING_METRICS) + SATURATION_METRICS
 KV_BITS = (4, 8, 16)
 

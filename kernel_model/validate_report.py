@@ -14,6 +14,9 @@ import pandas as pd
 
 from .simulate import simulate
 from .validate_map import efficiency_dict, scenario_for
+from .validate_io import SATURATION_METRICS
+
+SATURATION_TARGET = 20.0           # issue 14: MAPE of the saturation-throughput rows, percent
 
 PLAN_COLUMNS = ("num_gpus", "tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens",
                 "weight_bits", "kv_bits")
@@ -79,17 +82,24 @@ def tp_scaling(df: pd.DataFrame) -> pd.DataFrame:
 def summarize(df: pd.DataFrame) -> dict:
     """Error statistics of a ``validate`` table (percent).
 
-    Keys: ``overall`` (MAPE of every ok row), ``rows`` / ``ok`` (counts), ``by_source`` and
-    ``by_metric`` (DataFrames: rows, mape, bias = mean signed error, max_abs),
+    Keys: ``overall`` (MAPE of every ok row with a fixed batch), ``rows`` / ``ok`` (counts),
+    ``by_source`` and ``by_metric`` (DataFrames: rows, mape, bias = mean signed error,
+    max_abs; ``by_metric`` includes saturation rows), ``saturation`` (rows, mape, by_source
+    of the saturation-throughput rows, predicted by the serving model; issue 14 target 20 %),
     ``tp_scaling`` (see :func:`tp_scaling`), ``excluded`` (id, source, metric, status).
     """
-    ok = df[df["status"] == "ok"]
+    all_ok = df[df["status"] == "ok"]
+    sat = all_ok[all_ok["metric"].isin(SATURATION_METRICS)]
+    ok = all_ok[~all_ok["metric"].isin(SATURATION_METRICS)]
     return {
-        "rows": int(len(df)), "ok": int(len(ok)),
+        "rows": int(len(df)), "ok": int(len(all_ok)),
+        "saturation": {"rows": int(len(sat)),
+                       "mape": float(sat["error_pct"].abs().mean()) if len(sat) else float("nan"),
+                       "by_source": _group_stats(sat, "source")},
         "overall": float(ok["error_pct"].abs().mean()) if len(ok) else float("nan"),
         "bias": float(ok["error_pct"].mean()) if len(ok) else float("nan"),
         "by_source": _group_stats(ok, "source"),
-        "by_metric": _group_stats(ok, "metric"),
+        "by_metric": _group_stats(all_ok, "metric"),
         "tp_scaling": tp_scaling(df),
         "excluded": df.loc[df["status"] != "ok", ["id", "source", "metric", "status"]].reset_index(drop=True),
     }
@@ -105,6 +115,13 @@ def worst_rows(df: pd.DataFrame, n: int = 10, calibration=None) -> pd.DataFrame:
     ok = ok.loc[ok["error_pct"].abs().sort_values(ascending=False).index[:n]]
     out = []
     for _, r in ok.iterrows():
+        if r["metric"] in SATURATION_METRICS:          # a serving run, not one static batch
+            out.append({"id": r["id"], "source": r["source"], "model": r["model"],
+                        "tp": int(r["tp"]), "batch": 0, "prompt_tokens": int(r["prompt_tokens"]),
+                        "output_tokens": int(r["output_tokens"]), "metric": r["metric"],
+                        "unit": r["unit"], "measured": r["measured"], "predicted": r["predicted"],
+                        "error_pct": r["error_pct"]})
+            continue
         row = {c: (int(r[c]) if c in PLAN_COLUMNS else r[c]) for c in
                ("model", "gpu", "interconnect", "runtime", "weight_format") + PLAN_COLUMNS}
         sc, _ = scenario_for(row, eff)
@@ -159,10 +176,14 @@ def _worst_block(df, n, calibration) -> list[str]:
     w = worst_rows(df, n, calibration)
     if not len(w):
         return []
+    w = w.reindex(columns=list(w.columns) + [c for c in ("compute", "hbm", "communication",
+                                                          "launch_overhead", "pipeline_bubble",
+                                                          "prefill_pct", "fits")
+                                              if c not in w.columns])
     w = w.rename(columns={"launch_overhead": "launch", "pipeline_bubble": "bubble",
                           "communication": "comm", "prompt_tokens": "prompt",
                           "output_tokens": "output"})
-    pct = lambda v: "-" if not np.isfinite(v) else f"{v:.0f}"
+    pct = lambda v: "-" if v is None or not np.isfinite(float(v)) else f"{float(v):.0f}"
     return ["", f"Worst {len(w)} rows by |error| (full table: --csv); where the model puts the "
                 f"time (% of the prefill for ttft, of a decode step otherwise; prefill = % of e2e)",
             w[["id", "model", "tp", "batch", "prompt", "output", "metric", "measured",
@@ -200,6 +221,9 @@ def report(df: pd.DataFrame, summary: dict | None = None, calibration=None,
     lines = [f"{s['ok']:,} of {s['rows']:,} rows simulated", ""]
     fmt = {"mape": "{:.1f}".format, "bias": "{:+.1f}".format, "max_abs": "{:.1f}".format}
     lines.append(f"MAPE overall: {s['overall']:.1f} %  (mean signed error {s['bias']:+.1f} %)")
+    if s.get("saturation", {}).get("rows"):
+        lines.append(f"Saturation throughput (serving model, {s['saturation']['rows']} rows): "
+                     f"MAPE {s['saturation']['mape']:.1f} % (target {SATURATION_TARGET:g} %)")
     for key, title in (("by_source", "MAPE per source (%)"), ("by_metric", "MAPE per metric (%)")):
         if len(s[key]):
             lines += ["", title] + _capped(s[key].reset_index(), limit, "rows", formatters=fmt)

@@ -22,17 +22,34 @@ def write(tmp_path, rows, header=HEADER, name="m.csv"):
 def test_the_2025_file_is_shipped_and_every_row_is_accounted_for():
     assert F2025 is not None and F2025.endswith("kernel_model/data/measurements_2025.csv")
     raw = pd.read_csv(F2025)
-    df = V.validate(F2025)
-    assert list(df["id"]) == list(raw["id"]) and len(df) == 47
     sat = raw["metric"] == "max_output_tokens_per_s"
     assert sat.sum() == 36 and (raw.loc[sat, "batch"] == 0).all()
+    # without the serving model the saturation rows are kept, with the reason
+    df = V.validate(F2025, saturation=False)
+    assert list(df["id"]) == list(raw["id"]) and len(df) == 47
     assert (df.loc[sat.values, "status"] == V.SATURATION_STATUS).all()
-    assert V.SATURATION_STATUS == "saturation throughput: needs the serving model (issue 14)"
     assert (df.loc[~sat.values, "status"] == "ok").sum() == 11
     ex = V.summarize(df)["excluded"]
     assert len(ex) == 36 and set(ex["status"]) == {V.SATURATION_STATUS}
-    text = V.report(df)
-    assert "Excluded rows (36)" in text and "new-000 (trtllm-perf-overview-v1.0" in text
+    # by default the serving model predicts them (issue 14): every row simulated
+    full = V.validate(F2025)
+    assert (full["status"] == "ok").all()
+    assert full.loc[sat.values, "note"].str.contains("saturation: serving model").all()
+    assert (full.loc[~sat.values, "predicted"].to_numpy() == df.loc[~sat.values, "predicted"].to_numpy()).all()
+
+
+def test_saturation_rows_are_predicted_by_the_serving_model_and_reported_apart():
+    from kernel_model.serving import validate_saturation
+    full = V.validate(F2025)
+    sat = full[full["metric"] == "max_output_tokens_per_s"].set_index("id")
+    ref = validate_saturation(pd.read_csv(F2025)).set_index("id")
+    assert np.allclose(sat["predicted"], ref.loc[sat.index, "predicted"], rtol=1e-12)
+    s = V.summarize(full)
+    assert s["saturation"]["rows"] == 36
+    assert s["saturation"]["mape"] == pytest.approx(100 * ref.attrs["mape"], rel=1e-9)
+    assert s["overall"] == V.summarize(V.validate(F2025, saturation=False))["overall"]
+    text = V.report(full)
+    assert "Saturation throughput (serving model, 36 rows)" in text
 
 
 def test_formats_kv_and_runtimes_read_from_the_2025_rows():
@@ -58,7 +75,7 @@ def test_output_tokens_per_s_is_batch_times_output_over_e2e_by_hand(tmp_path):
 
 
 def test_the_2025_fixed_batch_rows_meet_the_issue_11_targets():
-    s = V.summarize(V.validate(F2025))
+    s = V.summarize(V.validate(F2025, saturation=False))
     assert s["ok"] == 11
     assert s["overall"] <= 15.0
     assert (s["by_source"]["mape"] <= 25.0).all()

@@ -90,7 +90,7 @@ def _int(row, key):
     return int(f)
 
 
-def scenario_for_row(row) -> tuple[Scenario, dict]:
+def scenario_for_row(row, efficiency=None) -> tuple[Scenario, dict]:
     """(Scenario, max_throughput options: max_batch, admission) of one saturation row (see
     the module docstring)."""
     from ..runtime import runtime_for_framework
@@ -103,6 +103,8 @@ def scenario_for_row(row) -> tuple[Scenario, dict]:
     kw.update({k: v for k, v in fmt.items() if k in fields})
     if row.get("framework"):
         kw["runtime"] = runtime_for_framework(str(row["framework"]))[0]
+    if efficiency:
+        kw["efficiency"] = efficiency
     m = _MAX_BATCH.search(str(row.get("notes", "")))
     trt = "tensorrt" in str(row.get("framework", "")).lower().replace("-", "")
     opts = {"max_batch": int(m.group(1)) if m else DEFAULT_MAX_BATCH,
@@ -110,12 +112,12 @@ def scenario_for_row(row) -> tuple[Scenario, dict]:
     return Scenario(**kw), opts
 
 
-def _predict_row(r):
+def _predict_row(r, efficiency=None):
     rec = {k: r[k] for k in ("id", "gpu", "model", "num_gpus", "weight_bits",
                              "prompt_tokens", "output_tokens") if k in r}
     rec["measured"] = float(r["value"])
     try:
-        sc, opts = scenario_for_row(r)
+        sc, opts = scenario_for_row(r, efficiency)
         rec.update(opts)
         rec["predicted"] = max_throughput(sc, int(r["prompt_tokens"]), int(r["output_tokens"]),
                                           **opts)
@@ -126,7 +128,7 @@ def _predict_row(r):
     return rec
 
 
-def validate_saturation(df, progress=None, client=None):
+def validate_saturation(df, progress=None, client=None, efficiency=None):
     """Predicted vs measured saturation rows of a measurements DataFrame.
 
     Returns a DataFrame (one row per ``batch == 0`` ``max_output_tokens_per_s`` row): id,
@@ -138,11 +140,13 @@ def validate_saturation(df, progress=None, client=None):
     rows = df[(df["batch"] == 0) & (df["metric"] == METRIC)]
     recs = [r for _, r in rows.iterrows()]
     if client is not None:                      # a dask.distributed Client
-        out = client.gather(client.map(_predict_row, recs, pure=False))
+        import functools
+        out = client.gather(client.map(functools.partial(_predict_row, efficiency=efficiency),
+                                       recs, pure=False))
     else:
         out = []
         for r in recs:
-            out.append(_predict_row(r))
+            out.append(_predict_row(r, efficiency))
             if progress is not None:
                 progress.update(1)
     res = pd.DataFrame(out)
