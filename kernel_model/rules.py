@@ -22,7 +22,10 @@ import numbers
 
 import numpy as np
 
-from .hardware import closest
+from .hardware import closest, get_gpu, get_interconnect
+from .models import ModelSpec, get_model
+from .runtime import get_runtime
+from .formats import WEIGHT_FORMATS, get_format
 
 ALGORITHMS = ("auto", "ring", "tree", "oneshot", "twoshot", "in_switch")
 BITS = (4, 8, 16)
@@ -56,6 +59,8 @@ MAX_ROWS = 20_000_000
 
 
 def _int(name, v, lo, hi, optional=False):
+    if v.__class__ is int and lo <= v <= hi:          # the common case, fast
+        return v
     if optional and v is None:
         return None
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
@@ -96,34 +101,39 @@ def check_choice(name, v, allowed) -> str:
     return str(v)
 
 
+_PLAIN = {"algorithm": ALGORITHMS, "runtime": ("compiled",), "weight_format": ("auto",),
+          "inter_node": ("auto",)}
+
+
 def check_value(name, v):
     """Field rule for Scenario field ``name``: the canonical value, or ValueError."""
+    if v.__class__ is str and v in _PLAIN.get(name, ()):   # the common defaults, fast
+        return v
     if name in INT_BOUNDS:
         return _int(name, v, *INT_BOUNDS[name])
     if name in OPTIONAL_INT_BOUNDS:
         return _int(name, v, *OPTIONAL_INT_BOUNDS[name], optional=True)
     if name in BIT_FIELDS:
+        if v.__class__ is int and v in BITS:
+            return v
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or v not in BITS:
             raise ValueError(f"{name}={v!r} is not allowed: must be one of 4, 8, 16")
         return int(v)
     if name in REAL_BOUNDS:
         return check_real(name, v, *REAL_BOUNDS[name])
     if name in BOOL_FIELDS:
-        return check_bool(name, v)
+        return v if v.__class__ is bool else check_bool(name, v)
     if name in CHOICES:
         return check_choice(name, v, CHOICES[name]())
     if name == "runtime":                                # profiles and their aliases
-        from .runtime import get_runtime
         get_runtime(v)                                   # unknown: closest and valid names
         return str(v)
     if name == "weight_format":
-        from .formats import WEIGHT_FORMATS, get_format
         if not isinstance(v, str):
             raise ValueError(f"weight_format={v!r} is not allowed: must be one of "
                              f"{', '.join(WEIGHT_FORMATS)}")
         return "auto" if v == "auto" else get_format(v).name    # aliases: canonical names
     if name == "model":
-        from .models import ModelSpec, get_model
         if isinstance(v, dict):
             v = ModelSpec.from_dict(v)
         if isinstance(v, ModelSpec):
@@ -131,12 +141,10 @@ def check_value(name, v):
         get_model(v)
         return str(v)
     if name == "gpu":
-        from .hardware import get_gpu
         get_gpu(v)
         return str(v)
     if name == "interconnect":
         if v != "none":
-            from .hardware import get_interconnect
             get_interconnect(v)
         return str(v)
     if name == "efficiency":

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import json
+
 from . import xp
+from .hardware import (get_gpu, get_interconnect, inter_node_for,
+                       COLLECTIVE_CONSTANTS as _K)
+from .models import get_model
+from .runtime import get_runtime, launch_gap
+from .formats import resolve as _resolve_format, math_flops, get_format
 
 #: Plan fields that enter T as numbers (one value, or an axis of a sweep).
 PLAN_FIELDS = ("tp", "pp", "ep", "batch", "prompt_tokens", "output_tokens", "weight_bits",
@@ -48,7 +55,6 @@ def gpu_row(gpu) -> dict:
 def link_row(gpu, interconnect: str, inter_node: str) -> dict:
     """Link facts (:func:`link_facts`) of a scenario's links, plus ``none`` (1.0 for
     interconnect 'none': one GPU, no link; the GPU's native link stands in)."""
-    from .hardware import get_interconnect, inter_node_for
     none = interconnect == "none"
     link = get_interconnect(gpu.native_link if none else interconnect)
     inter = inter_node_for(gpu) if inter_node == "auto" else get_interconnect(inter_node)
@@ -65,7 +71,7 @@ def link_facts(link, inter) -> dict:
     step latency ``lat0`` (s, before the calibrated ``collective_step_s``), the topology
     flags, in-switch bandwidth, the network's ``bw_x`` / ``lat_x0`` (a network preset as
     interconnect puts every GPU in its own node: ``net``), and NCCL's protocol constants."""
-    from .hardware import COLLECTIVE_CONSTANTS as k
+    k = _K
     net = link.kind == "network"
     x = link if net else inter
     return {"bw": link.bw_gbps * 1e9, "lat0": link.latency_s, "p2p": float(link.p2p),
@@ -81,7 +87,6 @@ def link_facts(link, inter) -> dict:
 
 def cal_row(cal, rt) -> dict:
     """Calibration numbers of runtime profile ``rt``: ``t_launch`` is its per-kernel gap."""
-    from .runtime import launch_gap
     return {"ef": cal.flops_efficiency, "ea": cal.attention_efficiency, "em": cal.hbm_efficiency,
             "t_launch": launch_gap(rt, cal.launch_overhead_s), "c_coll": cal.collective_overhead_s,
             "t_step": cal.step_overhead_s, "rexp": cal.roofline_exponent,
@@ -97,8 +102,6 @@ def calibration(efficiency, family: str, runtime: str = "compiled"):
     the overrides of the GPU ``family`` and of the ``runtime`` profile (memoised on the
     overrides' contents)."""
     from .calibration import DEFAULT
-    from .runtime import get_runtime
-    import json
     key = (json.dumps(efficiency, sort_keys=True, default=str) if efficiency else "", family,
            runtime)
     cal = _CAL_CACHE.get(key)
@@ -113,7 +116,6 @@ def calibration(efficiency, family: str, runtime: str = "compiled"):
 
 @lru_cache(maxsize=64)
 def runtime_row(runtime: str) -> dict:
-    from .runtime import get_runtime
     rt = get_runtime(runtime)
     return {"server": float(rt.host_per_pass), "fuse": rt.fusion}
 
@@ -121,10 +123,8 @@ def runtime_row(runtime: str) -> dict:
 def format_row(weight_format: str, weight_bits, gpu) -> dict:
     """The weight format's GEMM peak ``F`` (FLOP/s), bytes per weight ``wb`` and, for an
     explicit format, its bits ``fmt_bits`` (0 for "auto": the closest to weight_bits)."""
-    from .formats import resolve, math_flops, get_format
-    from .hardware import get_gpu
     g = get_gpu(gpu)
-    fmt = resolve(weight_format, int(weight_bits), g)
+    fmt = _resolve_format(weight_format, int(weight_bits), g)
     explicit = weight_format not in (None, "", "auto")
     return {"F": math_flops(fmt, g), "wb": fmt.bytes_per_weight,
             "fmt_bits": float(get_format(weight_format).bits) if explicit else 0.0}
@@ -174,7 +174,6 @@ LINK_DEPS = ("gpu", "interconnect", "inter_node")
 
 
 def model_spec(model, layers, moe_experts, active_experts):
-    from .models import get_model
     return get_model(model).with_overrides(layers, moe_experts, active_experts)
 
 
@@ -183,18 +182,14 @@ def _model(model, layers, moe_experts, active_experts):
 
 
 def _gpu(gpu):
-    from .hardware import get_gpu
     return gpu_row(get_gpu(gpu))
 
 
 def _link(gpu, interconnect, inter_node):
-    from .hardware import get_gpu
     return link_row(get_gpu(gpu), interconnect, inter_node)
 
 
 def _cal(efficiency, gpu, runtime):
-    from .hardware import get_gpu
-    from .runtime import get_runtime
     return cal_row(calibration(efficiency, get_gpu(gpu).family, runtime), get_runtime(runtime))
 
 
