@@ -107,8 +107,10 @@ def main(argv=None) -> int:
     if new:
         n5 = V.summarize(V.validate(new))
         per = ", ".join(f"{k} {v:.1f} %" for k, v in n5["by_source"]["mape"].items())
+        sat = n5["saturation"]
         print(f"measurements_2025.csv, fixed-batch rows: MAPE {n5['overall']:.1f} % over "
-              f"{n5['ok']} rows ({per}); {len(n5['excluded'])} saturation rows excluded")
+              f"{n5['ok'] - sat['rows']} rows ({per}); saturation rows (serving model): "
+              f"MAPE {sat['mape']:.1f} % over {sat['rows']} rows (target 20 %)")
     rate = statistics.median(n / t for t in t_val)
     print(f"target >= {TARGET:.0f} rows/s: {'PASS' if rate >= TARGET else 'FAIL'}")
     return 0 if rate >= TARGET else 1
