@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                  "measured vs predicted for a measurements or collectives CSV (default: the shipped one)"),
     "serving": ("kernel_model.serving.cli:cli_serving",
                 "many requests: continuous batching, latency percentiles, goodput under an SLO"),
+    "sweep": ("kernel_model.distributed",
+              "a grid in one vectorised pass, or on a Dask cluster (--scheduler ADDRESS)"),
     "export": ("nexora_widgets.export",
                "a notebook as one self-contained HTML page that renders offline (lectures)"),
     "capacity": ("kernel_model.serving.cli:cli_capacity",
