@@ -121,40 +121,40 @@ def _check_field(k, v, numeric, where="efficiency field") -> None:
         raise ValueError(f"{where} {k}={v!r} is not allowed: must be {allowed(k)}")
 
 
-def _check_families(v, numeric) -> dict:
+def _check_overrides(v, numeric, kind: str, names, resolve) -> dict:
+    """``{name: {field: value}}`` overrides for one GPU family or runtime, checked field by
+    field; ``resolve(name)`` returns the canonical name or raises naming the closest."""
     if not isinstance(v, dict):
-        raise ValueError(f"efficiency field families={v!r} must be a dict "
-                         f"{{family: {{field: value}}}} (families: {', '.join(FAMILIES)})")
+        raise ValueError(f"efficiency field {kind}={v!r} must be a dict "
+                         f"{{name: {{field: value}}}} ({kind}: {', '.join(names)})")
     out = {}
-    for fam, over in v.items():
-        if fam not in FAMILIES:
-            from .hardware import closest
-            near = closest(str(fam), FAMILIES)
-            raise ValueError(f"families: {fam!r} is not a GPU family"
-                             + (f"; closest: {', '.join(near)}" if near else "")
-                             + f" (valid: {', '.join(FAMILIES)})")
+    for name, over in v.items():
+        key = resolve(name)
         if not isinstance(over, dict):
-            raise ValueError(f"families[{fam!r}]={over!r} must be a dict of calibration fields")
+            raise ValueError(f"{kind}[{name!r}]={over!r} must be a dict of calibration fields")
         for k, x in over.items():
-            _check_field(k, x, numeric, where=f"families[{fam!r}] field")
-        out[fam] = {k: float(x) for k, x in over.items()}
+            _check_field(k, x, numeric, where=f"{kind}[{name!r}] field")
+        out[key] = {k: float(x) for k, x in over.items()}
     return out
+
+
+def _family(name) -> str:
+    if name not in FAMILIES:
+        from .hardware import closest
+        near = closest(str(name), FAMILIES)
+        raise ValueError(f"families: {name!r} is not a GPU family"
+                         + (f"; closest: {', '.join(near)}" if near else "")
+                         + f" (valid: {', '.join(FAMILIES)})")
+    return name
+
+
+def _check_families(v, numeric) -> dict:
+    return _check_overrides(v, numeric, "families", FAMILIES, _family)
 
 
 def _check_runtimes(v, numeric) -> dict:
     from .runtime import RUNTIMES, get_runtime
-    if not isinstance(v, dict):
-        raise ValueError(f"efficiency field runtimes={v!r} must be a dict "
-                         f"{{runtime: {{field: value}}}} (runtimes: {', '.join(RUNTIMES)})")
-    out = {}
-    for name, over in v.items():
-        rt = get_runtime(name).name              # unknown: closest names
-        if not isinstance(over, dict):
-            raise ValueError(f"runtimes[{name!r}]={over!r} must be a dict of calibration fields")
-        for k, x in over.items():
-            _check_field(k, x, numeric, where=f"runtimes[{name!r}] field")
-        out[rt] = {k: float(x) for k, x in over.items()}
-    return out
+    return _check_overrides(v, numeric, "runtimes", RUNTIMES, lambda n: get_runtime(n).name)
 
 
 # The class defaults above are the earlier fit on measurements.csv alone (A100). DEFAULT is

@@ -135,6 +135,16 @@ def allreduce(S, n, link, c, group=1.0):
     return np.where(n > 1, np.where(multi, t_x, t_in), 0.0)
 
 
+def _tier(n, link, group):
+    """(crosses nodes?, step latency, bus bandwidth) of a collective among n ranks: inside a
+    node the link's; across nodes the mixed ring step and the NIC share of the node."""
+    multi = n > link["gpn"]
+    hop_x, gpn, _ = _net_hops(n, link, group)
+    hop = np.where(multi, hop_x, _hop(link, group))
+    bw = np.where(multi, np.minimum(_bus(link), gpn * link["bw_x"]), _bus(link))
+    return multi, hop, bw
+
+
 def allgather(S, n, link, c, group=1.0):
     """All-gather (or reduce-scatter) of an S-byte result over n ranks: n-1 ring steps, each
     rank receives (n-1)/n S; one direct step where peers' memory is writable (custom kernels:
@@ -142,10 +152,7 @@ def allgather(S, n, link, c, group=1.0):
     n = np.maximum(n, 1.0)
     nm1 = n - 1.0
     call = c / group
-    multi = n > link["gpn"]
-    hop_x, gpn, _ = _net_hops(n, link, group)
-    hop = np.where(multi, hop_x, _hop(link, group))
-    bw = np.where(multi, np.minimum(_bus(link), gpn * link["bw_x"]), _bus(link))
+    multi, hop, bw = _tier(n, link, group)
     wire = nm1 / n * S
     ring = _protocols(call, nm1, hop, wire, bw, link, group)
     direct = call * link.get("direct_call", 1.0) + hop + wire / (bw * link.get("direct_frac", 1.0))
@@ -162,10 +169,7 @@ def alltoall(S, n, link, c, group=1.0):
     n = np.maximum(n, 1.0)
     nm1 = n - 1.0
     call = c / group
-    multi = n > link["gpn"]
-    hop_x, gpn, _ = _net_hops(n, link, group)
-    hop = np.where(multi, hop_x, _hop(link, group))
-    bw = np.where(multi, np.minimum(_bus(link), gpn * link["bw_x"]), _bus(link))
+    multi, hop, bw = _tier(n, link, group)
     t = _protocols(call, np.maximum(_log2c(n), 1.0), hop, nm1 / n * S, bw, link, group)
     return np.where(n > 1, t, 0.0)
 
