@@ -103,7 +103,7 @@ def phase(P, link, prefill, mix=None):
         core = np.maximum(busy, cycle)
         extra = core - busy                                 # >= 0 exactly; 0 when pp == 1
     p2p_exposed = np.minimum(transfers, extra)
-    host = P["t_step"] + P["server"] * P["t_server"]
+    host = P["t_step"] + P["server"] * P["t_server"] + P["t_seq"] * (m * last)
     total = core + host
     bd = {c: m * crit[c] for c in crit}
     bd["communication"] = bd["communication"] + p2p_exposed
