@@ -14,6 +14,12 @@ serving stack issues its kernels:
 host time per pass
     ``step_overhead_s`` (calibration) for every runtime, plus ``eager_server_step_s`` for an
     eager Python server (``host_per_pass``) that round-trips router <-> shards every token.
+host time per sequence
+    ``host_per_seq_s`` per sequence sampled in a pass: a Python engine loop (vLLM,
+    TensorRT-LLM's PyTorch backend) schedules, prepares inputs and books the sampled token of
+    every sequence on the host each step, and the next step waits for it. It matters at
+    saturation batches (thousands of sequences: tens of ms a step), not at small ones. A
+    published figure (``PYTHON_ENGINE_SEQ_S``, below), not fitted.
 
 The numbers -- ``launch_overhead_s``, ``step_overhead_s``, ``eager_server_step_s`` -- are
 calibration fields: one fitted value for all runtimes, overridden per runtime where
@@ -21,7 +27,8 @@ published measurements of that runtime exist (``Calibration.runtimes``, fitted w
 ``field@runtime``; see :func:`parameters` for the values a profile runs with).
 
 Profiles: ``compiled`` (the default: any CUDA-graph / C++ runtime not named below),
-``trtllm``, ``vllm``, ``sglang``, ``tgi`` (TGI >= 2.0), ``tgi-eager`` (TGI < 2.0);
+``trtllm`` (its C++ runtime), ``trtllm-pytorch`` (its PyTorch backend, default from 1.0),
+``vllm``, ``sglang``, ``tgi`` (TGI >= 2.0), ``tgi-eager`` (TGI < 2.0);
 ``eager_server`` is an alias of ``tgi-eager``. ``runtime_for_framework`` maps the
 ``framework`` text of a measurements file to a profile by documented release facts.
 """
@@ -138,7 +145,7 @@ def parameters(name, calibration=None, family: str | None = None) -> dict:
             "launch_s": launch_gap(rt, cal.launch_overhead_s),
             "launch_graph_s": cal.launch_overhead_s,
             "launch_eager_s": max(cal.launch_overhead_s, rt.eager_launch_s),
-            "host_step_s": host, "fusion": rt.fusion,
+            "host_step_s": host, "host_per_seq_s": rt.host_per_seq_s, "fusion": rt.fusion,
             "fitted_here": sorted(over), "source": rt.source}
 
 
