@@ -161,16 +161,16 @@ def _check_runtimes(v, numeric) -> dict:
 # refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
 # measurements.csv + measurements_2025.csv: seven values, one of them per runtime.
 DEFAULT = Calibration(
-    flops_efficiency=0.6857882898950146,
-    attention_efficiency=0.9839820307049187,
-    hbm_efficiency=0.948835428550562,
-    launch_overhead_s=1.5933385957897378e-05,
-    collective_overhead_s=1.067845196919808e-05,
+    flops_efficiency=0.6857582912076803,
+    attention_efficiency=0.9952835526877997,
+    hbm_efficiency=0.9492694766507177,
+    launch_overhead_s=1.593650550469792e-05,
+    collective_overhead_s=1.0673387642659916e-05,
     collective_step_s=0.0,
     direct_allreduce_max_bytes=524288.0,
     step_overhead_s=0.0,
     eager_server_step_s=0.0155,
-    roofline_exponent=1.7431758179129226,
+    roofline_exponent=1.7171894459402715,
     families={},
-    runtimes={'vllm': {'launch_overhead_s': 6.396101345475529e-06}},
+    runtimes={'vllm': {'launch_overhead_s': 6.315379978932208e-06}},
     source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

@@ -14,6 +14,12 @@ serving stack issues its kernels:
 host time per pass
     ``step_overhead_s`` (calibration) for every runtime, plus ``eager_server_step_s`` for an
     eager Python server (``host_per_pass``) that round-trips router <-> shards every token.
+host time per sequence
+    ``host_per_seq_s`` per sequence sampled in a pass: a Python engine loop (vLLM,
+    TensorRT-LLM's PyTorch backend) schedules, prepares inputs and books the sampled token of
+    every sequence on the host each step, and the next step waits for it. It matters at
+    saturation batches (thousands of sequences: tens of ms a step), not at small ones. A
+    published figure (``PYTHON_ENGINE_SEQ_S``, below), not fitted.
 
 The numbers -- ``launch_overhead_s``, ``step_overhead_s``, ``eager_server_step_s`` -- are
 calibration fields: one fitted value for all runtimes, overridden per runtime where
@@ -21,7 +27,8 @@ published measurements of that runtime exist (``Calibration.runtimes``, fitted w
 ``field@runtime``; see :func:`parameters` for the values a profile runs with).
 
 Profiles: ``compiled`` (the default: any CUDA-graph / C++ runtime not named below),
-``trtllm``, ``vllm``, ``sglang``, ``tgi`` (TGI >= 2.0), ``tgi-eager`` (TGI < 2.0);
+``trtllm`` (its C++ runtime), ``trtllm-pytorch`` (its PyTorch backend, default from 1.0),
+``vllm``, ``sglang``, ``tgi`` (TGI >= 2.0), ``tgi-eager`` (TGI < 2.0);
 ``eager_server`` is an alias of ``tgi-eager``. ``runtime_for_framework`` maps the
 ``framework`` text of a measurements file to a profile by documented release facts.
 """
@@ -36,6 +43,11 @@ EAGER_LAUNCH_S = 10e-6   # host time to launch one kernel from eager PyTorch (se
 # PyTorch blog "Accelerating PyTorch with CUDA Graphs", 2021; vLLM PR #1926 measured the
 # eager decode step of a 7B model ~1.5 ms slower than its CUDA-graph replay)
 
+PYTHON_ENGINE_SEQ_S = 30e-6   # host time per sequence per engine step of a Python engine loop
+# (scheduling, input preparation, sampler bookkeeping, detokenisation) at saturation batches:
+# TensorRT-LLM PR #10273 measured 45.11 ms per iteration at 1536 sequences (29 us each);
+# vLLM's own reports bracket it (PR #818: ~20 us per token; issue #6801: ~100 us, 2024)
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -46,6 +58,8 @@ class Runtime:
     description: str
     source: str
     eager_launch_s: float = EAGER_LAUNCH_S   # per-kernel floor when graphs is False, s
+    host_per_seq_s: float = 0.0   # host time per sequence sampled in a pass (scheduling,
+    # input preparation, sampling bookkeeping, detokenisation) that the GPU waits for, s
 
 
 RUNTIMES = {r.name: r for r in [
@@ -59,10 +73,25 @@ RUNTIMES = {r.name: r for r in [
             "inference, NIM and FasterTransformer, its predecessor",
             "TensorRT-LLM docs, 'Multi-head, multi-query and group-query attention' "
             "(RoPE fused into the gptAttention kernel); FasterTransformer decoder masked MHA"),
+    Runtime("trtllm-pytorch", True, 0.25, False,
+            "TensorRT-LLM's PyTorch backend (the default from 1.0): the same attention "
+            "kernels (RoPE fused), driven by a Python executor loop (PyExecutor: scheduler, "
+            "sampler bookkeeping, request updates) that costs host time per sequence per step",
+            "fusion as trtllm; host_per_seq_s: TensorRT-LLM PR #10273 (GB200, max_batch_size "
+            "1536 per rank, host_step_time 45.11 ms per iteration = 29 us per sequence) and "
+            "PR #16564 (~8.8 ms per-iteration host bubble at 256 requests = 34 us, the "
+            "per-request Python sampler tail)",
+            host_per_seq_s=PYTHON_ENGINE_SEQ_S),
     Runtime("vllm", True, 0.0, False,
             "vLLM (CUDA graphs for decode by default from 0.2.5; V1 engine from 0.8): "
-            "separate rotary, fused add+RMSNorm (one kernel), fused silu_and_mul (one kernel)",
-            "vLLM PR #1926 (CUDA graphs), vLLM 0.8 release notes (V1 default)"),
+            "separate rotary, fused add+RMSNorm (one kernel), fused silu_and_mul (one kernel); "
+            "a Python engine loop (scheduler, input preparation, output processing) costs "
+            "host time per sequence per step",
+            "vLLM PR #1926 (CUDA graphs), vLLM 0.8 release notes (V1 default); "
+            "host_per_seq_s: vLLM PR #818 (tokenizer + scheduling ~20 us per generated "
+            "token, Llama-70B on 4 x A100), issue #6801 (~20 ms between steps at batch 200, "
+            "~100 us per sequence, 2024), issue #6854 (5-13 ms GPU bubble per decode step)",
+            host_per_seq_s=PYTHON_ENGINE_SEQ_S),
     Runtime("sglang", True, 0.0, False,
             "SGLang (CUDA graphs for decode, overlap scheduler from 0.4): kernels as vLLM's",
             "SGLang v0.4 release blog (zero-overhead batch scheduler)"),
@@ -76,6 +105,7 @@ RUNTIMES = {r.name: r for r in [
             "eager_server_step_s fitted on hf-tgi-sagemaker (TGI 1.0.3) rows"),
 ]}
 RUNTIME_ALIASES = {"eager_server": "tgi-eager", "tensorrt-llm": "trtllm",
+                   "trtllm_pytorch": "trtllm-pytorch",
                    "tensorrt_llm": "trtllm", "trt-llm": "trtllm", "text-generation-inference": "tgi"}
 
 
@@ -115,7 +145,7 @@ def parameters(name, calibration=None, family: str | None = None) -> dict:
             "launch_s": launch_gap(rt, cal.launch_overhead_s),
             "launch_graph_s": cal.launch_overhead_s,
             "launch_eager_s": max(cal.launch_overhead_s, rt.eager_launch_s),
-            "host_step_s": host, "fusion": rt.fusion,
+            "host_step_s": host, "host_per_seq_s": rt.host_per_seq_s, "fusion": rt.fusion,
             "fitted_here": sorted(over), "source": rt.source}
 
 
@@ -136,6 +166,10 @@ _RULES = (
     (re.compile(r"\bvllm\b", re.I), "vllm",
      "vLLM: CUDA-graph decode by default from 0.2.5 (eager mode, older or --enforce-eager, "
      "is ~1.5 ms/step slower on a 7B model: inside the spread between frameworks)"),
+    (re.compile(r"\b(tensorrt[- ]?llm|trt[- ]?llm)\b.*\b(pytorch|v?1\.\d+)", re.I),
+     "trtllm-pytorch",
+     "TensorRT-LLM's PyTorch backend (named, or TensorRT-LLM 1.x, where it is the default: "
+     "TensorRT-LLM 1.0 release notes): a Python executor loop"),
     (re.compile(r"\b(tensorrt[- ]?llm|trt[- ]?llm|nemo|nim|fastertransformer)\b", re.I), "trtllm",
      "TensorRT-LLM engine (NeMo inference and NIM serve TensorRT-LLM engines; "
      "FasterTransformer is its predecessor)"),

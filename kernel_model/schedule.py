@@ -10,7 +10,8 @@ Pipeline model (per pass, ``m`` micro-batches, stage times t_s, transfers betwee
   prefill      = sum_s t_s + transfers + (m - 1) * t_crit + host
                  (fill and drain, GPipe-style forward);
   host         = step_overhead_s (+ eager_server_step_s on the "eager_server" runtime), host
-                 time per forward pass, counted with the launch overhead.
+                 time per forward pass, + host_per_seq_s x the sequences sampled in the pass
+                 (the runtime's Python engine loop), counted with the launch overhead.
 The breakdown is the critical stage's busy time by cause, plus exposed transfers
 (communication) and idle time (pipeline_bubble); its parts add up to the total.
 """
@@ -103,7 +104,7 @@ def phase(P, link, prefill, mix=None):
         core = np.maximum(busy, cycle)
         extra = core - busy                                 # >= 0 exactly; 0 when pp == 1
     p2p_exposed = np.minimum(transfers, extra)
-    host = P["t_step"] + P["server"] * P["t_server"]
+    host = P["t_step"] + P["server"] * P["t_server"] + P["t_seq"] * (m * last)
     total = core + host
     bd = {c: m * crit[c] for c in crit}
     bd["communication"] = bd["communication"] + p2p_exposed

@@ -117,7 +117,7 @@ def calibration(efficiency, family: str, runtime: str = "compiled"):
 @lru_cache(maxsize=64)
 def runtime_row(runtime: str) -> dict:
     rt = get_runtime(runtime)
-    return {"server": float(rt.host_per_pass), "fuse": rt.fusion}
+    return {"server": float(rt.host_per_pass), "fuse": rt.fusion, "t_seq": rt.host_per_seq_s}
 
 
 def format_row(weight_format: str, weight_bits, gpu) -> dict:
@@ -134,7 +134,7 @@ def derive(T) -> dict:
     """``P`` for the closed form from ``T`` (numbers or broadcastable arrays)."""
     tp, ep = T["tp"], T["ep"]
     P = {k: T[k] for k in ("F", "wb", "fuse", "F16", "HBM", "cap", "ef", "ea", "em", "t_launch", "c_coll",
-                           "t_step", "rexp", "t_server", "server", "L", "h", "nh", "V",
+                           "t_step", "rexp", "t_server", "server", "t_seq", "L", "h", "nh", "V",
                            "w_qkv", "w_o", "qkv_out", "attn_out", "kv_elems", "kv_groups",
                            "attn_flops", "mats", "ffn", "E", "k", "f_e", "f_s", "phi",
                            "embed_mats", "tp", "pp", "ep", "overlap")}

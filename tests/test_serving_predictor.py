@@ -14,6 +14,11 @@ CASES = [
          micro_batches=2, batch=8, overlap=0.5),
     dict(model="qwen3-30b-a3b", gpu="h100-sxm", tp=2, ep=2, interconnect="nvlink4", batch=32,
          flash_attention=False),
+    # runtimes with host time per sequence, one of them pipelined
+    dict(model="llama-2-70b", gpu="h100-sxm", interconnect="nvlink4", tp=4, batch=64,
+         runtime="trtllm-pytorch"),
+    dict(model="llama-2-70b", gpu="a100-sxm-80gb", interconnect="nvlink", tp=2, pp=2,
+         micro_batches=2, batch=8, runtime="vllm"),
 ]
 
 

@@ -119,6 +119,7 @@ class StepModel:
         self.peak_a = P["F16"] * P["ea"]
         self.bw = P["HBM"] * P["em"]
         self.host = P["t_step"] + P["server"] * P["t_server"]
+        self.t_seq = P.get("t_seq", 0.0)        # host time per sequence sampled in a pass
         L, pp = P["L"], P["pp"]
         self.L_first = math.ceil(L / pp)
         L_last = L - (pp - 1) * self.L_first
@@ -171,8 +172,9 @@ class StepModel:
         t_layer = at(self.t_nonatt, T) + att + comm - hidden
         t_head, t_tail = at(self.t_head, T), at(self.t_tail, last)
         L, pp = P["L"], P["pp"]
+        host = self.host + self.t_seq * last * m
         if pp <= 1:
-            return m * (L * t_layer + t_head + t_tail) + self.host
+            return m * (L * t_layer + t_head + t_tail) + host
         t_first = self.L_first * t_layer + t_head
         t_last = self.L_last * t_layer + t_tail
         t_crit = max(t_first, t_last)
@@ -180,7 +182,7 @@ class StepModel:
         transfers = (pp - 1 - n_cross) * at(self.t_in, T) + n_cross * at(self.t_x, T)
         cycle = L * t_layer + t_head + t_tail + transfers
         core = cycle + (m - 1) * t_crit if prefill else max(m * t_crit, cycle)
-        return core + self.host
+        return core + host
 
     def _decode_consts(self, d, m):
         key = (d, m)
@@ -213,7 +215,7 @@ class StepModel:
         cf, e, ie = self.c_flops / self.peak_a / m, P["rexp"], 1.0 / P["rexp"]
         a0, a1 = act / self.bw, self.c_kv / self.bw / m
         base, ovc = nonatt + comm, P["overlap"] * comm
-        L, pp, host = P["L"], P["pp"], self.host
+        L, pp, host = P["L"], P["pp"], self.host + self.t_seq * d
         if pp <= 1:
             k_l, k_0 = m * L, m * (head + tail) + host
 
@@ -260,12 +262,12 @@ class StepModel:
         t_head, t_tail = at(self.t_head, T), at(self.t_tail, T)
         L, pp = P["L"], P["pp"]
         if pp <= 1:
-            return m * (L * t_layer + t_head + t_tail) + self.host
+            return m * (L * t_layer + t_head + t_tail) + self.host + self.t_seq * d
         t_crit = np.maximum(self.L_first * t_layer + t_head, self.L_last * t_layer + t_tail)
         n_cross = min(pp - 1, math.ceil(P["gps"] * pp / P["gpn"]) - 1)
         transfers = (pp - 1 - n_cross) * at(self.t_in, T) + n_cross * at(self.t_x, T)
         cycle = L * t_layer + t_head + t_tail + transfers
-        return np.maximum(m * t_crit, cycle) + self.host
+        return np.maximum(m * t_crit, cycle) + self.host + self.t_seq * d
 
     def step(self, decode_seqs, decode_ctx_sum, chunks=(), m=1.0):
         """Seconds of a pass of ``decode_seqs`` decode sequences whose contexts add up to

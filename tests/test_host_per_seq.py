@@ -1,0 +1,77 @@
+"""Host time per sequence per engine step (``Runtime.host_per_seq_s``): a Python engine loop
+(vLLM, TensorRT-LLM's PyTorch backend) costs it for every sequence sampled in a pass, in the
+engine's step (``schedule.phase``) and in the serving predictor alike."""
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import kernel_model as km
+from kernel_model.runtime import PYTHON_ENGINE_SEQ_S
+from kernel_model.simulate import params
+from kernel_model.serving import validate_saturation
+from kernel_model.serving.predictor import StepModel
+
+H = PYTHON_ENGINE_SEQ_S
+F2025 = Path(__file__).parent.parent / "kernel_model" / "data" / "measurements_2025.csv"
+KW = dict(model="llama-2-70b", gpu="h100-sxm", interconnect="nvlink4", tp=4,
+          prompt_tokens=1000, output_tokens=200)
+
+
+def test_profiles_and_framework_mapping():
+    assert H == 30e-6
+    assert km.get_runtime("trtllm-pytorch").host_per_seq_s == H
+    assert km.get_runtime("vllm").host_per_seq_s == H
+    for name in ("compiled", "trtllm", "sglang", "tgi", "tgi-eager"):
+        assert km.get_runtime(name).host_per_seq_s == 0.0
+    # the PyTorch backend keeps the C++ runtime's kernels: same fusion and graphs
+    a, b = km.get_runtime("trtllm"), km.get_runtime("trtllm-pytorch")
+    assert (a.fusion, a.graphs) == (b.fusion, b.graphs)
+    assert "#10273" in b.source and "#818" in km.get_runtime("vllm").source
+    assert km.runtime_for_framework("TensorRT-LLM 1.1")[0] == "trtllm-pytorch"
+    assert km.runtime_for_framework("TensorRT-LLM v0.10.0")[0] == "trtllm"
+    assert km.runtime.parameters("trtllm-pytorch")["host_per_seq_s"] == H
+
+
+@pytest.mark.parametrize("batch", [1, 64, 2000])
+def test_engine_step_pays_host_time_per_sequence_by_hand(batch):
+    """trtllm and trtllm-pytorch differ only by the host loop: B x 30 us on every decode step
+    and on the prefill pass (it samples the first token of each of the B sequences)."""
+    c = km.simulate(**KW, batch=batch, runtime="trtllm")
+    p = km.simulate(**KW, batch=batch, runtime="trtllm-pytorch")
+    assert p.tpot_s - c.tpot_s == pytest.approx(batch * 30e-6, rel=1e-9)
+    assert p.ttft_s - c.ttft_s == pytest.approx(batch * 30e-6, rel=1e-9)
+    assert p.breakdown["launch_overhead"] - c.breakdown["launch_overhead"] == pytest.approx(
+        batch * 30e-6, rel=1e-9)
+    assert p.breakdown["hbm"] == c.breakdown["hbm"]
+
+
+def test_pipeline_pays_it_once_per_sequence_not_per_stage():
+    """pp = 2, 2 micro-batches of 16: the host books each of the 32 sequences once a step."""
+    kw = dict(KW, tp=2, pp=2, micro_batches=2, batch=32)
+    c = km.simulate(**kw, runtime="trtllm")
+    p = km.simulate(**kw, runtime="trtllm-pytorch")
+    assert p.tpot_s - c.tpot_s == pytest.approx(32 * 30e-6, rel=1e-9)
+
+
+def test_serving_predictor_pays_it_per_sampled_sequence_by_hand():
+    a = StepModel(params(km.Scenario(**KW, runtime="trtllm")), 9000)
+    b = StepModel(params(km.Scenario(**KW, runtime="trtllm-pytorch")), 9000)
+    # 500 decode sequences: 500 x 30 us = 15 ms more
+    assert b.decode_time(500, 500 * 1100.0) - a.decode_time(500, 500 * 1100.0) == \
+        pytest.approx(15e-3, rel=1e-9)
+    diff = b.decode_times(500, 500 * 1100.0, 5) - a.decode_times(500, 500 * 1100.0, 5)
+    assert diff == pytest.approx([15e-3] * 5, rel=1e-9)
+    # 100 decode sequences + two prefill chunks, one of them the prompt's last: 101 sampled
+    chunks = [(700, 0, False), (300, 700, True)]
+    assert b.step(100, 100 * 1100.0, chunks) - a.step(100, 100 * 1100.0, chunks) == \
+        pytest.approx(101 * 30e-6, rel=1e-9)
+
+
+def test_saturation_mape_meets_the_issue_target():
+    """Issue 14, item 4: <= 20 % MAPE on the saturation rows of measurements_2025.csv."""
+    out = validate_saturation(pd.read_csv(F2025))
+    assert len(out) == 36 and (out["status"] == "ok").all()
+    assert out.attrs["mape"] <= 0.20
+    assert not math.isnan(out.attrs["mape"])
