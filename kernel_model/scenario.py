@@ -22,7 +22,7 @@ class Scenario:
     ``model`` may also be a :class:`ModelSpec`); ``interconnect`` joins the GPUs of one node
     ("none" for a single GPU). Plans with more than ``gpus_per_node`` GPUs join nodes with
     ``inter_node`` ("auto": ib_hdr for Ampere, ib_ndr for newer). ``runtime`` is the serving
-    runtime profile (``kernel_model.runtime``: compiled, trtllm, vllm, sglang, tgi, tgi-eager;
+    runtime profile (``kernel_model.runtime``: compiled, trtllm, trtllm-pytorch, vllm, sglang, tgi, tgi-eager;
     "eager_server" is an alias of tgi-eager). ``weight_format`` names the precision format
     (``kernel_model.formats``: fp16, bf16, fp8, int8, int4-awq, gptq, nvfp4, mxfp4; "auto" =
     the closest to ``weight_bits``; an explicit format with ``weight_bits`` left at 16 takes

@@ -479,7 +479,15 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
     # the pipeline: fill, steady state and drain
     t_crit = max(stage_mb)
     steady = max(0, m - pp + 1) * 2.0 * worst_hop if (schedule == "1f1b" and pp > 1) else 0.0
-    pipe = (m - 1) * t_crit + sum(stage_mb) + p2p_total + steady
+    # ZeRO-3 time split between a stage's forward and backward in proportion to their work
+    f_mb = [f + (z3_mb * f / (f + b) if f + b else 0.0) for f, b in zip(fwd_s, bwd_s)]
+    b_mb = [t - f for t, f in zip(stage_mb, f_mb)]           # backward incl. recompute
+    if schedule == "gpipe" and pp > 1:
+        # every forward, then every backward: two flow shops of m identical micro-batches,
+        # each the sum over stages plus (m - 1) times its slowest stage
+        pipe = sum(stage_mb) + p2p_total + (m - 1) * (max(f_mb) + max(b_mb))
+    else:
+        pipe = (m - 1) * t_crit + sum(stage_mb) + p2p_total + steady
     busy = m * stage_mb[crit]
 
     # data-parallel gradient sync (once per iteration for ZeRO 0-2)
@@ -619,8 +627,7 @@ def simulate_training(model="gpt-175b", gpu="a100-sxm-80gb", interconnect=None, 
         hardware_flops=float(hardware_flops), per_gpu=per_gpu, totals=tot,
         peak_flops=float(peak),
         stage_s=stage_mb)
-    sched = dict(fwd=[f + (z3_mb * f / st if st else 0.0) for f, st in zip(fwd_s, stage)],
-                 bwd=[b + (z3_mb * b / st if st else 0.0) for b, st in zip(bwd_s, stage)],
+    sched = dict(fwd=f_mb, bwd=[t - r for t, r in zip(b_mb, rec_s)],
                  rec=rec_s, hop=hop, m=m, pp=pp, schedule=schedule, gpus_per_stage=group,
                  t_dp=t_dp, dp_exposed=dp_exposed, t_opt=t_opt, S=S,
                  zero_stage=zero_stage, pipe=pipe,

@@ -10,7 +10,7 @@ has one measured point per row. Each row becomes a :class:`~kernel_model.Scenari
   each serves its own requests, so per-request latency is that of one replica (noted in
   the ``note`` column); fewer GPUs than the plan, or not a multiple, cannot be simulated;
 * the serving runtime (``kernel_model.runtime``) comes from an optional ``runtime`` column
-  (a profile name: compiled, trtllm, vllm, sglang, tgi, tgi-eager, or the alias
+  (a profile name: compiled, trtllm, trtllm-pytorch, vllm, sglang, tgi, tgi-eager, or the alias
   eager_server), else from ``framework`` by ``runtime_for_framework`` (e.g. "HF TGI 1.0.3"
   is tgi-eager: TGI decodes as CUDA graphs only from 2.0); unknown frameworks are "compiled";
 * the precision: ``weight_format`` (a column, else the notes, else the closest format to

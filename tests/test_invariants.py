@@ -77,7 +77,7 @@ training = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(training)
 def test_training_timeline_ends_exactly_at_iteration_s(kw):
     from kernel_model.training import simulate_training
