@@ -25,6 +25,7 @@ from traitlets import (Bool, Dict, Float, HasTraits, Instance, Int, TraitError, 
 
 from .scenario import Scenario
 from .simulate import Result, simulate
+from .stack import evaluate_scenarios, result_of, take_rows
 from .models import get_model
 from .hardware import get_gpu, get_interconnect
 
@@ -82,6 +83,8 @@ class ScenarioModel(HasTraits):
             kw = d
         _check_names(kw)
         self._key = None
+        self._plan_providers = []             # see add_plan_provider
+        self._stacked = None                  # (result, {provider: evaluation rows})
         self._allowed = {}                    # memo of allowed(): (name, other fields) -> values
         super().__init__(**kw)
         self._recompute()
@@ -121,13 +124,46 @@ class ScenarioModel(HasTraits):
         if key == self._key:
             return
         try:
-            res = simulate(Scenario(**d))
+            res, stacked = self._evaluate(Scenario(**d))
         except (ValueError, TypeError, ArithmeticError) as e:   # engine refused: keep the last
             self.error = str(e)
             return
         self._key = key
+        self._stacked = (res, stacked)
         self.set_trait("result", res)
         self.error = ""
+
+    def _evaluate(self, sc: Scenario) -> tuple[Result, dict]:
+        """(simulate(sc), {provider: evaluation of its plans}): ONE stacked ``evaluate()`` of
+        ``sc`` and of every registered provider's plans (plain ``simulate`` when none)."""
+        stack, spans = [sc], {}
+        for provider in list(self._plan_providers):
+            plans = list(provider(sc))
+            spans[provider] = slice(len(stack), len(stack) + len(plans))
+            stack += plans
+        if len(stack) == 1:
+            return simulate(sc), {}
+        ev = evaluate_scenarios(stack)
+        return result_of(ev, 0), {p: take_rows(ev, sl) for p, sl in spans.items()}
+
+    # ---- plans evaluated with the result ------------------------------------------------
+    def add_plan_provider(self, provider) -> None:
+        """Evaluate ``provider(scenario) -> [Scenario, ...]`` (other plans a view shows beside
+        the result) in the same stacked ``evaluate()`` as every later ``result``; read them
+        with :meth:`plan_evaluation`. ``provider`` is held until :meth:`remove_plan_provider`."""
+        if provider not in self._plan_providers:
+            self._plan_providers.append(provider)
+
+    def remove_plan_provider(self, provider) -> None:
+        if provider in self._plan_providers:
+            self._plan_providers.remove(provider)
+
+    def plan_evaluation(self, provider, result: Result):
+        """The :func:`~kernel_model.stack.evaluate_scenarios` rows of ``provider``'s plans
+        evaluated together with ``result``, or None (another result, or not included)."""
+        if self._stacked is None or self._stacked[0] is not result:
+            return None
+        return self._stacked[1].get(provider)
 
     # ---- batch changes ----------------------------------------------------------------
     def set(self, adapt: bool = False, **kw) -> list[str]:

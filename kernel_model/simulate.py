@@ -146,7 +146,12 @@ def simulate(sc: Scenario | None = None, *, adjust_params=None, **kw) -> Result:
     P = params(sc)
     if adjust_params is not None:
         P = adjust_params(P)
-    out = evaluate(P)
+    return result_from(sc, P, evaluate(P))
+
+
+def result_from(sc: Scenario, P: dict, out: dict) -> Result:
+    """The :class:`Result` of ``sc`` from its parameters ``P`` and ``evaluate(P)`` (scalars:
+    one row of a stacked evaluation, see :func:`kernel_model.stack.row`)."""
     dec, pre = out["decode"], out["prefill"]
     bd = {c: _f(dec["breakdown"][c]) for c in CATEGORIES}
     tbd = {c: _f(pre["breakdown"][c]) for c in CATEGORIES}

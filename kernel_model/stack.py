@@ -180,5 +180,33 @@ def evaluate_scenarios(scenarios) -> dict:
         "ttft_breakdown": {c: vec(r["ttft_breakdown"][c]) for c in CATEGORIES},
         "memory": {k: vec(v) for k, v in r["memory"].items()},
         "bottleneck": [LABELS[i] for i in bott], "dominant": [CATEGORIES[i] for i in dom],
+        "bottleneck_code": bott,
         "scenarios": scs, "P": P, "raw": r,
     }
+
+
+def row(tree, i: int):
+    """Row ``i`` of a stacked ``P`` or ``evaluate`` output (nested dicts / tuples / lists of
+    length-n arrays and of Python scalars shared by every row), as the length-1 case holds
+    it: arrays become Python scalars, everything else is kept."""
+    if isinstance(tree, np.ndarray):
+        return tree.item() if tree.ndim == 0 else tree[i].item()
+    if isinstance(tree, dict):
+        return {k: row(v, i) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(row(v, i) for v in tree)
+    return tree
+
+
+def result_of(ev: dict, i: int = 0):
+    """``simulate(ev["scenarios"][i])`` built from row ``i`` of an :func:`evaluate_scenarios`
+    output, without evaluating again (equal to it to 1e-12; a test checks it)."""
+    from .simulate import result_from
+    return result_from(ev["scenarios"][i], row(ev["P"], i), row(ev["raw"], i))
+
+
+def take_rows(ev: dict, sl: slice) -> dict:
+    """The rows ``sl`` of an :func:`evaluate_scenarios` output (the headline numbers and
+    ``scenarios``; ``P`` / ``raw`` are left out)."""
+    return {k: ({kk: vv[sl] for kk, vv in v.items()} if isinstance(v, dict) else v[sl])
+            for k, v in ev.items() if k not in ("P", "raw")}

@@ -1,14 +1,13 @@
-"""Shared helpers: binding a view to a ScenarioModel, unit formatting, vectorised sweeps."""
+"""Shared helpers: binding a view to a ScenarioModel, unit formatting, plans evaluated with the result."""
 from __future__ import annotations
 
 import html
 import sys
 import weakref
 
-import numpy as np
-
 from kernel_model import Scenario
 from kernel_model.model_object import ScenarioModel
+from kernel_model.stack import evaluate_scenarios, take_rows
 
 _sim = sys.modules["kernel_model.simulate"]       # the module (the package exports the function)
 
@@ -68,82 +67,73 @@ def esc(x) -> str:
     return html.escape(str(x))
 
 
-# ---- vectorised evaluation of several scenarios ---------------------------------------------
-def evaluate_many(scenarios: list[Scenario]) -> dict:
-    """``simulate.evaluate`` of several scenarios at once (numbers only, no timeline).
-
-    Returns the evaluate dict with numpy arrays of len(scenarios) (breakdowns and memory as
-    dicts of arrays).
-    """
-    Ps = [_sim.params(sc) for sc in scenarios]
-    P = {}
-    for k, v in Ps[0].items():
-        if k == "link":
-            P[k] = {kk: np.array([p["link"][kk] for p in Ps], dtype=float) for kk in v}
-        else:
-            P[k] = np.array([p[k] for p in Ps], dtype=float)
-    out = _sim.evaluate(P)
-    n = len(scenarios)
-
-    def per_plan(v, dtype=float):            # a scalar where no plan differs -> n values
-        return np.broadcast_to(np.asarray(v, dtype=dtype), (n,)).copy()
-
-    res = {k: per_plan(out[k]) for k in ("tpot_s", "ttft_s", "e2e_s", "output_tokens_per_s")}
-    res["fits"] = per_plan(out["fits"], None)
-    res["bottleneck_code"] = per_plan(out["bottleneck_code"], None)
-    for key in ("breakdown", "ttft_breakdown", "memory"):
-        res[key] = {c: per_plan(v) for c, v in out[key].items()}
-    return res
-
-
-def _take(ev: dict, sl: slice) -> dict:
-    """The rows ``sl`` of an :func:`evaluate_many` result."""
-    return {k: ({kk: vv[sl] for kk, vv in v.items()} if isinstance(v, dict) else v[sl])
-            for k, v in ev.items()}
-
-
+# ---- plans evaluated together with the result ---------------------------------------------
 class PlanBook:
-    """The plans that the charts bound to one ScenarioModel evaluate besides its result
-    (TP scaling, interconnect comparison), evaluated together: one stacked ``evaluate()``
-    per result for all of them.
+    """The plans that the charts bound to one ScenarioModel show besides its result (TP
+    scaling, interconnect comparison), evaluated in the model's own stacked ``evaluate()``
+    of each new result (``ScenarioModel.add_plan_provider``): one evaluation per change.
 
     A chart registers ``plans(scenario) -> (anything, [Scenario, ...])`` and a ``signature()``
     of its own settings (e.g. a toggle); :meth:`get` returns its (anything, evaluation).
-    When the result changes, the first chart to ask evaluates every registered chart's
-    plans at once; a chart whose signature changed (its toggle moved) is evaluated alone.
+    A chart whose plans were not in the model's evaluation (it was built after the change,
+    or its signature changed: its toggle moved) is evaluated alone, in one stacked call.
     """
 
-    def __init__(self):
+    def __init__(self, model: ScenarioModel):
         self._providers = {}              # key -> (weak method plans, weak method signature)
         self._res = None                  # weak reference to the result the entries are for
         self._entries = {}                # key -> (signature, anything, evaluation)
-        self.evaluations = 0              # stacked evaluate() calls made (for tests/benchmarks)
+        self._offered = (None, {})        # (scenario, todo) last handed to the model
+        self._model = weakref.ref(model)
+        self.evaluations = 0              # own stacked evaluate() calls (for tests/benchmarks)
+        model.add_plan_provider(self._offer)
 
     def register(self, key, plans, signature) -> None:
         self._providers[key] = (weakref.WeakMethod(plans), weakref.WeakMethod(signature))
 
+    def _live(self):
+        """(key, plans, signature) of every chart still alive (forgets the others)."""
+        for k, (plans, signature) in list(self._providers.items()):
+            p, s = plans(), signature()
+            if p is None:
+                del self._providers[k]
+                continue
+            yield k, p, s
+
+    def _offer(self, sc) -> list:
+        """Every chart's plans for ``sc``, for the model to evaluate with its result."""
+        todo = {}
+        for k, p, s in self._live():
+            try:
+                todo[k] = (s(), *p(sc))
+            except ValueError:               # that chart reports it when it asks (get)
+                continue
+        self._offered = (sc, todo)
+        return [x for _, _, scs in todo.values() for x in scs]
+
+    def _fill(self, todo: dict, ev) -> None:
+        i = 0
+        for k, (s, obj, scs) in todo.items():
+            self._entries[k] = (s, obj, take_rows(ev, slice(i, i + len(scs))) if scs else None)
+            i += len(scs)
+
     def get(self, res, key):
         if self._res is None or self._res() is not res:
             self._res, self._entries = weakref.ref(res), {}
+            model = self._model()
+            ev = model.plan_evaluation(self._offer, res) if model is not None else None
+            if ev is not None and self._offered[0] is res.scenario:
+                self._fill(self._offered[1], ev)
         entry = self._entries.get(key)
         sig = self._providers[key][1]()()
         if entry is not None and entry[0] == sig:
             return entry[1], entry[2]
-        todo = {}
-        for k, (plans, signature) in list(self._providers.items()):
-            p, s = plans(), signature()
-            if p is None:                            # its chart is gone
-                del self._providers[k]
-                continue
-            if k == key or k not in self._entries:
-                todo[k] = (s(), *p(res.scenario))
+        todo = {k: (s(), *p(res.scenario)) for k, p, s in self._live()
+                if k == key or k not in self._entries}
         stack = [sc for _, _, scs in todo.values() for sc in scs]
-        ev = evaluate_many(stack) if stack else None
+        ev = evaluate_scenarios(stack) if stack else None
         self.evaluations += ev is not None
-        i = 0
-        for k, (s, obj, scs) in todo.items():
-            self._entries[k] = (s, obj, _take(ev, slice(i, i + len(scs))) if scs else None)
-            i += len(scs)
+        self._fill(todo, ev)
         entry = self._entries[key]
         return entry[1], entry[2]
 
@@ -155,5 +145,5 @@ def plan_book(model: ScenarioModel) -> PlanBook:
     """The :class:`PlanBook` shared by every chart bound to ``model``."""
     book = _BOOKS.get(model)
     if book is None:
-        book = _BOOKS[model] = PlanBook()
+        book = _BOOKS[model] = PlanBook(model)
     return book

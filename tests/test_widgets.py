@@ -440,9 +440,9 @@ def test_one_change_runs_one_stacked_evaluation_shared_by_every_chart(comms, mon
     extra = [TimelineChart(d.model, css=False), RooflineChart(d.model, css=False)]
     calls = _counting(monkeypatch)
     d.model.batch = 4
-    # simulate's own evaluate + one stacked evaluate of the scaling and compare plans;
+    # ONE stacked evaluate: the result and the scaling and compare plans together;
     # the roofline reads the result's evaluation, the second timeline reuses the rows
-    assert calls == {"evaluate": 2, "rows": 1}
+    assert calls == {"evaluate": 1, "rows": 1}
     ref = km.simulate(**BIG, tp=8, batch=4)
     assert d.scaling.values["tpot_s"][d.scaling.values["labels"].index("TP 8")] == pytest.approx(ref.tpot_s)
     assert d.compare.values["tpot_s"][d.compare.values["presets"].index("nvlink4")] == pytest.approx(ref.tpot_s)
