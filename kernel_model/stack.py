@@ -189,13 +189,16 @@ def row(tree, i: int):
     """Row ``i`` of a stacked ``P`` or ``evaluate`` output (nested dicts / tuples / lists of
     length-n arrays and of Python scalars shared by every row), as the length-1 case holds
     it: arrays become Python scalars, everything else is kept."""
-    if isinstance(tree, np.ndarray):
+    t = type(tree)
+    if t is float:
+        return tree
+    if t is np.ndarray:
         return tree.item() if tree.ndim == 0 else tree[i].item()
-    if isinstance(tree, dict):
+    if t is dict:
         return {k: row(v, i) for k, v in tree.items()}
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(row(v, i) for v in tree)
-    return tree
+    if t is tuple or t is list:
+        return t([row(v, i) for v in tree])
+    return row(np.asarray(tree), i) if isinstance(tree, np.ndarray) else tree
 
 
 def result_of(ev: dict, i: int = 0):

@@ -62,29 +62,53 @@ def kernel_tips(name, layer, dur_s, flops, byts, bound, kind=None, aggregated=No
     """Tooltip text per kernel: name (layer) · µs · FLOPs · bytes · what bounds it; an
     aggregated block (``kind == "aggregate"``) names the micro-batches it stands for.
 
-    Layers repeat the same kernels, so each distinct (time, FLOPs, bytes, bound) is
-    formatted once."""
-    name, layer, kind_l = name.tolist(), layer.tolist(), (kind.tolist() if kind is not None else None)
-    keys = list(zip(dur_s.tolist(), flops.tolist(), byts.tolist(), bound.tolist()))
-    tails = {k: (f" · {k[0] * 1e6:.1f} µs · {fmt_flops(k[1])} · {fmt_bytes(k[2])}"
-                 f" · {palette.BOUND_LABEL.get(k[3], k[3])}") for k in set(keys)}
-    heads = _HEADS if len(_HEADS) < 100_000 else {}
-    out = []
-    for i, (n, l, k) in enumerate(zip(name, layer, keys)):
-        if kind_l is not None and kind_l[i] == "aggregate" and aggregated:
-            d, f, b, o = k
-            out.append(f"micro-batches {aggregated[0]}–{aggregated[1]}, one block (mostly "
-                       f"{palette.BOUND_LABEL.get(o, o)}) · {d * 1e3:.3f} ms · {fmt_flops(f)} · "
-                       f"{fmt_bytes(b)}")
-            continue
-        h = heads.get((n, l))
-        if h is None:
-            h = heads[(n, l)] = n if l < 0 else f"{n} (layer {l})"
-        out.append(h + tails[k])
-    return np.array(out, dtype=str)
+    Vectorised: the head is the name joined with a cached " (layer l)" suffix, and layers
+    repeat the same kernels, so each distinct (time, FLOPs, bytes, bound) tail is formatted
+    once (rows grouped by one lexsort), then heads and tails are joined."""
+    name, layer = np.asarray(name, dtype=str), np.asarray(layer).astype(np.int64)
+    n = len(name)
+    if n == 0:
+        return np.array([], dtype=str)
+    heads = np.char.add(name, _layer_suffixes(int(layer.max()))[np.where(layer < 0, 0, layer + 1)])
+    bound = np.asarray(bound, dtype=str)
+    cols = (np.asarray(dur_s, dtype=float), np.asarray(flops, dtype=float),
+            np.asarray(byts, dtype=float), bound)
+    order = np.lexsort(cols[::-1])
+    new = np.zeros(n, dtype=bool)            # where a sorted row differs from the one before
+    new[0] = True
+    for c in cols:
+        cs = c[order]
+        new[1:] |= cs[1:] != cs[:-1]
+    inv = np.empty(n, dtype=np.int64)
+    inv[order] = np.cumsum(new) - 1
+    first = order[new]
+    tails = [f" · {d * 1e6:.1f} µs · {fmt_flops(f)} · {fmt_bytes(b)} · "
+             f"{palette.BOUND_LABEL.get(o, o)}"
+             for d, f, b, o in zip(*(c[first].tolist() for c in cols))]
+    out = np.char.add(heads, np.array(tails, dtype=str)[inv])
+    agg = (np.flatnonzero(np.asarray(kind) == "aggregate") if kind is not None and aggregated
+           else ())
+    if len(agg):
+        out = out.tolist()
+        for i in agg.tolist():
+            o = bound[i].item()
+            out[i] = (f"micro-batches {aggregated[0]}–{aggregated[1]}, one block (mostly "
+                      f"{palette.BOUND_LABEL.get(o, o)}) · {float(dur_s[i]) * 1e3:.3f} ms · "
+                      f"{fmt_flops(flops[i])} · {fmt_bytes(byts[i])}")
+        return np.array(out, dtype=str)
+    return out.astype(f"<U{max(1, int(np.char.str_len(out).max()))}")
 
 
-_HEADS: dict = {}         # (kernel name, layer) -> "name (layer l)", shared by every call
+_SUFFIXES: list = [np.array([""])]    # [0]: "" (no layer), [l + 1]: " (layer l)"
+
+
+def _layer_suffixes(max_layer: int):
+    """The cached array ["", " (layer 0)", ..., " (layer max_layer)"]."""
+    if len(_SUFFIXES[0]) < max_layer + 2:
+        _SUFFIXES[0] = np.array([""] + [f" (layer {l})" for l in range(max(max_layer, 0) + 1)])
+    return _SUFFIXES[0]
+
+
 BAR_HALF = 0.36          # half the height of a bar, in lanes (bars fill 72 % of a lane)
 
 
