@@ -85,6 +85,7 @@ class ScenarioModel(HasTraits):
         self._key = None
         self._plan_providers = []             # see add_plan_provider
         self._stacked = None                  # (result, {provider: evaluation rows})
+        self._checked = None                  # (fields, Scenario) of the last accepted value
         self._allowed = {}                    # memo of allowed(): (name, other fields) -> values
         super().__init__(**kw)
         self._recompute()
@@ -104,7 +105,7 @@ class ScenarioModel(HasTraits):
         d = self._values()
         d[name] = value
         try:
-            Scenario(**d)
+            self._checked = (d, Scenario(**d))           # _recompute reuses it when it matches
         except (ValueError, TypeError, KeyError) as e:
             msg = str(e).strip("'\"")
             if not self._cross_validation_lock:          # a lone assignment: record it now
@@ -123,8 +124,11 @@ class ScenarioModel(HasTraits):
         key = json.dumps(d, sort_keys=True, default=str)
         if key == self._key:
             return
+        checked = self._checked
+        self._checked = None
         try:
-            res, stacked = self._evaluate(Scenario(**d))
+            sc = checked[1] if checked is not None and checked[0] == d else Scenario(**d)
+            res, stacked = self._evaluate(sc)
         except (ValueError, TypeError, ArithmeticError) as e:   # engine refused: keep the last
             self.error = str(e)
             return

@@ -28,6 +28,9 @@ def compare_plans(base: Scenario, presets, typical_gpu: bool) -> list[tuple[str,
         ch = {"interconnect": p}
         if typical_gpu:
             ch["gpu"] = TYPICAL_GPU.get(p, base.gpu)
+        if all(cur[k] == v for k, v in ch.items()):      # the base itself: nothing to adapt
+            out.append((p, base, ""))
+            continue
         try:
             out.append((p, adapt_scenario(cur, ch), ""))
         except ValueError as e:
