@@ -142,7 +142,10 @@ class ScenarioModel(HasTraits):
         ``sc`` and of every registered provider's plans (plain ``simulate`` when none)."""
         stack, spans = [sc], {}
         for provider in list(self._plan_providers):
-            plans = list(provider(sc))
+            try:
+                plans = list(provider(sc))
+            except (ValueError, TypeError):   # a view's own plans failed: it is left out (and
+                continue                      # reads None from plan_evaluation), not the result
             spans[provider] = slice(len(stack), len(stack) + len(plans))
             stack += plans
         if len(stack) == 1:
@@ -154,7 +157,8 @@ class ScenarioModel(HasTraits):
     def add_plan_provider(self, provider) -> None:
         """Evaluate ``provider(scenario) -> [Scenario, ...]`` (other plans a view shows beside
         the result) in the same stacked ``evaluate()`` as every later ``result``; read them
-        with :meth:`plan_evaluation`. ``provider`` is held until :meth:`remove_plan_provider`."""
+        with :meth:`plan_evaluation`. ``provider`` is held until :meth:`remove_plan_provider`;
+        one that raises ValueError / TypeError is left out of that evaluation."""
         if provider not in self._plan_providers:
             self._plan_providers.append(provider)
 

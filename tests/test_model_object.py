@@ -184,3 +184,116 @@ def test_importing_the_model_object_imports_no_widgets():
             "print('ipywidgets' in sys.modules or 'bqplot' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---- issue 13 item 5: one stacked evaluate() for the result and the views' plans ---------------
+import numpy as np                                                     # noqa: E402
+import pandas as pd                                                    # noqa: E402
+
+from kernel_model import stack                                         # noqa: E402
+
+_sim = sys.modules["kernel_model.simulate"]
+
+
+def _count_evaluate(monkeypatch):
+    calls = []
+    ev = _sim.evaluate
+    monkeypatch.setattr(_sim, "evaluate", lambda P: calls.append(1) or ev(P))
+    return calls
+
+
+def _assert_same_result(a, b):
+    da, db = a.to_dict(), b.to_dict()
+    assert da.keys() == db.keys()
+    for k in da:
+        if isinstance(da[k], float):
+            assert da[k] == pytest.approx(db[k], rel=1e-12, abs=0), k
+        elif isinstance(da[k], dict) and k != "scenario":
+            for kk in da[k]:
+                assert da[k][kk] == pytest.approx(db[k][kk], rel=1e-12, abs=0), (k, kk)
+        else:
+            assert da[k] == db[k], k
+    assert a.insight == b.insight and a.warnings == b.warnings
+    pd.testing.assert_frame_equal(a.timeline, b.timeline, rtol=1e-12, atol=0)
+
+
+def _tp_plans(sc):
+    """Other tensor-parallel degrees of ``sc`` the engine accepts (a scaling view's plans)."""
+    return [adapt_scenario(sc.to_dict(), {"tp": t}) for t in (1, 2, 4) if t != sc.tp]
+
+
+@pytest.mark.parametrize("fields", [
+    dict(BIG, batch=4),
+    dict(BIG, tp=4, pp=2, micro_batches=1, batch=4),                  # pipeline-bubble warning
+    dict(BIG, tp=1, interconnect="none", batch=64, prompt_tokens=4096),   # does not fit
+    dict(model="mixtral-8x7b", gpu="h100-sxm", interconnect="nvlink4", tp=2, ep=4),
+])
+def test_result_built_from_the_stacked_evaluation_equals_simulate(monkeypatch, fields):
+    m = ScenarioModel(**fields)
+    m.add_plan_provider(_tp_plans)
+    calls = _count_evaluate(monkeypatch)
+    m.batch = m.batch + 1                                # one change: ONE evaluate()
+    assert len(calls) == 1
+    ref = km.simulate(m.to_scenario())
+    _assert_same_result(m.result, ref)
+    assert m.result.fits == ref.fits and m.result.bottleneck == ref.bottleneck
+    ev = m.plan_evaluation(_tp_plans, m.result)
+    plans = _tp_plans(m.to_scenario())
+    assert [s.tp for s in ev["scenarios"]] == [s.tp for s in plans]
+    for i, sc in enumerate(plans):
+        r = km.simulate(sc)
+        assert ev["tpot_s"][i] == pytest.approx(r.tpot_s, rel=1e-12, abs=0)
+        assert ev["ttft_s"][i] == pytest.approx(r.ttft_s, rel=1e-12, abs=0)
+        assert ev["breakdown"]["communication"][i] == pytest.approx(r.breakdown["communication"], rel=1e-12, abs=0)
+        assert bool(ev["fits"][i]) == r.fits and ev["bottleneck"][i] == r.bottleneck
+
+
+def test_stacked_fields_warn_like_simulate():
+    m = ScenarioModel(**dict(BIG, tp=4, pp=2, micro_batches=1, batch=4))
+    m.add_plan_provider(_tp_plans)
+    m.batch = 2
+    assert any("pipeline bubble" in w for w in m.result.warnings)
+    assert m.result.warnings == km.simulate(m.to_scenario()).warnings
+
+
+def test_plan_evaluation_belongs_to_its_result_and_survives_a_refused_change():
+    m = ScenarioModel(**BIG)
+    assert m.plan_evaluation(_tp_plans, m.result) is None       # not registered yet
+    m.add_plan_provider(_tp_plans)
+    m.batch = 2
+    res, ev = m.result, m.plan_evaluation(_tp_plans, m.result)
+    assert ev is not None and [s.tp for s in ev["scenarios"]] == [1, 2, 4]
+    with pytest.raises(TraitError):
+        m.tp = 3                                             # 3 does not divide 64 heads
+    assert m.result is res and m.plan_evaluation(_tp_plans, res) is ev
+    m.batch = 3
+    assert m.plan_evaluation(_tp_plans, res) is None           # an older result: not these rows
+    assert m.plan_evaluation(_tp_plans, m.result) is not None
+
+
+def test_a_failing_or_removed_provider_leaves_the_result_alone(monkeypatch):
+    def broken(sc):
+        raise ValueError("no plans today")
+    seen = []
+    m = ScenarioModel(**BIG)
+    m.add_plan_provider(broken)
+    m.add_plan_provider(lambda sc: seen.append(sc) or [])
+    m.batch = 2
+    assert m.error == "" and m.plan_evaluation(broken, m.result) is None
+    _assert_same_result(m.result, km.simulate(m.to_scenario()))
+    assert len(seen) == 1
+    m.remove_plan_provider(broken)
+    m.add_plan_provider(_tp_plans)
+    m.remove_plan_provider(_tp_plans)
+    calls = _count_evaluate(monkeypatch)
+    m.batch = 3                                    # only simulate's own (scalar) evaluate
+    assert len(calls) == 1 and m.result.scenario.batch == 3 and len(seen) == 2
+
+
+def test_row_takes_one_row_of_nested_stacked_arrays_as_python_scalars():
+    tree = {"a": np.array([1.5, 2.5]), "b": (np.array([True, False]), 3.0),
+            "c": [np.array([4, 5]), "x"], "d": {"e": np.float64(7.0), "f": np.array(6.0)}}
+    r = stack.row(tree, 1)
+    assert r == {"a": 2.5, "b": (False, 3.0), "c": [5, "x"], "d": {"e": 7.0, "f": 6.0}}
+    assert type(r["a"]) is float and type(r["b"][0]) is bool and type(r["c"][0]) is int
+    assert type(r["b"]) is tuple and type(r["c"]) is list and type(r["d"]["f"]) is float

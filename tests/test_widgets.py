@@ -491,3 +491,32 @@ def test_insight_sentences_start_with_a_capital_letter():
                dict(interconnect="pcie4_bad", tp=4, batch=32)):
         text = km.simulate(gpu="a100-sxm-80gb", **kw).insight
         assert text[:1].isupper(), text
+
+
+def test_kernel_tips_join_each_head_with_its_formatted_tail():
+    tips = timeline_mod.kernel_tips(
+        np.array(["qkv_proj", "qkv_proj", "embedding", "block", "allreduce"]),
+        np.array([0, 11, -1, 0, 3]),
+        np.array([1e-5, 1e-5, 1.6e-5, 2e-3, 2.5e-6]), np.array([2e9, 2e9, 0.0, 1e12, 0.0]),
+        np.array([3e6, 3e6, 65.5e3, 1e9, 12.0]),
+        np.array(["memory", "memory", "memory", "compute", "comm"]),
+        np.array(["gemm", "gemm", "elementwise", "aggregate", "comm"]), (8, 255))
+    assert tips.tolist() == [
+        "qkv_proj (layer 0) · 10.0 µs · 2 GFLOP · 3 MB · HBM-bound",
+        "qkv_proj (layer 11) · 10.0 µs · 2 GFLOP · 3 MB · HBM-bound",
+        "embedding · 16.0 µs · 0 FLOP · 65.5 kB · HBM-bound",
+        "micro-batches 8–255, one block (mostly compute-bound) · 2.000 ms · 1 TFLOP · 1 GB",
+        "allreduce (layer 3) · 2.5 µs · 0 FLOP · 12 B · communication"]
+    assert tips.dtype == np.dtype(f"<U{max(len(t) for t in tips)}")
+    assert timeline_mod.kernel_tips(*[np.array([])] * 6).tolist() == []
+
+
+def test_a_chart_added_after_the_change_joins_the_next_stacked_evaluation(comms, monkeypatch):
+    d = Dashboard(**BIG, tp=8)
+    late = Compare(model=d.model, css=False)                   # evaluated alone when built
+    calls = _counting(monkeypatch)
+    d.model.batch = 3
+    assert calls["evaluate"] == 1                              # then in the model's one evaluation
+    assert late.values["tpot_s"].tolist() == d.compare.values["tpot_s"].tolist()
+    ref = km.simulate(**dict(BIG, tp=8, batch=3, interconnect="pcie4_bad"))
+    assert late.values["tpot_s"][late.values["presets"].index("pcie4_bad")] == pytest.approx(ref.tpot_s, rel=1e-12)
