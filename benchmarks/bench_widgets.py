@@ -3,8 +3,9 @@
 llama-2-70b on 8 x h100-sxm over nvlink4 (TP=8), the whole Dashboard (timeline of the
 decode step included). Each widget message is JSON-encoded as a kernel would before
 sending (nexora_widgets.testing.record_comms). Counts the closed-form ``evaluate()`` calls
-per change (target: the result's one plus one stacked evaluation of every chart's plans),
-checks that an extra TimelineChart and a RooflineChart on the same model add no evaluation
+per change (target: ONE, the result and every chart's plans stacked together), and as a
+cross-check the closed form's decode-phase runs (``schedule.phase``, one per evaluation
+however ``evaluate`` was imported), checks that an extra TimelineChart and a RooflineChart on the same model add no evaluation
 and no second derivation of the timeline rows, and prints a fixed numpy reference workload
 so figures compare across machines. CPU time (``time.process_time``) is printed beside wall
 time: on a shared machine it is the steadier figure. Target: <= 5 ms per change.
@@ -24,6 +25,7 @@ from kernel_model import simulate
 from nexora_widgets import Dashboard, RooflineChart, TimelineChart
 from nexora_widgets import timeline as tl_mod
 from nexora_widgets.testing import record_comms
+from kernel_model import schedule as _schedule
 
 SCENARIO = dict(model="llama-2-70b", gpu="h100-sxm", interconnect="nvlink4", tp=8)
 TARGET_MS = 5.0
@@ -52,13 +54,15 @@ def numpy_reference(repeat=20):
 
 
 class Counter:
-    """Counts calls of ``_sim.evaluate`` and of the timeline-row derivation while active."""
+    """Counts calls of ``_sim.evaluate``, of the closed form's decode phase (``schedule.phase``
+    with prefill=False: once per evaluation, whoever calls it) and of the timeline-row
+    derivation while active."""
 
     def __init__(self):
-        self.evaluate = self.rows = 0
+        self.evaluate = self.rows = self.decode_phases = 0
 
     def __enter__(self):
-        self._ev, self._rows = _sim.evaluate, tl_mod._columns
+        self._ev, self._rows, self._phase = _sim.evaluate, tl_mod._columns, _schedule.phase
 
         def ev(P):
             self.evaluate += 1
@@ -67,11 +71,15 @@ class Counter:
         def rows(res, phase):
             self.rows += 1
             return self._rows(res, phase)
-        _sim.evaluate, tl_mod._columns = ev, rows
+
+        def phase(P, link, prefill, **kw):
+            self.decode_phases += not prefill
+            return self._phase(P, link, prefill, **kw)
+        _sim.evaluate, tl_mod._columns, _schedule.phase = ev, rows, phase
         return self
 
     def __exit__(self, *exc):
-        _sim.evaluate, tl_mod._columns = self._ev, self._rows
+        _sim.evaluate, tl_mod._columns, _schedule.phase = self._ev, self._rows, self._phase
 
 
 def main(argv=None):
@@ -95,6 +103,7 @@ def main(argv=None):
             for i in range(10):
                 trait_change(i)
         ev_per_change, rows_per_change = c.evaluate / 10, c.rows / 10
+        phases_per_change = c.decode_phases / 10
 
         tp = d.controls.widgets["tp"]
         slider = stats(lambda i: setattr(tp, "value", 4 if tp.value == 8 else 8), args.repeat)
@@ -116,9 +125,9 @@ def main(argv=None):
     print(f"trait change -> all marks updated, CPU:  {fmt(cpu)} (target <= {TARGET_MS:.0f} ms) "
           f"{'OK' if cpu[0] <= TARGET_MS else 'OVER TARGET'}")
     print(f"tp slider move -> all marks updated, wall: {fmt(slider)}")
-    print(f"  per change: {ev_per_change:g} evaluate() calls (simulate's + one stacked for the "
-          f"scaling and compare plans), {rows_per_change:g} timeline-row derivations, "
-          f"{msgs:.0f} widget messages, {kb:.0f} kB")
+    print(f"  per change: {ev_per_change:g} evaluate() call(s) (target 1: the result, the scaling "
+          f"and the compare plans stacked; {phases_per_change:g} closed-form decode phase runs), "
+          f"{rows_per_change:g} timeline-row derivations, {msgs:.0f} widget messages, {kb:.0f} kB")
     print(f"  + a second TimelineChart and a RooflineChart: {c2.evaluate / 10:g} evaluate() and "
           f"{c2.rows / 10:g} row derivations per change, CPU {fmt(with_extra)}")
     print(f"  simulate() alone (no timeline): {fmt(t_sim)}")
