@@ -14,11 +14,16 @@ recomputed once::
                                          # value makes invalid (here tp 4 -> ... stays 4)
 
 ``error`` holds the message of the last rejected change ("" after a good one) while
-``result`` keeps the last good result. Nothing here imports ipywidgets or bqplot.
+``result`` keeps the last good result. Views that show other plans beside the result (a
+scaling chart over tp, a comparison of links) register ``add_plan_provider(fn)``: each
+recomputation then evaluates the result and every provider's plans in ONE stacked
+``evaluate()`` (``plan_evaluation(fn, result)`` returns the plans' rows). Nothing here
+imports ipywidgets or bqplot.
 """
 from __future__ import annotations
 
 import json
+import math
 
 from traitlets import (Bool, Dict, Float, HasTraits, Instance, Int, TraitError, Unicode,
                        observe, validate)
@@ -151,7 +156,10 @@ class ScenarioModel(HasTraits):
         if len(stack) == 1:
             return simulate(sc), {}
         ev = evaluate_scenarios(stack)
-        return result_of(ev, 0), {p: take_rows(ev, sl) for p, sl in spans.items()}
+        res = result_of(ev, 0)
+        if not all(math.isfinite(x) for x in (res.tpot_s, res.ttft_s, res.e2e_s)):
+            res = simulate(sc)                # the scalar path raises where the engine refuses
+        return res, {p: take_rows(ev, sl) for p, sl in spans.items()}
 
     # ---- plans evaluated with the result ------------------------------------------------
     def add_plan_provider(self, provider) -> None:

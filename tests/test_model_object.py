@@ -297,3 +297,15 @@ def test_row_takes_one_row_of_nested_stacked_arrays_as_python_scalars():
     assert r == {"a": 2.5, "b": (False, 3.0), "c": [5, "x"], "d": {"e": 7.0, "f": 6.0}}
     assert type(r["a"]) is float and type(r["b"][0]) is bool and type(r["c"][0]) is int
     assert type(r["b"]) is tuple and type(r["c"]) is list and type(r["d"]["f"]) is float
+
+
+def test_a_non_finite_stacked_row_falls_back_to_simulate(monkeypatch):
+    import dataclasses
+    from kernel_model import model_object as mo
+    real = mo.result_of
+    monkeypatch.setattr(mo, "result_of", lambda ev, i: dataclasses.replace(real(ev, i), tpot_s=float("nan")))
+    m = ScenarioModel(**BIG)
+    m.add_plan_provider(_tp_plans)
+    m.batch = 2
+    assert m.result.tpot_s == km.simulate(m.to_scenario()).tpot_s > 0
+    assert m.plan_evaluation(_tp_plans, m.result) is not None
