@@ -22,6 +22,7 @@ import pandas as pd
 from .calibration import Calibration, numeric_fields
 from .runtime import get_runtime
 from .scenario import Scenario
+from . import tables
 from .simulate import params
 from .validate_io import METRICS, SATURATION_METRICS, SATURATION_STATUS, Table
 
@@ -348,11 +349,10 @@ def _group_params(g: Group, kw):
     if not g.per_row:
         P0 = at(0)
         if len(g.pos) == 1 or _same(P0, at(len(g.pos) - 1), skip=ROW_PARAMS):
-            P = dict(P0)
-            b, p, o = (g.vals[c].astype(float) for c in ROW_FIELDS)
-            P["B"], P["p"], P["o"] = b, p, o
-            P["ctx"] = g.vals["prompt_tokens"] + g.vals["output_tokens"] / 2.0
-            return [(P, g.pos)]
+            # the same derivation as params(), with the row fields as arrays
+            T = dict(Scenario(**kw, **{c: int(g.vals[c][0]) for c in ROW_FIELDS}).tables())
+            T.update({c: g.vals[c].astype(float) for c in ROW_FIELDS})
+            return [(tables.derive(T), g.pos)]
         g.per_row = True
     return [(at(j), g.pos[j]) for j in range(len(g.pos))]
 

@@ -10,15 +10,18 @@ import sys
 
 PROG = "nexora"
 
-# Documented upper bounds of the integer flags (--help lists them): far above any real
-# deployment, low enough that every number the engine derives stays finite.
-MAX_GPUS = 65_536            # --tp, --pp, --ep, --gpus-per-node
-MAX_BATCH = 1_048_576        # --batch-size, --micro-batches
-MAX_TOKENS = 10_000_000      # --prompt-tokens, --output-tokens, --ctx-len, --sweep-ctx
-MAX_LAYERS = 10_000          # --layers
-MAX_EXPERTS = 65_536         # --moe-experts, --active-experts
-MAX_GROUP = 10_000           # --group, --max-group
-MAX_NUM_GPUS = 1_000_000     # nexora optimize --num-gpus
+# Documented upper bounds of the integer flags (--help lists them): the engine's own
+# (kernel_model.rules), far above any real deployment, low enough that every number the
+# engine derives stays finite.
+from ..rules import INT_BOUNDS as _B, OPTIONAL_INT_BOUNDS as _O   # noqa: E402
+
+MAX_GPUS = _B["tp"][1]                   # --tp, --pp, --ep, --gpus-per-node
+MAX_BATCH = _B["batch"][1]               # --batch-size, --micro-batches
+MAX_TOKENS = _B["prompt_tokens"][1]      # --prompt-tokens, --output-tokens, --ctx-len, --sweep-ctx
+MAX_LAYERS = _O["layers"][1]             # --layers
+MAX_EXPERTS = _O["moe_experts"][1]       # --moe-experts, --active-experts
+MAX_GROUP = _B["comm_group"][1]          # --group, --max-group
+from ..optimize import MAX_GPUS as MAX_NUM_GPUS                 # noqa: E402  (optimize --num-gpus)
 MAX_GBPS = 1e6               # --bw-gbps, --memory-bw-gbps, --sweep-bw (GB/s)
 MAX_NS = 1e12                # --latency-ns, --compute-ns, ... (ns)
 
