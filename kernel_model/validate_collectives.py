@@ -174,8 +174,8 @@ def _link(intra: str | None, net: str | None, gpn: int, cross: bool, algorithm: 
     return L
 
 
-def predict_row(r: dict) -> tuple[float, str, str]:
-    """(predicted time in s, preset label, note) for one checked row."""
+def predict_row(r: dict) -> tuple[float, str, str, int]:
+    """(predicted time in s, preset label, note, ranks) for one checked row."""
     n, gpn, note = _plan(r)
     cross = bool(SOCKET_RE.search(r["notes"]))
     if "cross_socket" in r and str(r["cross_socket"]).lower() in ("yes", "no"):
@@ -199,7 +199,7 @@ def predict_row(r: dict) -> tuple[float, str, str]:
     else:
         t = float(coll.p2p(S, net is not None and n > gpn, L, c))
     label = "+".join(p for p in (intra, net) if p) + (" cross-socket" if cross and not net else "")
-    return t, label, "; ".join(note)
+    return t, label, "; ".join(note), n
 
 
 def validate_collectives(df: pd.DataFrame, path: str = "<data>") -> pd.DataFrame:
@@ -209,15 +209,14 @@ def validate_collectives(df: pd.DataFrame, path: str = "<data>") -> pd.DataFrame
     for r in rows:
         if not r["link"]:
             out.append(_row(r, None, "", "excluded", "link not named: the network is not one "
-                            "of " + ", ".join(NETWORK)))
+                            "of " + ", ".join(NETWORK), _plan(r)[0]))
             continue
-        t, label, note = predict_row(r)
-        out.append(_row(r, t, label, "ok", note))
+        t, label, note, n = predict_row(r)
+        out.append(_row(r, t, label, "ok", note, n))
     return pd.DataFrame(out)
 
 
-def _row(r, t, label, status, note):
-    nn = r["num_gpus"] or _plan(r)[0]
+def _row(r, t, label, status, note, nn):
     f = BUS_FACTOR[r["collective"]](nn) if nn > 1 else 1.0
     timed = r["time_us"] is not None and r["time_us"] > 0
     meas = r["time_us"] if timed else r["size_bytes"] * f / (r["busbw_gbs"] * 1e9) * 1e6
