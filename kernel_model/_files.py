@@ -85,3 +85,17 @@ def read_text_file(path, max_bytes: int = MAX_CONFIG_BYTES, what: str = "file",
     except UnicodeDecodeError as e:
         raise ValueError(f"{what} {path!r} is not {encoding} text (byte {e.start})") from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file next to it, renamed into place:
+    an interrupted write never leaves half a file (the temporary one is removed)."""
+    from pathlib import Path
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

@@ -32,6 +32,7 @@ import sys
 import tarfile
 import urllib.request
 from pathlib import Path
+from kernel_model._files import write_text_atomic
 
 HTML_MANAGER = ("@jupyter-widgets/html-manager", "1.0.15", "package/dist/embed-amd.js",
                 "sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==")
@@ -233,14 +234,7 @@ def export(notebook, out=None, execute_first: bool = True, force: bool = False, 
         execute(nb, str(src.parent.resolve()), timeout)
     elif not nb.metadata.get("widgets", {}).get(STATE_MIME):
         raise ExportError(f"NOTEBOOK {notebook}: has no saved widget state; export without --no-execute")
-    text = page_html(nb, js_dir)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_text_atomic(dest, page_html(nb, js_dir))
     return dest
 
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
+from kernel_model._files import write_text_atomic
 
 STATE = "application/vnd.jupyter.widget-state+json"
 VIEW = "application/vnd.jupyter.widget-view+json"
@@ -168,13 +168,7 @@ def save_state(path, timeout: int = 300, max_bytes: int = MAX_BYTES, pictures: b
     if size >= max_bytes:
         raise SaveStateError(f"would be {size:,} bytes (limit {max_bytes:,}): show fewer or "
                              f"smaller widgets")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_text_atomic(path, text)
     return {"bytes": size, "models": kept, "dropped": dropped, "views": len(views)}
 
 
