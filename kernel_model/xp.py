@@ -65,20 +65,21 @@ def floor(x):
     return _np.floor(x)
 
 
-def log2(x):
+def _logarithm(f, npf, x):
+    """numpy's ``npf(x)``, with ``f`` on a plain number (-inf at 0, nan below, as numpy)."""
     if x.__class__ in _NUM:
         if x > 0:
-            return math.log2(x)
+            return f(x)
         return -inf if x == 0 else nan
-    return _np.log2(x)
+    return npf(x)
+
+
+def log2(x):
+    return _logarithm(math.log2, _np.log2, x)
 
 
 def log(x):
-    if x.__class__ in _NUM:
-        if x > 0:
-            return math.log(x)
-        return -inf if x == 0 else nan
-    return _np.log(x)
+    return _logarithm(math.log, _np.log, x)
 
 
 def exp(x):
