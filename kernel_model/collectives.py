@@ -14,15 +14,20 @@ all-reduce; the gathered tensor for all-gather; the bytes one rank sends for all
                 ring step (s) with the low-latency (LL) protocol;
   host          1 where GPUs have no peer-to-peer access and NCCL stages every transfer
                 through host memory (low bandwidth ceiling, modest latency);
-  socket        1 where the ring crosses a CPU socket (each step pays ``socket_lat`` times
-                the latency, the bandwidth is capped at ``socket_bw``);
+  socket        1 where the ring crosses a CPU socket: the bandwidth is capped at
+                ``socket_bw``; a host-staged step pays ``socket_lat`` times the latency (the
+                staging buffer sits in the other socket's memory), a P2P step over the socket
+                link no more than inside a socket (fitted: 1.0, Turin xGMI);
   p2p, in_switch  one/two-shot kernels need peer-to-peer access; in-switch reduction (NVLS)
                 needs an NVSwitch that reduces, reaching ``nvls_bw`` (B/s of payload);
   bw_x, lat_x   the network between nodes: bandwidth of the NIC share of one GPU (B/s) and
                 the latency of one network step (s); ``gpn`` GPUs per node;
   ll_frac, simple_lat, simple_call   protocol constants (calibration): LL moves data at
                 ``ll_frac`` of the bus bandwidth; the bandwidth (Simple) protocol pays
-                ``simple_lat`` times the step latency and ``simple_call`` more per call.
+                ``simple_lat`` times the step latency and ``simple_call`` more per call;
+  proto, chan, chan_bw   optional NCCL settings: a forced protocol (0 NCCL's choice, 1 LL,
+                2 Simple) and a channel count (0: as many as the link needs) of ``chan_bw``
+                B/s each.
 
 Regimes: small messages are latency-bound (``call + steps * lat``: the floor grows with the
 ranks, 2(n-1) ring steps); large ones bandwidth-bound at ``bw``. NCCL's own choice ("auto")
@@ -54,7 +59,8 @@ def _log2c(n):
 
 def _hop(link, group):
     """Per-step latency (s) of the intra-node ring with the LL protocol, socket included."""
-    lat = link["lat"] * np.where(link.get("socket", 0.0) > 0, link.get("socket_lat", 1.0), 1.0)
+    cross = (link.get("socket", 0.0) > 0) & (link.get("host", 0.0) > 0)
+    lat = link["lat"] * np.where(cross, link.get("socket_lat", 1.0), 1.0)
     return lat / group
 
 
@@ -65,11 +71,17 @@ def _bus(link):
 
 
 def _protocols(call, steps, hop, wire, bw, link, group):
-    """Time of the faster protocol: LL (low latency) or Simple (full bandwidth)."""
+    """Time of NCCL's protocol: the faster of LL (low latency) and Simple (full bandwidth),
+    or the one forced by ``proto`` (1 LL, 2 Simple: ``NCCL_PROTO``). ``chan`` > 0 caps the
+    bus bandwidth at ``chan`` channels of ``chan_bw`` each (``NCCL_MIN_NCHANNELS``, or the
+    2 channels of a poor topology graph)."""
+    chan = link.get("chan", 0.0)
+    bw = np.where(chan > 0, np.minimum(bw, chan * link.get("chan_bw", INF)), bw)
     ll = call + steps * hop + wire / (bw * link.get("ll_frac", 1.0))
     simple = (call + link.get("simple_call", 0.0) / group
               + steps * hop * link.get("simple_lat", 1.0) + wire / bw)
-    return np.minimum(ll, simple)
+    proto = link.get("proto", 0.0)
+    return np.where(proto == 1, ll, np.where(proto == 2, simple, np.minimum(ll, simple)))
 
 
 def allreduce_flat(S, n, link, alg, call, group=1.0):

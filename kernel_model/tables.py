@@ -82,7 +82,7 @@ def link_facts(link, inter) -> dict:
             "ll_frac": k["ll_frac"], "simple_lat": k["simple_lat"],
             "simple_call": k["simple_call_s"], "socket_lat": k["socket_lat"],
             "socket_bw": k["socket_bw_gbps"] * 1e9, "direct_frac": k["direct_frac"],
-            "direct_call": k["direct_call"]}
+            "direct_call": k["direct_call"], "chan_bw": k["chan_bw_gbps"] * 1e9}
 
 
 def cal_row(cal, rt) -> dict:
@@ -165,7 +165,7 @@ def derive_link(T) -> dict:
 
 #: link_facts keys passed through to P["link"] unchanged (new link facts go here).
 _LINK_EXTRA = ("host", "socket", "nvls_bw", "ll_frac", "simple_lat", "simple_call",
-               "socket_lat", "socket_bw", "direct_frac", "direct_call")
+               "socket_lat", "socket_bw", "direct_frac", "direct_call", "chan_bw")
 
 
 # ---- the tables: (Scenario fields a row depends on, function of them -> row of floats) -------

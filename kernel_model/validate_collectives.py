@@ -17,12 +17,16 @@ measured system, chosen by documented rules (``preset_for``):
   each node comes from the notes ("intra-node link: X");
 * the ring crosses a CPU socket where the notes say the GPUs are on different / two sockets
   (``cross-socket``, ``dual-socket``); an optional ``cross_socket`` column (yes/no) wins;
-* ``num_gpus`` missing: ``nodes`` x ``gpus_per_node`` (8 where not stated), noted per row.
+* ``num_gpus`` missing: ``nodes`` x ``gpus_per_node`` (8 where not stated), noted per row;
+* over PCIe, NCCL's settings (``nccl_settings``): a protocol or channel count the notes state,
+  else, across the sockets of an AMD host without a graph XML or tuner, NCCL's default graph
+  there (Simple protocol, 2 channels).
 
 ``algorithm``: ``nccl`` is NCCL's own choice (ring/tree, LL/Simple, NVLS where the switch
 reduces; never custom kernels), ``ring``/``tree``/``nvls`` are forced, any other name is a
-custom one-/two-shot kernel. Rows with only ``busbw_gbs`` get a time from it
-(``size / busbw x`` the bus factor); the targets use rows that carry a time.
+custom one-/two-shot kernel (``CUSTOM_KERNELS`` says which where the name does not). Rows
+with only ``busbw_gbs`` get a time from it (``size / busbw x`` the bus factor); the targets
+use rows that carry a time.
 """
 from __future__ import annotations
 
@@ -46,6 +50,12 @@ NCCL_ALGOS = {"nccl": "auto", "ring": "ring", "tree": "tree", "nvls": "in_switch
 BUS_FACTOR = {"all_reduce": lambda n: 2.0 * (n - 1) / n, "all_gather": lambda n: (n - 1) / n,
               "reduce_scatter": lambda n: (n - 1) / n, "all_to_all": lambda n: (n - 1) / n,
               "send_recv": lambda n: 1.0}
+# custom kernels whose name does not say one- or two-shot, with the source that does
+CUSTOM_KERNELS = {
+    # lukealonso/sglang custom_ar: "luke's PCIe oneshot allreduce" (rtx6kpro
+    # optimization/pcie-oneshot-allreduce.md); its time grows as (n-1) x size, as one-shot's
+    "luke_custom_allreduce": "oneshot",
+}
 SOCKET_RE = re.compile(r"different CPU sockets|across 2 CPU sockets|cross-socket|dual-socket", re.I)
 INTRA_RE = re.compile(r"intra-node link:\s*(nvlink[345]?|pcie[345])", re.I)
 DEFAULT_GPN = 8
@@ -91,6 +101,31 @@ def preset_for(link: str, p2p: str, notes: str, gpn: float, cross_socket: bool):
     if link == "nvlink4" and re.search(r"bridge", notes, re.I):
         return "nvlink_bridge", None
     return LINKS[link], None
+
+
+PROTO_RE = re.compile(r"NCCL_PROTO=(LL128|LL|Simple)\b|\b(SIMPLE|LL128|LL) protocol\b", re.I)
+CHANNELS_RE = re.compile(r"NCCL_MIN_NCHANNELS=(\d+)|\b(\d+) channels\b", re.I)
+AMD_RE = re.compile(r"\bAMD\b|EPYC|Turin|Threadripper", re.I)
+TUNED_RE = re.compile(r"(?<!no )graph XML|NCCL_GRAPH_FILE|tuner|NCCL_MIN_NCHANNELS", re.I)
+PROTOS = {"ll": 1.0, "simple": 2.0}      # LL128 is NVLink's: over PCIe NCCL runs LL or Simple
+
+
+def nccl_settings(notes: str, cross_socket: bool) -> dict:
+    """NCCL settings of a measured row: what the notes state (``NCCL_PROTO`` / "LL protocol",
+    "N channels" / ``NCCL_MIN_NCHANNELS``), else NCCL's own choice. One rule fills in what a
+    row leaves unstated: across the sockets of an AMD host, NCCL's default topology graph
+    (no graph XML, no tuner) prices the socket link at its ``AMD_BW`` constant and settles on
+    2 channels and the Simple protocol (the rtx6kpro NCCL tuning page, NCCL 2.28 debug output).
+    Returns ``proto`` (0 NCCL's choice, 1 LL, 2 Simple) and ``chan`` (0: no cap)."""
+    notes = notes or ""
+    m = PROTO_RE.search(notes)
+    proto = PROTOS.get((m.group(1) or m.group(2)).lower(), 0.0) if m else 0.0
+    m = CHANNELS_RE.search(notes)
+    chan = float(m.group(1) or m.group(2)) if m else 0.0
+    if cross_socket and AMD_RE.search(notes) and not TUNED_RE.search(notes):
+        proto = proto or PROTOS["simple"]
+        chan = chan or 2.0
+    return {"proto": proto, "chan": chan}
 
 
 def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
@@ -184,10 +219,13 @@ def predict_row(r: dict) -> tuple[float, str, str, int]:
     alg = r["algorithm"]
     custom = alg not in NCCL_ALGOS
     L = _link(intra, net, gpn, cross and not net, NCCL_ALGOS.get(alg, "auto"), not custom)
+    if intra and intra.startswith("pcie"):
+        L.update(nccl_settings(r["notes"], cross and not net))
     c = COLLECTIVE_CONSTANTS["eager_call_s"]
     S, coll_name = r["size_bytes"], r["collective"]
     if coll_name == "all_reduce":
         if custom:                   # a one-/two-shot kernel; the name says which, else the faster
+            alg = CUSTOM_KERNELS.get(alg, alg)
             kinds = [3.0] if "oneshot" in alg else [4.0] if "twoshot" in alg else [3.0, 4.0]
             t = min(float(coll.allreduce_flat(S, n, dict(L, alg=k), k, c)) for k in kinds)
         else:

@@ -54,13 +54,77 @@ def test_bandwidth_bound_host_staged_transfer_tops_out_at_the_measured_few_gb_pe
 def test_crossing_a_socket_multiplies_the_step_latency_and_caps_the_bandwidth():
     base, cross = link("pcie4_bad"), dict(link("pcie4_bad"), socket=1.0)
     p = km.get_interconnect("pcie4_bad")
+    # host-staged: the staging buffer sits in the other socket's memory, every step is slower
     assert t_us(8, 2, cross) - t_us(8, 2, base) == pytest.approx(
         2 * p.latency_s * (K["socket_lat"] - 1) * 1e6, rel=1e-9)
+    # P2P over the socket link (a good NCCL graph): no extra step latency, only the cap
+    p2p, p2p_x = link("pcie5_good"), dict(link("pcie5_good"), socket=1.0)
+    assert t_us(0.0, 8, p2p_x) == t_us(0.0, 8, p2p)
+    assert t_us(2.0 ** 30, 8, p2p_x) > t_us(2.0 ** 30, 8, p2p)
     q = link("pcie5_bad")                       # the preset carries the flag
     S = 2.0 ** 32
     t = float(coll.allreduce(S, 8, q, C))
     assert 2 * 7 / 8 * S / t <= min(km.get_interconnect("pcie5_bad").bw_gbps,
                                     K["socket_bw_gbps"]) * 1e9 + 1e-6
+
+
+def test_forced_protocol_and_few_channels_follow_nccls_settings():
+    p = km.get_interconnect("pcie5_bad")
+    L = link("pcie5_bad")
+    n, S = 8, 32768
+    wire = 2 * (n - 1) / n * S
+    bw = min(p.bw_gbps, K["socket_bw_gbps"]) * 1e9
+    ll = C + 2 * (n - 1) * p.latency_s + wire / (bw * K["ll_frac"])
+    simple = C + K["simple_call_s"] + 2 * (n - 1) * p.latency_s * K["simple_lat"] + wire / bw
+    assert t_us(S, n, dict(L, proto=1.0)) == pytest.approx(ll * 1e6, rel=1e-12)
+    assert t_us(S, n, dict(L, proto=2.0)) == pytest.approx(simple * 1e6, rel=1e-12)
+    assert t_us(S, n, L) == pytest.approx(min(ll, simple) * 1e6, rel=1e-12)
+    # 2 channels: the bus bandwidth is 2 x one channel's, 22.2 GB/s measured (Festr, default)
+    big = 2.0 ** 25
+    t2 = t_us(big, n, dict(L, chan=2.0)) * 1e-6
+    assert 2 * (n - 1) / n * big / t2 / 1e9 == pytest.approx(2 * K["chan_bw_gbps"], rel=0.03)
+    assert 2 * K["chan_bw_gbps"] == pytest.approx(22.2, rel=1e-9)
+    # NCCL's default graph across Turin sockets (Simple, 2 channels): the measured 48 us at
+    # 32 KiB, where the same machine with a good graph (LL, 4 channels) takes 26 us
+    default = t_us(S, n, dict(L, proto=2.0, chan=2.0))
+    tuned = t_us(S, n, dict(L, proto=1.0, chan=4.0))
+    assert 48.16 * 0.8 <= default <= 48.16 * 1.25
+    assert 26.2 * 0.8 <= tuned <= 26.2 * 1.4
+    # more channels are never slower; a forced protocol is never faster than NCCL's choice
+    sizes = np.logspace(0, 32, 40, base=2)
+    prev = None
+    for ch in (1.0, 2.0, 4.0, 8.0, 0.0):
+        t = coll.allreduce(sizes, n, dict(L, chan=ch), C)
+        assert prev is None or np.all(t <= prev)
+        prev = t
+    for proto in (1.0, 2.0):
+        assert np.all(coll.allreduce(sizes, n, dict(L, proto=proto), C) >= coll.allreduce(sizes, n, L, C))
+
+
+def test_nccl_settings_come_from_the_notes_then_from_the_amd_default_graph_rule():
+    s = VC.nccl_settings
+    festr = "dual AMD EPYC 9575F (Turin); "
+    assert s(festr + "default NCCL topology detection (no graph XML): SIMPLE protocol, 2 channels",
+             True) == {"proto": 2.0, "chan": 2.0}
+    assert s(festr + "with NCCL_GRAPH_FILE XML fix: LL protocol, 4 channels", True) == {
+        "proto": 1.0, "chan": 4.0}
+    assert s(festr + "graph XML + NCCL_MIN_NCHANNELS=8", True) == {"proto": 0.0, "chan": 8.0}
+    # unstated, across AMD sockets: NCCL's default graph; with a tuner: NCCL's own choice
+    assert s(festr + "GPUs split across 2 CPU sockets", True) == {"proto": 2.0, "chan": 2.0}
+    assert s(festr + "NCCL tuner-plugin section; baseline NCCL", True) == {"proto": 0.0, "chan": 0.0}
+    # the rule is about AMD's socket link: not inside one socket, not on an Intel host
+    assert s(festr + "4 GPUs on one NUMA node", False) == {"proto": 0.0, "chan": 0.0}
+    assert s("dual Xeon, GPUs on different CPU sockets", True) == {"proto": 0.0, "chan": 0.0}
+    assert s("NCCL_PROTO=Simple", False)["proto"] == 2.0
+
+
+def test_a_custom_kernel_the_source_names_one_shot_is_predicted_as_one_shot():
+    row = pd.read_csv(DATA)
+    row = row[row.algorithm == "luke_custom_allreduce"].iloc[:1]
+    r = VC.read_collectives(row)[0]
+    t, label, _, n = VC.predict_row(r)
+    L = dict(link("pcie5_good", alg="oneshot", direct_max=float("inf")), alg=3.0)
+    assert t == float(coll.allreduce_flat(r["size_bytes"], n, L, 3.0, C))
 
 
 def test_nvls_in_switch_reduction_reaches_the_measured_h200_bus_bandwidth():
@@ -139,11 +203,8 @@ def test_regime_names_latency_and_bandwidth_bound():
 # Systems whose median error is above the 25 % target, and why (docs/INTERCONNECTS.md):
 KNOWN_MISSES = {
     "PCIe-4070TiS-x2-noP2P",        # 6.2 us floor: half the other four 2-GPU host-staged systems
-    "PCIe-4090-x2-kalavai-docker",  # 2.2 GB/s where the same class reaches 3-4 GB/s
-    "PCIe-RTXPRO6000-x4-ASUS-Broadcom",        # NCCL rows with a 71 us outlier at 64 KiB
-    "PCIe-RTXPRO6000-x8-Festr-dualTurin",      # two tunings per size in one table
-    "PCIe-RTXPRO6000-x8-ASUS-Broadcom-dualsocket",   # NCCL staged the socket hop through SHM
-    "EFA-A100-2node",               # one row; 3 and 4 nodes are within 16 %
+    "PCIe-4090-x2-kalavai-docker",  # 2.2 GB/s where the same host's other GPU pair reaches 3.8
+    "EFA-A100-2node",               # one row; 3 and 4 nodes of the same table are within 8 %
 }
 
 
@@ -160,7 +221,7 @@ def test_shipped_collectives_overall_and_per_system(validated):
     per = s["per_system"]
     missed = set(per.index[per.median_abs_pct > VC.TARGET_SYSTEM])
     assert missed <= KNOWN_MISSES, missed - KNOWN_MISSES
-    assert len(per) >= 34 and len(per) - len(missed) >= 28
+    assert len(per) >= 34 and len(per) - len(missed) >= 31
     # every row is either predicted or excluded with a reason, never dropped
     assert len(df) == len(pd.read_csv(DATA))
     assert set(df.status) <= {"ok", "excluded"}

@@ -31,11 +31,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from kernel_model import hardware as H                       # noqa: E402
 from kernel_model import validate_collectives as VC          # noqa: E402
 
+# ib_hdr / ib_ndr are not fitted: their tables (IB-A100-3node-HDR, IB-H100-64-SHARP) are bound
+# by the nodes' NVLink or barely move with them; they keep ~90 % of the NIC line rate per GPU
 PRESET_FIELDS = {
     "pcie4_bad": ("bw_gbps", "latency_s"), "pcie4_good": ("bw_gbps",),
     "pcie5_good": ("bw_gbps", "latency_s"), "nvlink": ("bw_gbps", "latency_s"),
     "nvlink4": ("bw_gbps", "latency_s"),
-    "nvlink_bridge": ("bw_gbps",), "ib_hdr": ("bw_gbps",), "ib_ndr": ("bw_gbps",),
+    "nvlink_bridge": ("bw_gbps",),
     "roce": ("bw_gbps", "latency_s"), "efa": ("bw_gbps", "latency_s"),
     "tcp": ("bw_gbps", "latency_s"), "tcpxo": ("bw_gbps", "latency_s"),
 }
