@@ -161,16 +161,16 @@ def _check_runtimes(v, numeric) -> dict:
 # refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
 # measurements.csv + measurements_2025.csv: seven values, one of them per runtime.
 DEFAULT = Calibration(
-    flops_efficiency=0.6916393187477659,
-    attention_efficiency=1.0,
-    hbm_efficiency=0.949140142909779,
-    launch_overhead_s=1.592010579638133e-05,
-    collective_overhead_s=1.1470123653254116e-05,
+    flops_efficiency=0.68745347223237,
+    attention_efficiency=0.9999735796679972,
+    hbm_efficiency=0.9496410957369461,
+    launch_overhead_s=1.5974482786311874e-05,
+    collective_overhead_s=8.684727565795299e-06,
     collective_step_s=0.0,
     direct_allreduce_max_bytes=524288.0,
     step_overhead_s=0.0,
     eager_server_step_s=0.0155,
-    roofline_exponent=1.6286631278198531,
+    roofline_exponent=1.767438069761306,
     families={},
-    runtimes={'vllm': {'launch_overhead_s': 6.4490689177218165e-06}},
+    runtimes={'vllm': {'launch_overhead_s': 6.597784581968294e-06}},
     source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

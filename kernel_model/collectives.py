@@ -40,7 +40,8 @@ Algorithms (``ALGORITHMS`` codes):
   oneshot    custom kernel (vLLM / TensorRT-LLM / SGLang): 1 step, every rank reads the n-1
              other buffers, (n-1) S over its link; needs peer-to-peer access;
   twoshot    custom kernel: 2 steps (reduce-scatter + all-gather by direct writes);
-  in_switch  NVLS / SHARP-style: the switch reduces, 2 steps, S at ``nvls_bw``;
+  in_switch  NVLS / SHARP-style: the switch reduces, 2 steps of the Simple protocol (NVLS
+             has no LL), S at ``nvls_bw``;
   auto       the fastest NCCL choice; custom one/two-shot only up to ``direct_max`` bytes
              and only with peer-to-peer access, as serving stacks do.
 """
@@ -101,7 +102,10 @@ def allreduce_flat(S, n, link, alg, call, group=1.0):
     call_d = call * link.get("direct_call", 1.0)
     oneshot = call_d + hop + nm1 * S / bw_d
     twoshot = call_d + 2.0 * hop + wire / bw_d
-    insw = call + 2.0 * hop + S / link.get("nvls_bw", bw)
+    # NVLS runs the Simple protocol only (NCCL has no LL for it): its fixed cost is Simple's,
+    # so NCCL keeps the LL ring for small messages and takes NVLS for large ones
+    insw = (call + link.get("simple_call", 0.0) / group + 2.0 * hop * link.get("simple_lat", 1.0)
+            + S / link.get("nvls_bw", bw))
     direct = np.minimum(oneshot, twoshot)
     auto = np.minimum(ring, tree)
     auto = np.where((link["p2p"] > 0) & (S <= link.get("direct_max", INF)),

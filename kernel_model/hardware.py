@@ -66,14 +66,14 @@ class Interconnect:
 # Protocol constants of NCCL-style collectives, fitted on kernel_model/data/collectives.csv
 # (benchmarks/bench_collectives.py prints the fit): properties of how NCCL runs, not of a link.
 COLLECTIVE_CONSTANTS = {
-    "eager_call_s": 7.58e-06,   # one collective call launched eagerly (nccl-tests, no CUDA graph)
-    "ll_frac": 0.69,      # LL: 8 data bytes per 16-byte line, above half with LL128 on NVLink
-    "simple_lat": 1.7,       # Simple protocol: step latency x this (handshakes per chunk)
-    "simple_call_s": 2.3e-05,   # Simple protocol: extra fixed cost per call
-    "socket_lat": 2.61,       # a host-staged ring step across the CPU sockets costs this x the latency
-    "socket_bw_gbps": 36.5,       # bus bandwidth cap when the ring crosses the socket link
-    "direct_frac": 0.686,       # one/two-shot kernels: share of the bus bandwidth n-1 peers reach
-    "direct_call": 0.797,      # one/two-shot kernels: fixed cost per call, x NCCL's
+    "eager_call_s": 6.15e-06,   # one collective call launched eagerly (nccl-tests, no CUDA graph)
+    "ll_frac": 0.61,      # LL: 8 data bytes per 16-byte line, above half with LL128 on NVLink
+    "simple_lat": 1.51,       # Simple protocol: step latency x this (handshakes per chunk)
+    "simple_call_s": 2.65e-05,   # Simple protocol: extra fixed cost per call
+    "socket_lat": 2.7,       # a host-staged ring step across the CPU sockets costs this x the latency
+    "socket_bw_gbps": 38.0,       # bus bandwidth cap when the ring crosses the socket link
+    "direct_frac": 0.675,       # one/two-shot kernels: share of the bus bandwidth n-1 peers reach
+    "direct_call": 0.974,      # one/two-shot kernels: fixed cost per call, x NCCL's
     # one NCCL channel's bus bandwidth over PCIe, measured, not fitted: 2 channels 22.2 GB/s
     # (8 RTX PRO 6000 on dual Turin, default graph; rtx6kpro optimization/nccl-tuning.md)
     "chan_bw_gbps": 11.1,
@@ -129,27 +129,27 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
 _BUILTIN_GPUS = frozenset(GPUS)
 
 INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
-    Interconnect("pcie4_good", 25.4, 8.94e-07, 900, "pcie",
+    Interconnect("pcie4_good", 25.5, 9.52e-07, 900, "pcie",
                  description="PCIe 4.0, direct GPU-to-GPU P2P",
                  stands_for="PCIe-4090-x4/x5-tinygradP2P (RTX 4090, P2P driver)"),
-    Interconnect("pcie4_bad", 3.07, 2.45e-06, 900, "pcie", p2p=False, host_staged=True,
+    Interconnect("pcie4_bad", 3.11, 2.63e-06, 900, "pcie", p2p=False, host_staged=True,
                  description="PCIe without P2P: NCCL stages through host memory (GeForce, stock driver)",
                  stands_for="PCIe-4090-x2/x4-kalavai, PCIe-2080Ti-x2-noP2P, PCIe-4070TiS-x2-noP2P, "
                             "PCIe-4090-x8, PCIe-3090-x8, PCIe-T4-x2-SYS (cross-socket)"),
-    Interconnect("pcie5_good", 42.7, 8.94e-07, 1000, "pcie",
+    Interconnect("pcie5_good", 43.4, 9.52e-07, 1000, "pcie",
                  description="PCIe 5.0 with P2P through switches, one CPU socket",
                  stands_for="PCIe-RTXPRO6000 x4/x8 on switches or one socket (ASUS-Broadcom x4, "
                             "WRX90, Grimulkan, luke, x4-dualTurin, x16-islands)"),
-    Interconnect("pcie5_bad", 42.7, 8.94e-07, 1000, "pcie", cross_socket=True,
+    Interconnect("pcie5_bad", 43.4, 9.52e-07, 1000, "pcie", cross_socket=True,
                  description="PCIe 5.0 with P2P, GPUs split over two CPU sockets",
                  stands_for="PCIe-RTXPRO6000 x8 dual-socket (ASUS-Broadcom dualsocket, Festr, "
                             "dualTurin-tuner, purplepow3r)"),
-    Interconnect("nvlink", 232, 3.5e-06, 2039, "nvlink", description="NVLink 3.0 (A100, NVSwitch)",
+    Interconnect("nvlink", 232, 3.32e-06, 2039, "nvlink", description="NVLink 3.0 (A100, NVSwitch)",
                  stands_for="NVL-A100-x8, EFA-A100-1node"),
-    Interconnect("nvlink4", 360, 2.57e-06, 3350, "nvlink", True, nvls_gbps=275,
+    Interconnect("nvlink4", 341, 7.98e-07, 3350, "nvlink", True, nvls_gbps=275,
                  description="NVLink 4.0 (H100/H200/H20, NVSwitch with NVLS)",
                  stands_for="NVL-H200-x8, NVL-H20-intranode"),
-    Interconnect("nvlink5", 720, 2.57e-06, 8000, "nvlink", True, nvls_gbps=480,
+    Interconnect("nvlink5", 682, 7.98e-07, 8000, "nvlink", True, nvls_gbps=480,
                  description="NVLink 5.0 (B200/GB200, NVSwitch with NVLS; NVL72 is one domain)",
                  stands_for="NVL-B200-x8, NVL-GB200-NVL72"),
     Interconnect("nvlink_bridge", 116, 1.0e-6, 2000, "nvlink",
@@ -164,16 +164,16 @@ INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
     Interconnect("ib_ndr", 44.9, 5e-6, 3350, "network", p2p=False,
                  description="InfiniBand NDR, multi-node (one 400G NIC per GPU)",
                  stands_for="IB-H100-64-SHARP"),
-    Interconnect("roce", 57.0, 1.49e-05, 3350, "network", p2p=False,
+    Interconnect("roce", 57.3, 1.54e-05, 3350, "network", p2p=False,
                  description="RoCE (RDMA over Ethernet), multi-node",
                  stands_for="NET-H100-2node-1gpu-4nic, NET-GB10-2node-200G"),
-    Interconnect("efa", 3.02, 1.71e-05, 2039, "network", p2p=False,
+    Interconnect("efa", 3.01, 1.92e-05, 2039, "network", p2p=False,
                  description="AWS EFA (p3dn/p4d generation), multi-node",
                  stands_for="EFA-A100-2/3/4node, EFA-V100-2/8node"),
-    Interconnect("tcp", 7.1, 1.94e-06, 2039, "network", p2p=False,
+    Interconnect("tcp", 6.93, 3.78e-06, 2039, "network", p2p=False,
                  description="NCCL socket transport (TCP, IB disabled), multi-node",
                  stands_for="NET-L40S-2node-socket, NET-H200-2node-socket"),
-    Interconnect("tcpxo", 15.4, 2.04e-05, 3350, "network", p2p=False,
+    Interconnect("tcpxo", 15.4, 3.31e-05, 3350, "network", p2p=False,
                  description="GCP GPUDirect-TCPXO (NIC-offloaded TCP, 8 NICs per node)",
                  stands_for="NET-H100-2node-TCPXO"),
 ]}

@@ -172,6 +172,17 @@ def wait_until(pg, check, what, timeout_s=60):
     pytest.fail(f"timed out waiting for {what}")
 
 
+def wait_for_share(pg, color, share, what):
+    """The decode bar's widths once ``color``'s share of them is the engine's ``share`` (within
+    two pixels and 1 %): the chart redraws after the TPOT card, so the first reading may be
+    of a half-updated figure."""
+    def settled():
+        w = decode_bar_widths(pg)
+        total = sum(w.values()) if w else 0.0
+        return total > 0 and abs(w.get(color, 0.0) / total - share) <= 2.0 / total + 0.01 and w
+    return wait_until(pg, settled, what)
+
+
 def test_notebook_builds_the_scenario_this_test_checks():
     import nbformat
     src = "\n".join(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells)
@@ -202,11 +213,9 @@ def test_moving_tp_changes_the_svg_as_the_engine_says(page):
     # tp 1 -> 8: the communication bar appears with the engine's share of the step
     move_tp_slider(page, allowed.index(8), len(allowed))
     wait_until(page, lambda: comm_segments(page) == n8, f"{n8} communication segments back at tp=8")
-    widths = wait_until(page, lambda: (w := decode_bar_widths(page)) and w.get(red, 0) > 1 and w,
-                        "communication bar at tp=8")
-    total = sum(widths.values())
     share = at8.breakdown["communication"] / at8.tpot_s
-    assert widths[red] / total == pytest.approx(share, abs=2.0 / total + 0.01)
+    widths = wait_for_share(page, red, share, "communication bar at tp=8 with the engine's share")
+    assert widths[red] > 1
     assert f"{at8.tpot_s * 1e3:.2f} ms" in page.locator(".nx-tpot").inner_text()
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -227,11 +236,10 @@ def test_choosing_the_eager_runtime_adds_its_host_time(page):
     wait_until(page, lambda: f"{eager.tpot_s * 1e3:.2f} ms" in page.locator(".nx-tpot").inner_text(),
                "TPOT card with the eager_server runtime")
     brown = rgb(palette.CATEGORY["launch_overhead"])
-    widths = wait_until(page, lambda: (w := decode_bar_widths(page)) and w.get(brown, 0) > 0
-                        and w[brown] / sum(w.values()) > 0.5 and w, "launch + host bar")
     share = eager.breakdown["launch_overhead"] / eager.tpot_s
-    total = sum(widths.values())
-    assert widths[brown] / total == pytest.approx(share, abs=2.0 / total + 0.01)
+    assert share > 0.5                      # the host time dominates the eager step
+    widths = wait_for_share(page, brown, share, "launch + host bar with the engine's share")
+    assert widths[brown] / sum(widths.values()) > 0.5
     page.screenshot(path=str(ARTIFACTS / "dashboard-eager.png"), full_page=True)
     select.select_option("compiled")
     wait_until(page, lambda: f"{base.tpot_s * 1e3:.2f} ms" in page.locator(".nx-tpot").inner_text(),

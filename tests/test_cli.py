@@ -142,14 +142,14 @@ def test_compare_one_row_per_preset(capsys):
 
 def test_sweep_csv(capsys):
     rc, out, err = run(capsys, "--preset", "pcie4_bad", "--tp", "4", "--model", "llama-2-13b",
-                       "--sweep", "--sweep-bw", "3.07,24,48", "--sweep-lat", "2450,5us")
+                       "--sweep", "--sweep-bw", "3.11,24,48", "--sweep-lat", "2630,5us")
     assert rc == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 6
     assert [(float(r["link_bw_gbps"]), float(r["link_latency_us"])) for r in rows] == \
-        [(3.07, 2.45), (3.07, 5), (24, 2.45), (24, 5), (48, 2.45), (48, 5)]
+        [(3.11, 2.63), (3.11, 5), (24, 2.63), (24, 5), (48, 2.63), (48, 5)]
     link = km.get_interconnect("pcie4_bad")
-    assert (link.bw_gbps, link.latency_s) == (3.07, 2.45e-6)   # rows[0] is the preset's own link
+    assert (link.bw_gbps, link.latency_s) == (3.11, 2.63e-6)   # rows[0] is the preset's own link
     res = km.simulate(model="llama-2-13b", gpu="rtx-4090", interconnect="pcie4_bad", tp=4)
     assert float(rows[0]["tpot_s"]) == pytest.approx(res.tpot_s, rel=1e-9)
     t = [float(r["tpot_s"]) for r in rows]
