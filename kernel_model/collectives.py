@@ -36,7 +36,9 @@ call (launch, the wait for the slowest rank), shared by ``group`` coalesced coll
 
 Algorithms (``ALGORITHMS`` codes):
   ring       2(n-1) steps, each rank sends 2(n-1)/n S: bandwidth-optimal;
-  tree       2 log2(n) steps (double binary tree), same bytes at a lower bandwidth;
+  tree       inside a node a chain (the ring's steps and bytes, at a lower bandwidth);
+             across nodes a double binary tree: 2 log2(nodes) network steps, and with two
+             nodes each node's NICs send S, half the flat ring's 2(n-1)/n S;
   oneshot    custom kernel (vLLM / TensorRT-LLM / SGLang): 1 step, every rank reads the n-1
              other buffers, (n-1) S over its link; needs peer-to-peer access;
   twoshot    custom kernel: 2 steps (reduce-scatter + all-gather by direct writes);
@@ -125,19 +127,29 @@ def _net_hops(n, link, group):
 
 
 def _net_allreduce(S, n, link, alg, call, group):
-    """All-reduce across nodes: reduce-scatter in the node, all-reduce of each GPU's share
-    over its NIC, all-gather in the node (the phases pipeline: the slower sets the pace).
-    Latency: the 2(n-1) ring steps, ``nodes`` of every n crossing the network (the measured
-    2-8 node tables follow the ring; tree only where forced: 2 log2(nodes) network steps)."""
+    """All-reduce across nodes. NCCL's ring is flat: all n ranks on one ring, so every link,
+    a node's NICs included, carries 2(n-1)/n S, and ``nodes`` of the 2(n-1) steps cross
+    the network. Its tree is a chain inside each node (each GPU sends S up and S down: 2S)
+    and a double binary tree between nodes: with two nodes a node's NICs send S, half the
+    ring's bytes; with more, an inner node sends 2S, no fewer than the ring. So "auto" takes the tree only between two nodes, where it is faster for large
+    messages (2-node tables reach a bus bandwidth above the NICs' line rate); the 3-8 node
+    tables follow the ring at every size."""
     hop, gpn, nodes = _net_hops(n, link, group)
-    intra = 2.0 * (gpn - 1.0) / gpn * S / _bus(link)
-    inter = 2.0 * (nodes - 1.0) / nodes * S / (gpn * link["bw_x"])
-    wire_t = np.maximum(intra, inter)
+    net = gpn * link["bw_x"]
+    ring = _protocols(call, 2.0 * (n - 1.0), hop, 2.0 * (n - 1.0) / n * S,
+                      np.minimum(_bus(link), net), link, group)
+    per_node = np.where(nodes <= 2.0, 1.0, 2.0) * S
+    chain = np.minimum(gpn - 1.0, 1.0)           # one GPU per node: no chain
+    wire_t = np.maximum(2.0 * chain * S / _bus(link), per_node / net)
     bw_eff = np.where(wire_t > 0, S / np.maximum(wire_t, 1e-30), INF)
-    ring = _protocols(call, 2.0 * (n - 1.0), hop, S, bw_eff, link, group)
     tree_lat = 2.0 * _log2c(nodes) * link["lat_x"] / group + 2.0 * (gpn - 1.0) * _hop(link, group)
     tree = _protocols(call, 1.0, tree_lat, S, bw_eff * TREE_BW, link, group)
-    return np.where(alg == 2, tree, ring)
+    # across nodes NCCL rates its tree's LL protocol low (a quarter of LL's bandwidth, and
+    # a high network latency per tree level): for the tree "auto" weighs Simple only
+    tree_s = (call + link.get("simple_call", 0.0) / group + tree_lat * link.get("simple_lat", 1.0)
+              + S / (bw_eff * TREE_BW))
+    auto = np.where((nodes <= 2.0) & (link.get("proto", 0.0) != 1), np.minimum(ring, tree_s), ring)
+    return np.select([alg == 1, alg == 2], [ring, tree], auto)
 
 
 def allreduce(S, n, link, c, group=1.0):
