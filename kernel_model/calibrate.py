@@ -30,6 +30,7 @@ from .scenario import Scenario
 from .runtime import get_runtime, RUNTIMES
 from .simulate import params
 from . import validate as V
+from .calibrate_search import _to_unit, _from_unit, pattern_search, nelder_mead
 
 # name: (low, high, scale, unit, meaning)
 BOUNDS = {
@@ -262,82 +263,6 @@ class Objective:
         return float(np.mean(np.abs(pred[good] / meas[good] - 1.0)) * 100.0)
 
 
-# ---- search --------------------------------------------------------------------------------
-def _to_unit(v, lo, hi, scale):
-    if scale == "log":
-        return (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))
-    return (v - lo) / (hi - lo)
-
-
-def _from_unit(u, lo, hi, scale):
-    u = min(max(float(u), 0.0), 1.0)
-    if scale == "log":
-        return math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
-    return lo + u * (hi - lo)
-
-
-def pattern_search(f, x0, step=0.25, min_step=2e-3, max_evals=1500):
-    """Minimise ``f`` over the unit cube from ``x0``: try each coordinate +-step, move on
-    improvement (and repeat the successful move), halve the step when no move helps."""
-    x = np.clip(np.asarray(x0, float), 0.0, 1.0)
-    fx, n = f(x), 1
-    while step >= min_step and n < max_evals:
-        improved = False
-        for i in range(len(x)):
-            for d in (+1.0, -1.0):
-                y = x.copy()
-                y[i] = min(max(y[i] + d * step, 0.0), 1.0)
-                if y[i] == x[i]:
-                    continue
-                fy = f(y)
-                n += 1
-                if fy < fx:
-                    x, fx, improved = y, fy, True
-                    break
-        if not improved:
-            step /= 2.0
-    return x, fx, n
-
-
-def nelder_mead(f, x0, scale=0.1, max_evals=800, tol=1e-6):
-    """Bounded Nelder-Mead on the unit cube (points are clipped into [0, 1])."""
-    d = len(x0)
-    clip = lambda z: np.clip(z, 0.0, 1.0)
-    pts = [clip(np.asarray(x0, float))]
-    for i in range(d):
-        e = pts[0].copy()
-        e[i] = e[i] + scale if e[i] + scale <= 1.0 else e[i] - scale
-        pts.append(clip(e))
-    vals = [f(p) for p in pts]
-    n = len(pts)
-    while n < max_evals:
-        order = np.argsort(vals)
-        pts = [pts[i] for i in order]
-        vals = [vals[i] for i in order]
-        if abs(vals[-1] - vals[0]) <= tol * (abs(vals[0]) + tol):
-            break
-        c = np.mean(pts[:-1], axis=0)
-        xr = clip(c + (c - pts[-1]))
-        fr = f(xr); n += 1
-        if fr < vals[0]:
-            xe = clip(c + 2.0 * (c - pts[-1]))
-            fe = f(xe); n += 1
-            pts[-1], vals[-1] = (xe, fe) if fe < fr else (xr, fr)
-        elif fr < vals[-2]:
-            pts[-1], vals[-1] = xr, fr
-        else:
-            xc = clip(c + 0.5 * (pts[-1] - c))
-            fc = f(xc); n += 1
-            if fc < vals[-1]:
-                pts[-1], vals[-1] = xc, fc
-            else:
-                for i in range(1, len(pts)):
-                    pts[i] = clip(pts[0] + 0.5 * (pts[i] - pts[0]))
-                    vals[i] = f(pts[i]); n += 1
-    i = int(np.argmin(vals))
-    return pts[i], vals[i], n
-
-
 # ---- fit -----------------------------------------------------------------------------------
 def _check_params(names, bounds):
     """The names to fit: calibration fields, or ``field@family`` for one GPU family."""
@@ -388,20 +313,8 @@ def support(obj: Objective, name: str) -> np.ndarray:
     return rows
 
 
-def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
-        bounds: dict | None = None, max_evals: int = 3000, include_training: bool = True):
-    """Fit ``params`` (Calibration fields) to a measurements file; returns (Calibration, report).
-
-    A name ``field@family`` (e.g. ``"launch_overhead_s@hopper"``) fits that field for the
-    GPUs of one family only (``Calibration.families``); the file needs rows of that family.
-    ``start``: Calibration / dict / profile path to start from (default: the engine's
-    calibration), also the values of the fields not fitted. ``bounds``: {field: (low, high)}
-    overriding ``BOUNDS``. ``report``: loss and MAPE (%) before / after, rows used,
-    evaluations, and ``parameters`` (DataFrame: name, unit, start, fitted, low, high,
-    at_bound -- a fitted value on its bound hints at a missing physical term).
-    """
-    if isinstance(params, str):
-        params = (params,)
+def _fit_bounds(bounds: dict | None) -> dict:
+    """``BOUNDS`` as {field: (low, high, scale, unit)}, overridden by the caller's ``bounds``."""
     bnd = {k: (lo, hi, sc, unit) for k, (lo, hi, sc, unit, _) in BOUNDS.items()}
     for k, (lo, hi) in (bounds or {}).items():
         if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and 0 <= lo < hi):
@@ -409,20 +322,11 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
         sc = bnd.get(k, (0, 0, "lin", ""))[2]
         bnd[k] = (float(lo), float(hi), "lin" if (sc == "log" and lo <= 0) else sc,
                   bnd.get(k, (0, 0, "lin", ""))[3])
-    names = _check_params(params, bnd)
-    start_cal = engine_default()
-    if start is not None:
-        start_cal = make_calibration(V.efficiency_dict(start))
-    prep = V.prepare(combine(path_or_df), start_cal)
-    unused = []
-    if tuple(params) == DEFAULT_PARAMS and not any(get_runtime(r).host_per_pass
-                                                   for r in set(prep.runtimes)):
-        unused = ["eager_server_step_s"]          # nothing in the file depends on it
-        names = tuple(n for n in names if n not in unused)
-    obj = Objective(prep, loss, include_training, families=start_cal.families,
-                    runtimes=start_cal.runtimes)
-    if obj.n_rows == 0:
-        raise ValueError(f"{prep.name}: no row can be simulated, nothing to fit")
+    return bnd
+
+
+def _check_support(obj: Objective, prep, names) -> None:
+    """Raise ``ValueError`` for a ``field@where`` name that no simulated inference row runs on."""
     for p in names:
         fam = p.partition("@")[2]
         if fam and not support(obj, p).any():
@@ -433,12 +337,16 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
                              f"{what} ({'families' if is_fam else 'runtimes'} in the file: "
                              f"{', '.join(sorted(set(have))) or 'none'})")
 
-    def start_value(p):
-        field, _, fam = p.partition("@")
-        over = start_cal.families if fam in _calmod.FAMILIES else start_cal.runtimes
-        return float(over.get(fam, {}).get(field, getattr(start_cal, field)))
-    fixed = {k: getattr(start_cal, k) for k in numeric_fields()}
 
+def _start_value(start_cal: Calibration, p: str) -> float:
+    """The start value of fitted name ``p`` (its family's or runtime's override, if any)."""
+    field, _, fam = p.partition("@")
+    over = start_cal.families if fam in _calmod.FAMILIES else start_cal.runtimes
+    return float(over.get(fam, {}).get(field, getattr(start_cal, field)))
+
+
+def _search(obj: Objective, names, bnd: dict, start_cal: Calibration, fixed: dict, max_evals: int):
+    """Pattern search then Nelder-Mead in the unit cube: (loss at start, x, loss, values)."""
     def values_of(u):
         vals = dict(fixed)
         for j, p in enumerate(names):
@@ -457,26 +365,33 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
     x0 = []
     for p in names:
         lo, hi, sc, _ = bnd[p.partition("@")[0]]
-        v = min(max(start_value(p), lo), hi)
+        v = min(max(_start_value(start_cal, p), lo), hi)
         x0.append(_to_unit(max(v, lo + 1e-12) if sc == "log" else v, lo, hi, sc))
     x0 = np.array(x0)
     loss0 = f(x0)
     x1, _, n1 = pattern_search(f, x0, max_evals=max(10, max_evals // 2))
     x2, loss2, n2 = nelder_mead(f, x1, max_evals=max(10, max_evals - n1))
-    best = values_of(x2)
-    src = (f"fitted by kernel_model.calibrate.fit on {os.path.basename(prep.name)} "
-           f"({obj.n_rows} rows, {loss} loss)")
-    cal = make_calibration(obj.efficiency(best), source=src, base=start_cal)
+    return loss0, x2, loss2, values_of(x2)
+
+
+def _parameter_rows(obj: Objective, prep, names, bnd: dict, start_cal: Calibration,
+                    best: dict, x) -> list[dict]:
+    """The report's ``parameters`` rows: start, fitted, bounds, at_bound, supporting rows."""
     rows = []
     for j, p in enumerate(names):
         lo, hi, sc, unit = bnd[p.partition("@")[0]]
         sup = support(obj, p)
         srcs = prep.frame["source"].to_numpy()[prep.inf_index][sup]
-        rows.append({"name": p, "unit": unit, "start": start_value(p),
+        rows.append({"name": p, "unit": unit, "start": _start_value(start_cal, p),
                      "fitted": float(best[p]), "low": lo, "high": hi,
-                     "at_bound": bool(x2[j] <= 1e-3 or x2[j] >= 1 - 1e-3),
+                     "at_bound": bool(x[j] <= 1e-3 or x[j] >= 1 - 1e-3),
                      "rows": int(sup.sum()),
                      "sources": ("every source" if sup.all() else ", ".join(sorted(set(srcs))))})
+    return rows
+
+
+def _skipped_notes(obj: Objective, prep, unused, start_cal: Calibration) -> list[str]:
+    """The report's notes on the rows and fields that were not fitted."""
     skipped = []
     if len(prep.train_index) and obj.train_fn is None:
         skipped.append(f"{len(prep.train_index)} training rows not fitted: {V.TRAINING_UNAVAILABLE}")
@@ -485,6 +400,46 @@ def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
     excluded = int((prep.frame["status"] != "ok").sum() - len(prep.train_index))
     if excluded:
         skipped.append(f"{excluded} rows cannot be simulated (see validate)")
+    return skipped
+
+
+def fit(path_or_df, params=DEFAULT_PARAMS, start=None, loss: str = "mape",
+        bounds: dict | None = None, max_evals: int = 3000, include_training: bool = True):
+    """Fit ``params`` (Calibration fields) to a measurements file; returns (Calibration, report).
+
+    A name ``field@family`` (e.g. ``"launch_overhead_s@hopper"``) fits that field for the
+    GPUs of one family only (``Calibration.families``); the file needs rows of that family.
+    ``start``: Calibration / dict / profile path to start from (default: the engine's
+    calibration), also the values of the fields not fitted. ``bounds``: {field: (low, high)}
+    overriding ``BOUNDS``. ``report``: loss and MAPE (%) before / after, rows used,
+    evaluations, and ``parameters`` (DataFrame: name, unit, start, fitted, low, high,
+    at_bound -- a fitted value on its bound hints at a missing physical term).
+    """
+    if isinstance(params, str):
+        params = (params,)
+    bnd = _fit_bounds(bounds)
+    names = _check_params(params, bnd)
+    start_cal = engine_default()
+    if start is not None:
+        start_cal = make_calibration(V.efficiency_dict(start))
+    prep = V.prepare(combine(path_or_df), start_cal)
+    unused = []
+    if tuple(params) == DEFAULT_PARAMS and not any(get_runtime(r).host_per_pass
+                                                   for r in set(prep.runtimes)):
+        unused = ["eager_server_step_s"]          # nothing in the file depends on it
+        names = tuple(n for n in names if n not in unused)
+    obj = Objective(prep, loss, include_training, families=start_cal.families,
+                    runtimes=start_cal.runtimes)
+    if obj.n_rows == 0:
+        raise ValueError(f"{prep.name}: no row can be simulated, nothing to fit")
+    _check_support(obj, prep, names)
+    fixed = {k: getattr(start_cal, k) for k in numeric_fields()}
+    loss0, x2, loss2, best = _search(obj, names, bnd, start_cal, fixed, max_evals)
+    src = (f"fitted by kernel_model.calibrate.fit on {os.path.basename(prep.name)} "
+           f"({obj.n_rows} rows, {loss} loss)")
+    cal = make_calibration(obj.efficiency(best), source=src, base=start_cal)
+    rows = _parameter_rows(obj, prep, names, bnd, start_cal, best, x2)
+    skipped = _skipped_notes(obj, prep, unused, start_cal)
     report = {"file": prep.name, "loss": loss, "rows": obj.n_rows,
               "evaluations": obj.evaluations,
               "loss_before": loss0, "loss_after": loss2,

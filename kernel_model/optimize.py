@@ -127,6 +127,108 @@ def _check_limit(name, v):
     return float(v)
 
 
+def _check_objective(objective):
+    """Raise ``ValueError`` (with the closest names) unless ``objective`` is in ``OBJECTIVES``."""
+    if objective not in OBJECTIVES:
+        from .hardware import closest
+        near = closest(objective, OBJECTIVES)
+        raise ValueError(f"objective={objective!r} is not allowed"
+                         + (f"; closest: {', '.join(near)}" if near else "")
+                         + f" (valid: {', '.join(OBJECTIVES)})")
+
+
+def _check_value_lists(batch, weight_bits, kv_bits, overlap):
+    """Raise ``ValueError`` when one of the lists of values to try is empty."""
+    for name, v in (("batch", batch), ("weight_bits", weight_bits), ("kv_bits", kv_bits),
+                    ("overlap", overlap)):
+        if np.ndim(v) and len(v) == 0:
+            raise ValueError(f"{name}: the list of values is empty; give at least one value")
+
+
+def _as_list(v) -> list:
+    """``v`` as a list: a sequence's items, or a scalar alone."""
+    return list(v) if np.ndim(v) else [v]
+
+
+def _optional_inputs(prompt_tokens, output_tokens, efficiency) -> dict:
+    """The optional scenario inputs that were given (prompt / output tokens, efficiency)."""
+    extra = {}
+    if prompt_tokens is not None:
+        extra["prompt_tokens"] = prompt_tokens
+    if output_tokens is not None:
+        extra["output_tokens"] = output_tokens
+    if efficiency:
+        extra["efficiency"] = efficiency
+    return extra
+
+
+def _search_grid(model, gpu, link, divs, batch, weight_bits, kv_bits, overlap, comm_bits,
+                 gpus_per_node, runtime, efficiency, extra) -> dict:
+    """The ``sweep`` grid of every plan field value the plan rules allow on its own."""
+    # the values of each plan field that the plan rules allow on their own (kernel_model.rules;
+    # combinations are checked again by the sweep)
+    from .scenario import Scenario
+    from . import rules
+    T = Scenario(model=model, gpu=gpu, interconnect=link, runtime=runtime,
+                 efficiency=efficiency or None).tables()
+    tps = rules.allowed("tp", divs, T)
+    pps = rules.allowed("pp", divs, T)
+    eps = sorted({1} | set(rules.allowed("ep", divs, dict(T, tp=1.0))))
+    mbs = sorted(set(pps))
+    grid = {"model": [model], "gpu": [gpu], "interconnect": [link], "tp": tps, "pp": pps,
+            "ep": eps, "batch": _as_list(batch), "micro_batches": mbs,
+            "weight_bits": _as_list(weight_bits), "kv_bits": _as_list(kv_bits),
+            "overlap": _as_list(overlap),
+            "comm_bits": [comm_bits], "gpus_per_node": [gpus_per_node], "runtime": [runtime]}
+    grid.update({k: [v] for k, v in extra.items()})
+    return grid
+
+
+def _valid_plans(df, sizes, num_gpus):
+    """The valid rows of a sweep whose sizes are allowed, with replica columns added."""
+    # micro-batches only matter with several stages: keep m=1 for pp=1, m <= pp otherwise
+    keep = df["valid"].to_numpy() & np.isin(df["num_gpus"].to_numpy(), sizes)
+    keep &= (df["micro_batches"].to_numpy() <= df["pp"].to_numpy())
+    df = df.loc[keep].reset_index(drop=True)
+    df["replicas"] = num_gpus // df["num_gpus"]
+    df["total_tokens_per_s"] = df["output_tokens_per_s"] * df["replicas"]
+    return df
+
+
+def _feasible(df, max_tpot_s, max_ttft_s):
+    """The rows of ``df`` that fit in memory and meet the TPOT / TTFT limits."""
+    ok = df["fits"].to_numpy().copy()
+    if max_tpot_s is not None:
+        ok &= df["tpot_s"].to_numpy() <= max_tpot_s
+    if max_ttft_s is not None:
+        ok &= df["ttft_s"].to_numpy() <= max_ttft_s
+    return df.loc[ok]
+
+
+def _rank(feas, objective):
+    """Feasible plans sorted best first by ``objective``, then the tie-breaks."""
+    # tie-breaks: fewer GPUs, higher precision, less overlap, smaller batch, fewer stages
+    tie = ["num_gpus", "weight_bits", "kv_bits", "overlap", "batch", "pp", "micro_batches", "ep"]
+    tie_asc = [True, False, False, True, True, True, True, True]
+    if objective == "throughput":
+        order = ["tokens_per_s_per_gpu"] + tie
+        asc = [False] + tie_asc
+    else:
+        order = ["tpot_s", "tokens_per_s_per_gpu"] + tie
+        asc = [True, False] + tie_asc
+    return feas.sort_values(order, ascending=asc, kind="mergesort").reset_index(drop=True)
+
+
+def _best_scenario(best, model, gpu, link, comm_bits, gpus_per_node, runtime, extra):
+    """The Scenario of the plan in row ``best``."""
+    from .scenario import Scenario
+    kw = {c: int(best[c]) for c in ("tp", "pp", "ep", "batch", "micro_batches", "weight_bits", "kv_bits")}
+    kw.update(overlap=float(best["overlap"]), model=model, gpu=gpu, interconnect=link,
+              comm_bits=comm_bits, gpus_per_node=gpus_per_node, runtime=runtime)
+    kw.update(extra)
+    return Scenario(**kw)
+
+
 def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_s=None,
              objective="throughput", *, batch=(1, 2, 4, 8, 16, 32, 64, 128, 256),
              weight_bits=(16, 8, 4), kv_bits=(16, 8), overlap=(0.0, 0.5),
@@ -147,66 +249,27 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
     from .sweep import sweep
 
     t0 = time.perf_counter()
-    if objective not in OBJECTIVES:
-        from .hardware import closest
-        near = closest(objective, OBJECTIVES)
-        raise ValueError(f"objective={objective!r} is not allowed"
-                         + (f"; closest: {', '.join(near)}" if near else "")
-                         + f" (valid: {', '.join(OBJECTIVES)})")
+    _check_objective(objective)
     num_gpus = _check_int("num_gpus", num_gpus)
     max_tpot_s = _check_limit("max_tpot_s", max_tpot_s)
     max_ttft_s = _check_limit("max_ttft_s", max_ttft_s)
     spec = get_model(model)
     g = get_gpu(gpu)
     link = interconnect or g.native_link
-    for name, v in (("batch", batch), ("weight_bits", weight_bits), ("kv_bits", kv_bits),
-                    ("overlap", overlap)):
-        if np.ndim(v) and len(v) == 0:
-            raise ValueError(f"{name}: the list of values is empty; give at least one value")
+    _check_value_lists(batch, weight_bits, kv_bits, overlap)
 
     divs = _divisors(num_gpus)
     sizes = divs if replicas else [num_gpus]
-    # the values of each plan field that the plan rules allow on their own (kernel_model.rules;
-    # combinations are checked again by the sweep)
-    from .scenario import Scenario
-    from . import rules
-    T = Scenario(model=model, gpu=gpu, interconnect=link, runtime=runtime,
-                 efficiency=efficiency or None).tables()
-    tps = rules.allowed("tp", divs, T)
-    pps = rules.allowed("pp", divs, T)
-    eps = sorted({1} | set(rules.allowed("ep", divs, dict(T, tp=1.0))))
-    mbs = sorted(set(pps))
-    grid = {"model": [model], "gpu": [gpu], "interconnect": [link], "tp": tps, "pp": pps,
-            "ep": eps, "batch": list(batch) if np.ndim(batch) else [batch],
-            "micro_batches": mbs,
-            "weight_bits": list(weight_bits) if np.ndim(weight_bits) else [weight_bits],
-            "kv_bits": list(kv_bits) if np.ndim(kv_bits) else [kv_bits],
-            "overlap": list(overlap) if np.ndim(overlap) else [overlap],
-            "comm_bits": [comm_bits], "gpus_per_node": [gpus_per_node], "runtime": [runtime]}
-    if prompt_tokens is not None:
-        grid["prompt_tokens"] = [prompt_tokens]
-    if output_tokens is not None:
-        grid["output_tokens"] = [output_tokens]
-    if efficiency:
-        grid["efficiency"] = [efficiency]
+    extra = _optional_inputs(prompt_tokens, output_tokens, efficiency)
+    grid = _search_grid(model, gpu, link, divs, batch, weight_bits, kv_bits, overlap, comm_bits,
+                        gpus_per_node, runtime, efficiency, extra)
     df = sweep(grid, invalid="mark", progress=False, client=client, scheduler=scheduler)
     searched = len(df)
-    # micro-batches only matter with several stages: keep m=1 for pp=1, m <= pp otherwise
-    keep = df["valid"].to_numpy() & np.isin(df["num_gpus"].to_numpy(), sizes)
-    keep &= (df["micro_batches"].to_numpy() <= df["pp"].to_numpy())
-    df = df.loc[keep].reset_index(drop=True)
-    valid = len(df)
-    df["replicas"] = num_gpus // df["num_gpus"]
-    df["total_tokens_per_s"] = df["output_tokens_per_s"] * df["replicas"]
+    df = _valid_plans(df, sizes, num_gpus)
     cons = {"max_tpot_s": max_tpot_s, "max_ttft_s": max_ttft_s}
-    ok = df["fits"].to_numpy().copy()
-    if max_tpot_s is not None:
-        ok &= df["tpot_s"].to_numpy() <= max_tpot_s
-    if max_ttft_s is not None:
-        ok &= df["ttft_s"].to_numpy() <= max_ttft_s
-    feas = df.loc[ok]
+    feas = _feasible(df, max_tpot_s, max_ttft_s)
     res = OptimizeResult(objective=objective, model=spec.name, gpu=g.name, interconnect=link,
-                         num_gpus=num_gpus, constraints=cons, searched=searched, valid=valid,
+                         num_gpus=num_gpus, constraints=cons, searched=searched, valid=len(df),
                          feasible=len(feas))
     if len(feas) == 0:
         res.reason = _why_none(df, cons, spec.name, g)
@@ -214,32 +277,13 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
         res.candidates = feas
         res.seconds = time.perf_counter() - t0
         return res
-    # tie-breaks: fewer GPUs, higher precision, less overlap, smaller batch, fewer stages
-    tie = ["num_gpus", "weight_bits", "kv_bits", "overlap", "batch", "pp", "micro_batches", "ep"]
-    tie_asc = [True, False, False, True, True, True, True, True]
-    if objective == "throughput":
-        order = ["tokens_per_s_per_gpu"] + tie
-        asc = [False] + tie_asc
-    else:
-        order = ["tpot_s", "tokens_per_s_per_gpu"] + tie
-        asc = [True, False] + tie_asc
-    ranked = feas.sort_values(order, ascending=asc, kind="mergesort").reset_index(drop=True)
+    ranked = _rank(feas, objective)
     res.candidates = ranked
     res.pareto = pareto_front(ranked, latency=pareto_metric)
-    best = ranked.iloc[0]
-    res.best = best
-    from .scenario import Scenario
+    res.best = ranked.iloc[0]
     from .simulate import simulate
-    kw = {c: int(best[c]) for c in ("tp", "pp", "ep", "batch", "micro_batches", "weight_bits", "kv_bits")}
-    kw.update(overlap=float(best["overlap"]), model=model, gpu=gpu, interconnect=link,
-              comm_bits=comm_bits, gpus_per_node=gpus_per_node, runtime=runtime)
-    if prompt_tokens is not None:
-        kw["prompt_tokens"] = prompt_tokens
-    if output_tokens is not None:
-        kw["output_tokens"] = output_tokens
-    if efficiency:
-        kw["efficiency"] = efficiency
-    res.scenario = Scenario(**kw)
+    res.scenario = _best_scenario(res.best, model, gpu, link, comm_bits, gpus_per_node,
+                                  runtime, extra)
     res.result = simulate(res.scenario)
     res.seconds = time.perf_counter() - t0
     return res

@@ -28,7 +28,7 @@ import sys
 from .common import (BadInput, PROG, parse_list, flag_error, resolve_model,   # noqa: F401
                      resolve_hardware, FIELD_FLAG, Parser, make_parser)
 
-_Parser = Parser            # the name training.py / gemm.py import
+_Parser = Parser            # the name training/cli.py and gemm.py import
 from .parser import build_parser, DEFAULT_SWEEP_BW                            # noqa: F401
 from .commands import SUBCOMMANDS, register                                   # noqa: F401
 from .serve import serve_command, dashboard_path                              # noqa: F401

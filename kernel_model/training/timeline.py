@@ -10,6 +10,7 @@ TIMELINE_COLUMNS = ("phase", "stage", "gpu", "stream", "micro_batch", "layer", "
 
 
 def _schedule_order(schedule, pp, m, s):
+    """Stage ``s``'s ops in order: ("F" | "B", micro-batch) for 1F1B or GPipe."""
     if schedule == "gpipe":
         return [("F", j) for j in range(m)] + [("B", j) for j in range(m)]
     warm = min(pp - s - 1, m)
@@ -70,6 +71,8 @@ def run_schedule(fwd, bwd, hop, m, schedule="1f1b"):
 
 
 def _timeline_frame(sched):
+    """The DataFrame behind ``TrainingResult.timeline`` (``TIMELINE_COLUMNS``; seconds, FLOPs
+    and bytes per GPU) from the schedule parts ``sched`` of ``simulate_training``."""
     import pandas as pd
     pp, m = sched["pp"], sched["m"]
     fwd, bwd, rec = sched["fwd"], sched["bwd"], sched["rec"]
