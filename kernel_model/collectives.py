@@ -73,6 +73,13 @@ def _bus(link):
     return np.minimum(link["bw"], cap)
 
 
+def _simple(call, steps, hop, wire, bw, link, group):
+    """Time of NCCL's Simple (bandwidth) protocol: ``simple_call`` more per call and
+    ``simple_lat`` times the step latency, the bytes at the full bandwidth ``bw``."""
+    return (call + link.get("simple_call", 0.0) / group
+            + steps * hop * link.get("simple_lat", 1.0) + wire / bw)
+
+
 def _protocols(call, steps, hop, wire, bw, link, group):
     """Time of NCCL's protocol: the faster of LL (low latency) and Simple (full bandwidth),
     or the one forced by ``proto`` (1 LL, 2 Simple: ``NCCL_PROTO``). ``chan`` > 0 caps the
@@ -81,8 +88,7 @@ def _protocols(call, steps, hop, wire, bw, link, group):
     chan = link.get("chan", 0.0)
     bw = np.where(chan > 0, np.minimum(bw, chan * link.get("chan_bw", INF)), bw)
     ll = call + steps * hop + wire / (bw * link.get("ll_frac", 1.0))
-    simple = (call + link.get("simple_call", 0.0) / group
-              + steps * hop * link.get("simple_lat", 1.0) + wire / bw)
+    simple = _simple(call, steps, hop, wire, bw, link, group)
     proto = link.get("proto", 0.0)
     return np.where(proto == 1, ll, np.where(proto == 2, simple, np.minimum(ll, simple)))
 
@@ -106,8 +112,7 @@ def allreduce_flat(S, n, link, alg, call, group=1.0):
     twoshot = call_d + 2.0 * hop + wire / bw_d
     # NVLS runs the Simple protocol only (NCCL has no LL for it): its fixed cost is Simple's,
     # so NCCL keeps the LL ring for small messages and takes NVLS for large ones
-    insw = (call + link.get("simple_call", 0.0) / group + 2.0 * hop * link.get("simple_lat", 1.0)
-            + S / link.get("nvls_bw", bw))
+    insw = _simple(call, 2.0, hop, S, link.get("nvls_bw", bw), link, group)
     direct = np.minimum(oneshot, twoshot)
     auto = np.minimum(ring, tree)
     auto = np.where((link["p2p"] > 0) & (S <= link.get("direct_max", INF)),
@@ -131,9 +136,10 @@ def _net_allreduce(S, n, link, alg, call, group):
     a node's NICs included, carries 2(n-1)/n S, and ``nodes`` of the 2(n-1) steps cross
     the network. Its tree is a chain inside each node (each GPU sends S up and S down: 2S)
     and a double binary tree between nodes: with two nodes a node's NICs send S, half the
-    ring's bytes; with more, an inner node sends 2S, no fewer than the ring. So "auto" takes the tree only between two nodes, where it is faster for large
-    messages (2-node tables reach a bus bandwidth above the NICs' line rate); the 3-8 node
-    tables follow the ring at every size."""
+    ring's bytes; with more, an inner node sends 2S, no fewer than the ring. So "auto" takes
+    the tree only between two nodes, where it is faster for large messages (2-node tables
+    reach a bus bandwidth above the NICs' line rate); the 3-8 node tables follow the ring at
+    every size."""
     hop, gpn, nodes = _net_hops(n, link, group)
     net = gpn * link["bw_x"]
     ring = _protocols(call, 2.0 * (n - 1.0), hop, 2.0 * (n - 1.0) / n * S,
@@ -146,8 +152,7 @@ def _net_allreduce(S, n, link, alg, call, group):
     tree = _protocols(call, 1.0, tree_lat, S, bw_eff * TREE_BW, link, group)
     # across nodes NCCL rates its tree's LL protocol low (a quarter of LL's bandwidth, and
     # a high network latency per tree level): for the tree "auto" weighs Simple only
-    tree_s = (call + link.get("simple_call", 0.0) / group + tree_lat * link.get("simple_lat", 1.0)
-              + S / (bw_eff * TREE_BW))
+    tree_s = _simple(call, 1.0, tree_lat, S, bw_eff * TREE_BW, link, group)
     auto = np.where((nodes <= 2.0) & (link.get("proto", 0.0) != 1), np.minimum(ring, tree_s), ring)
     return np.select([alg == 1, alg == 2], [ring, tree], auto)
 

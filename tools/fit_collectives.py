@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 import sys
 
@@ -93,8 +92,13 @@ def main(argv=None):
                     help="comma-separated presets to refit, all else held (the network presets "
                          "were last refitted so: --only roce,efa,tcp,tcpxo)")
     a = ap.parse_args(argv)
+    only = a.only.split(",") if a.only else None
+    unknown = [p for p in only or () if p not in PRESET_FIELDS]
+    if unknown:
+        ap.error(f"--only: {', '.join(unknown)} not fitted here (fitted presets: "
+                 f"{', '.join(PRESET_FIELDS)})")
     df = pd.read_csv(a.csv)
-    ks = keys(a.only.split(",") if a.only else None)
+    ks = keys(only)
     x0 = np.log([get(k) for k in ks])
     sizes = df.groupby("system").size()
     w = np.array([sizes[s] ** -0.75 for s in df.system])
