@@ -221,7 +221,10 @@ def reduce_scatter(S, n, link, c, group=1.0):
 
 def regime(S, n, link, c):
     """("latency-bound", None) or ("bandwidth-bound", GB/s) for an all-reduce of S bytes:
-    bandwidth-bound when moving the bytes takes longer than the fixed and per-step costs."""
+    bandwidth-bound when moving the bytes takes longer than the fixed and per-step costs.
+    The GB/s is the bus bandwidth (nccl-tests' ``busbw``: 2(n-1)/n S per unit of time) that
+    the algorithm NCCL picks at this size reaches at the margin: the ring's link bandwidth,
+    more where NVLS or the two-node tree moves fewer bytes, the NICs' share across nodes."""
     S, n = float(S), float(n)
     if n <= 1 or S <= 0:
         return "none", None
@@ -229,6 +232,6 @@ def regime(S, n, link, c):
     t0 = float(allreduce(0.0 * S, n, link, c))
     if t - t0 < t0:
         return "latency-bound", None
-    multi = n > float(link["gpn"])
-    bw = float(_bus(link)) if not multi else min(float(_bus(link)), float(link["bw_x"]) * float(link["gpn"]))
-    return "bandwidth-bound", bw / 1e9
+    dS = S * 1e-3
+    dt = float(allreduce(S + dS, n, link, c)) - t
+    return "bandwidth-bound", 2.0 * (n - 1.0) / n * dS / dt / 1e9

@@ -36,7 +36,9 @@ GPU_MEMORY = {
     "a100-sxm-40gb": "hbm2e", "a100-sxm-80gb": "hbm2e", "a100-pcie-80gb": "hbm2e",
     "h100-sxm": "hbm3", "h100-pcie": "hbm2e", "h200-sxm": "hbm3e", "b200": "hbm3e",
     "mi300x": "hbm3", "l40s": "gddr6", "a10g": "gddr6", "rtx-4090": "gddr6x",
-    "rtx-3090": "gddr6x", "rtx-pro-6000": "gddr7",
+    "rtx-3090": "gddr6x", "rtx-pro-6000": "gddr7", "a100-pcie-40gb": "hbm2e", "h100-nvl": "hbm3",
+    "h20": "hbm3", "l4": "gddr6", "l40": "gddr6", "rtx-a6000": "gddr6", "rtx-6000-ada": "gddr6",
+    "rtx-5090": "gddr7", "gb200": "hbm3e", "mi325x": "hbm3e",
 }
 FAMILY_MEMORY = {"ampere": "hbm2e", "hopper": "hbm3", "blackwell": "hbm3e", "cdna3": "hbm3",
                  "ada": "gddr6x"}

@@ -21,7 +21,9 @@ tensor-core docs (PTX ISA, ``kind::mxf4nvf4``); MXFP4 = FP4 E2M1 with one E8M0 s
 values -- OCP Microscaling Formats (MX) v1.0 spec, 2023; AWQ and GPTQ checkpoints (AutoAWQ,
 AutoGPTQ ``group_size=128``) store one FP16 scale and one 4-bit zero point per 128 weights;
 FP8 (E4M3) and INT8 weight-only checkpoints keep one scale per tensor or per output channel
-(under 0.01 bit per weight: neglected).
+(under 0.01 bit per weight: neglected). GGUF (llama.cpp ``ggml-common.h`` block layouts):
+Q4_0 and Q8_0 keep one FP16 scale per 32 values; Q4_K_M mixes Q4_K (4.5 bits per weight) and
+Q6_K tensors, 4.89 bits per weight on Llama-3-8B (llama.cpp ``quantize`` help table).
 """
 from __future__ import annotations
 
@@ -55,12 +57,19 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
            "INT4 weight-only GPTQ, group 128: FP16 scale + 4-bit zero per group"),
     Format("nvfp4", 4, 8 / 16, "fp4", "NVFP4: FP4 E2M1, one FP8 E4M3 scale per 16 values (W4A4)"),
     Format("mxfp4", 4, 8 / 32, "fp4", "MXFP4 (OCP MX): FP4 E2M1, one E8M0 scale per 32 values"),
+    # llama.cpp GGUF block formats, weight-only (dequantised in the kernel)
+    Format("q4_0", 4, 16 / 32, "16", "GGUF Q4_0 (llama.cpp): 4-bit, one FP16 scale per 32 values"),
+    Format("q4_k_m", 4, 0.89, "16",
+           "GGUF Q4_K_M (llama.cpp): Q4_K super-blocks (4.5 bits per weight) with some tensors "
+           "in Q6_K, 4.89 bits per weight on average"),
+    Format("q8_0", 8, 16 / 32, "16", "GGUF Q8_0 (llama.cpp): 8-bit, one FP16 scale per 32 values"),
 ]}
 FORMAT_NAMES = tuple(FORMATS)
 WEIGHT_FORMATS = ("auto",) + FORMAT_NAMES          # what Scenario.weight_format accepts
 FORMAT_ALIASES = {"awq": "int4-awq", "int4": "int4-awq", "w4a16": "int4-awq", "e4m3": "fp8",
                   "float16": "fp16", "half": "fp16", "bfloat16": "bf16", "w8a16": "int8",
-                  "gptq-int4": "gptq", "mx-fp4": "mxfp4", "nv-fp4": "nvfp4"}
+                  "gptq-int4": "gptq", "mx-fp4": "mxfp4", "nv-fp4": "nvfp4",
+                  "q4_k": "q4_k_m", "q4-k-m": "q4_k_m", "q4-0": "q4_0", "q8-0": "q8_0"}
 
 
 def get_format(name) -> Format:
@@ -128,6 +137,7 @@ def weight_arrays(weight_format: str, bits_values, gpu):
 
 # ---- measurement files: weight_bits + notes -> format ------------------------------------
 _NOTE_RULES = (                      # (pattern in the notes, format), first match wins
+    (r"\bq4_k(_m)?\b", "q4_k_m"), (r"\bq4_0\b", "q4_0"), (r"\bq8_0\b", "q8_0"),
     (r"\bnvfp4\b", "nvfp4"), (r"\bmxfp4\b", "mxfp4"), (r"\bawq\b", "int4-awq"),
     (r"\bgptq\b", "gptq"), (r"\bfp8\b|\be4m3\b", "fp8"), (r"\bint8\b|\bw8a16\b", "int8"),
     (r"\bbf16\b|\bbfloat16\b", "bf16"), (r"\bfp16\b|\bfloat16\b", "fp16"),

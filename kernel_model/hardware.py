@@ -8,6 +8,7 @@ all-reduce sees (see ``shared/REFERENCE.md``); latency is per hop.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field, asdict
 
 REF = "shared/REFERENCE.md (vendor datasheets)"
@@ -91,6 +92,10 @@ _B200 = ("NVIDIA DGX/HGX B200 datasheet, per GPU: FP4 18 PFLOPS and FP8 9 PFLOPS
          "dense = half: 9000 / 4500 TFLOPS")
 _GB200 = ("NVIDIA GB200 NVL72 datasheet, 72 GPUs: FP4 1440 PFLOPS, FP8 720, BF16 360 (all with "
           "sparsity), HBM3e 576 TB/s; per GPU dense: 10000 / 5000 / 2500 TFLOPS, 8000 GB/s")
+_5090 = ("GeForce RTX 5090: 3352 AI TOPS (FP4, sparse) / 2 for dense / 2 for FP32 accumulate "
+         "(GeForce halves it, as the rtx-4090 preset: 1321 AI TOPS -> FP8 330) = FP4 838, "
+         "FP8 419, BF16 209.5; the same as the RTX 4090's 165 scaled by 170 vs 128 SMs at "
+         "2.41 vs 2.52 GHz boost (x 1.27)")
 _RTXP = ("NVIDIA RTX PRO 6000 Blackwell datasheet: 4000 AI TOPS FP4 with sparsity, dense = half "
          "(2000); BF16 / FP8 ~470 / ~940 as in shared/REFERENCE.md")
 
@@ -124,6 +129,38 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         notes="NVLink bridge optional", peak_source=_AMP),
     GPU("rtx-pro-6000", 470, 940, 1792, 96, 600, 40, "blackwell", "pcie5_good",
         notes="Blackwell workstation card, PCIe 5", fp4_tflops=2000, peak_source=_RTXP),
+    # more datacenter and workstation cards (dense peaks: half the datasheets' sparse figures)
+    GPU("a100-pcie-40gb", 312, None, 1555, 40, 250, 50, "ampere", "pcie4_good",
+        source="NVIDIA A100 datasheet (A100 40GB PCIe: 1555 GB/s, 250 W)",
+        notes="no NVLink unless bridged", peak_source=_AMP),
+    GPU("h100-nvl", 835, 1671, 3900, 94, 400, 60, "hopper", "nvlink_bridge",
+        source="NVIDIA H100 datasheet, H100 NVL column (BF16 1671 / FP8 3341 TFLOPS with "
+               "sparsity, 94 GB HBM3 at 3.9 TB/s, 350-400 W)",
+        notes="PCIe card; pairs joined by NVLink bridges (600 GB/s)", peak_source=_HOP),
+    GPU("h20", 148, 296, 4000, 96, 400, 60, "hopper", "nvlink4",
+        source="NVIDIA HGX H20 product brief as reported (BF16 148 / FP8 296 TFLOPS dense, "
+               "96 GB HBM3 at 4.0 TB/s, NVLink 900 GB/s, 400 W)",
+        notes="export-compliant Hopper: full NVLink and HBM, a seventh of H100's math",
+        peak_source=_HOP),
+    GPU("l4", 121, 242, 300, 24, 72, 16, "ada", "pcie4_good",
+        source="NVIDIA L4 datasheet (BF16 242 / FP8 485 TFLOPS with sparsity, 24 GB GDDR6 at "
+               "300 GB/s, 72 W)", notes="PCIe only", peak_source=_ADA),
+    GPU("l40", 181, 362, 864, 48, 300, 35, "ada", "pcie4_good",
+        source="NVIDIA L40 datasheet (BF16 362 / FP8 724 TFLOPS with sparsity, 48 GB GDDR6 at "
+               "864 GB/s, 300 W)", notes="PCIe only", peak_source=_ADA),
+    GPU("rtx-a6000", 155, None, 768, 48, 300, 25, "ampere", "pcie4_good",
+        source="NVIDIA RTX A6000 datasheet (tensor 309.7 TFLOPS with sparsity, 48 GB GDDR6 at "
+               "768 GB/s, 300 W)", notes="workstation card; NVLink bridge pairs optional",
+        peak_source=_AMP),
+    GPU("rtx-6000-ada", 364, 728, 960, 48, 300, 25, "ada", "pcie4_good",
+        source="NVIDIA RTX 6000 Ada Generation datasheet (FP8 1457 TFLOPS with sparsity, "
+               "48 GB GDDR6 at 960 GB/s, 300 W)", notes="workstation card, PCIe only",
+        peak_source=_ADA),
+    GPU("rtx-5090", 209.5, 419, 1792, 32, 575, 30, "blackwell", "pcie4_bad",
+        source="NVIDIA GeForce RTX 5090 specifications (32 GB GDDR7 at 1792 GB/s, 575 W, "
+               "3352 AI TOPS = FP4 with sparsity)",
+        notes="GeForce: no P2P on the stock driver (host-staged, as rtx-4090); PCIe 5",
+        fp4_tflops=838, peak_source=_5090),
 ]}
 
 _BUILTIN_GPUS = frozenset(GPUS)
@@ -181,8 +218,9 @@ INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
 INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric", "pcie5_switch": "pcie5_good",
                         "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad"}
 GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
-               "4090": "rtx-4090", "3090": "rtx-3090", "gb200-nvl72": "gb200",
-               "rtx-pro-6000-blackwell": "rtx-pro-6000"}
+               "4090": "rtx-4090", "3090": "rtx-3090", "5090": "rtx-5090", "gb200-nvl72": "gb200",
+               "rtx-pro-6000-blackwell": "rtx-pro-6000", "mi300": "mi300x", "mi325": "mi325x",
+               "a6000": "rtx-a6000", "a10": "a10g", "6000-ada": "rtx-6000-ada"}
 
 # The typical GPU of each preset (the old CLI's --preset picked one GPU per preset).
 TYPICAL_GPU = {
@@ -210,11 +248,49 @@ def unknown(field_name: str, value, valid) -> ValueError:
                       f"(valid: {', '.join(sorted(valid))})")
 
 
+_VENDOR_WORDS = {"nvidia", "geforce", "tesla", "amd", "instinct", "radeon"}
+# words that name no different chip: memory type, edition, "generation" (RTX 6000 Ada ...)
+_SPARE_WORDS = {"hbm2", "hbm2e", "hbm3", "hbm3e", "gddr6", "gddr6x", "gddr7", "gpu", "server",
+                "edition", "generation", "workstation", "blackwell", "max-q"}
+
+
+def canonical_gpu(name) -> str | None:
+    """The preset a GPU's usual spellings stand for (``"NVIDIA H100 80GB HBM3"``,
+    ``"A100-SXM4-40GB"``, ``"GeForce RTX 4090"``, ``"rtx4090"``), or None. Rules, in order:
+    lower case, spaces and underscores as hyphens, vendor words dropped, ``sxm4``/``sxm5`` read
+    as ``sxm``, ``rtxNNNN`` as ``rtx-NNNN``; then the name itself, the name with its memory
+    size last (``a100-80gb-pcie`` -> ``a100-pcie-80gb``), the SXM board of that size
+    (``a100-40gb`` -> ``a100-sxm-40gb``, as nvidia-smi names SXM parts), and the longest preset
+    whose words start the name where the words left over name no other chip (a memory size
+    or type, "server edition": ``h100-80gb-hbm3`` -> ``h100`` -> ``h100-sxm``; never
+    ``a100-pcie`` -> ``a100``)."""
+    words = re.sub(r"[\s_]+", "-", str(name).strip().lower())
+    words = re.sub(r"\bsxm[45]\b", "sxm", re.sub(r"\brtx(?=\d)", "rtx-", words))
+    toks = [t for t in words.split("-") if t and t not in _VENDOR_WORDS]
+    known = {**{g: g for g in GPUS}, **GPU_ALIASES}
+    mem = [t for t in toks if re.fullmatch(r"\d+gb", t)]
+    rest = [t for t in toks if t not in mem]
+    tries = ["-".join(toks), "-".join(rest + mem)]
+    if rest and mem:
+        tries.append("-".join(rest[:1] + ["sxm"] + rest[1:] + mem))
+    for t in tries:
+        if t in known:
+            return known[t]
+    for k in sorted(known, key=lambda k: -len(k.split("-"))):
+        kt = k.split("-")
+        left = toks[len(kt):]
+        if toks[:len(kt)] == kt and all(t in mem or t in _SPARE_WORDS for t in left):
+            return known[k]
+    return None
+
+
 def get_gpu(name: str) -> GPU:
     key = str(name).lower()
     key = GPU_ALIASES.get(key, key)
     if key not in GPUS:
-        raise unknown("gpu", name, list(GPUS) + list(GPU_ALIASES))
+        key = canonical_gpu(name)
+        if key is None:
+            raise unknown("gpu", name, list(GPUS) + list(GPU_ALIASES))
     return GPUS[key]
 
 

@@ -6,6 +6,8 @@ per attended token), so dense, GQA, MoE and MLA models all go through one code p
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, asdict, replace, fields
 
 from .hardware import unknown
@@ -236,6 +238,16 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
                  "24 dense + 24 MoE layers is exact per step; chunked attention (8192-token "
                  "chunks on 3 of 4 layers) is priced as full attention (exact up to 8192 "
                  "tokens); vision encoder left out"),
+    _llama("gpt-oss-20b", "openai/gpt-oss-20b", 24, 2880, 64, 8, 2880, 201088, head_dim=64,
+           experts=32, top_k=4, expert_ffn=2880, sliding_window=128, sliding_layers=12,
+           notes="as gpt-oss-120b (alternating 128-token sliding and full attention, MXFP4 "
+                 "experts), 24 layers of 32 experts"),
+    _llama("llama-4-scout-17b-16e", "meta-llama/Llama-4-Scout-17B-16E-Instruct", 48, 5120, 40,
+           8, 16384, 202048, head_dim=128, experts=16, top_k=1, expert_ffn=8192,
+           shared_experts=1,
+           notes="text_config: interleave_moe_layer_step=1 (every layer MoE: 16 routed experts, "
+                 "1 active, and a shared expert of 8192); chunked attention priced as full "
+                 "attention, as llama-4-maverick; vision encoder left out"),
     _gpt("gpt-6.7b", 32, 4096, 32, 16384, 50257, _PAPER),
     _gpt("gpt-20b", 44, 6144, 48, 24576, 50257, _PAPER),
     _gpt("gpt-22b", 48, 6144, 64, 24576, 51200, _PAPER),
@@ -247,7 +259,34 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
 
 MODEL_ALIASES = {"llama-7b": "llama-2-7b", "llama-13b": "llama-2-13b", "llama-70b": "llama-2-70b",
                  "gpt-530b": "megatron-530b", "deepseek-r1": "deepseek-v3",
-                 "llama-4-maverick": "llama-4-maverick-17b-128e"}
+                 "llama-4-maverick": "llama-4-maverick-17b-128e",
+                 "llama-4-scout": "llama-4-scout-17b-16e"}
+
+# trailing words of a published checkpoint name that do not change its shape
+_CHECKPOINT_WORDS = re.compile(
+    r"^(instruct|chat|hf|it|base|fp8|fp16|bf16|awq|gptq|int4|int8|w4a16|w8a8|gguf|nvfp4|mxfp4|"
+    r"dynamic|turbo|v\d+(\.\d+)*|\d{4}|\d{6})$")
+
+
+def canonical_model(name) -> str | None:
+    """The preset a published checkpoint name stands for, or None: the organisation prefix
+    dropped (``meta-llama/``), lower case, ``llama3`` read as ``llama-3`` and ``meta-llama-3``
+    as ``llama-3``, then trailing words that name a fine-tune, a release or a quantisation
+    (``-Instruct``, ``-chat``, ``-hf``, ``-v0.1``, ``-2507``, ``-FP8``, ...) dropped one at a
+    time until a preset or alias matches (``Mixtral-8x7B-Instruct-v0.1`` -> ``mixtral-8x7b``).
+    The shapes of these variants are their base model's."""
+    key = str(name).strip().lower().rsplit("/", 1)[-1].replace("_", "-")
+    key = re.sub(r"^meta-(?=llama)", "", key)
+    key = re.sub(r"^llama(?=\d)", "llama-", key)
+    words = key.split("-")
+    while words:
+        k = "-".join(words)
+        if k in MODELS or k in MODEL_ALIASES:
+            return MODEL_ALIASES.get(k, k)
+        if not _CHECKPOINT_WORDS.match(words[-1]) or len(words) == 1:
+            return None
+        words = words[:-1]
+    return None
 
 # Models registered at run time (imported config.json files, user shapes).
 _USER_MODELS: dict[str, ModelSpec] = {}
@@ -340,6 +379,9 @@ def get_model(name) -> ModelSpec:
         return _USER_MODELS[key]
     if key in MODELS:
         return MODELS[key]
+    canon = canonical_model(name)
+    if canon is not None:
+        return MODELS[canon]
     raise unknown("model", name, list(MODELS) + list(MODEL_ALIASES) + list(_USER_MODELS))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,6 +143,7 @@ class Table:
     is_train: np.ndarray
     weight_format: np.ndarray = None
     notes: np.ndarray = None
+    link_note: np.ndarray = None     # per row: how a PCIe link named by generation was read
 
     def __len__(self):
         return len(self.text)
@@ -236,7 +238,75 @@ def read_table(path_or_df) -> tuple[Table, str]:
         text("interconnect", inf, 30)
     fmt, notes = _precision(df, inf, num, err, parsed)
     err.raise_first()
-    return Table(text=df, num=num, is_train=is_train, weight_format=fmt, notes=notes), name
+    link_note = _links(df, inf, notes)
+    return Table(text=df, num=num, is_train=is_train, weight_format=fmt, notes=notes,
+                 link_note=link_note), name
+
+
+# ---- a PCIe link named by generation -> a preset -------------------------------------------
+_PCIE_LINK = re.compile(r"^pcie[-_ ]?(?:gen)?([345])?(?:\.0)?(?:[-_ ]?x16)?$", re.I)
+_NO_P2P = re.compile(r"\b(no|without|disabled?)[- ]p2p\b|\bp2p[: ]*(no|off|disabled|not "
+                     r"supported)\b|host[- ]staged|through (the )?host", re.I)
+_P2P = re.compile(r"\bp2p\b", re.I)
+_TWO_SOCKETS = re.compile(r"dual[- ]socket|two (CPU )?sockets|cross[- ]socket|2 CPU sockets", re.I)
+
+
+def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
+    """(interconnect preset, reason) of a row whose ``interconnect`` names a PCIe link by
+    generation (``pcie``, ``pcie4``, ``PCIe 5.0``, ``pcie_gen5``) rather than a preset; any
+    other name is returned as it is, with no reason. The rules, as for collectives rows
+    (``validate_collectives.preset_for``):
+
+    * notes that say P2P is off ("no P2P", "P2P disabled", "host-staged") -> ``pcie4_bad``
+      (staged through host memory, any generation);
+    * notes that name P2P otherwise (a P2P driver, "P2P enabled") -> ``pcie5_good``
+      (``pcie5_bad`` where the notes put the GPUs on two sockets) for Gen5, else
+      ``pcie4_good``;
+    * else the GPU's own PCIe preset (``GPU.native_link``: ``pcie4_bad`` for GeForce cards,
+      which have no P2P on the stock driver; ``pcie4_good`` / ``pcie5_good`` for datacenter
+      and workstation cards), and ``pcie5_bad`` for a Gen5 P2P card on two sockets."""
+    m = _PCIE_LINK.match(str(interconnect).strip())
+    if not m:
+        return interconnect, ""
+    gen5 = m.group(1) == "5"
+    two = bool(_TWO_SOCKETS.search(notes or ""))
+    good = ("pcie5_bad" if two else "pcie5_good") if gen5 else "pcie4_good"
+    if _NO_P2P.search(notes or ""):
+        return "pcie4_bad", f"{interconnect}: the notes say no P2P (staged through host memory)"
+    if _P2P.search(notes or ""):
+        return good, f"{interconnect}: the notes name P2P"
+    from .hardware import get_gpu
+    try:
+        g = get_gpu(gpu)
+    except ValueError:
+        return interconnect, ""             # the unknown GPU is the row's error
+    native, gpu = g.native_link, g.name
+    if not native.startswith("pcie"):
+        return good, f"{interconnect}: {gpu} has no PCIe preset of its own; P2P assumed"
+    if native != "pcie4_bad":
+        native = good if gen5 or native.startswith("pcie4") else native
+    return native, f"{interconnect}: {gpu}'s own PCIe preset" + (
+        " (GeForce: no P2P on the stock driver)" if native == "pcie4_bad" else " (P2P)")
+
+
+def _links(df, inf, notes) -> np.ndarray:
+    """Resolve PCIe links named by generation (:func:`link_for`) in place; the reason per row."""
+    out = np.full(len(df), "", dtype=object)
+    if not inf.any():
+        return out
+    ic = df["interconnect"].to_numpy(dtype=object)
+    rows = np.flatnonzero(inf & np.array([bool(_PCIE_LINK.match(str(v).strip())) for v in ic]))
+    if not len(rows):
+        return out
+    key = pd.Series(ic[rows]).astype(str) + "\0" + df["gpu"].to_numpy(dtype=object)[rows] \
+        + "\0" + pd.Series(notes[rows]).astype(str)
+    codes, uniq = pd.factorize(key)
+    pairs = [link_for(*u.split("\0")) for u in uniq]
+    ic = ic.copy()
+    ic[rows] = np.array([p[0] for p in pairs], dtype=object)[codes]
+    out[rows] = np.array([p[1] for p in pairs], dtype=object)[codes]
+    df["interconnect"] = ic
+    return out
 
 
 def _precision(df, inf, num, err, parsed):

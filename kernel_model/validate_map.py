@@ -229,6 +229,9 @@ def map_rows(tab: Table, rows: np.ndarray, runtimes, efficiency) -> Mapping:
         return Mapping(status=status, note=note, inf_index=np.zeros(0, dtype=int),
                        weight_format=wf)
     st, nt = _plan_checks(num, rows)
+    if tab.link_note is not None:
+        ln = tab.link_note[rows]
+        nt = np.where(ln == "", nt, np.where(nt == "", ln, nt + "; " + ln))
     status[rows], note[rows] = st, nt
     cand = rows[st == ""]
     fmt, why, ferr = _row_formats(tab, cand)

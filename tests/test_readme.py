@@ -39,3 +39,19 @@ def test_readme_has_no_placeholder_links():
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "OWNER" not in text and "mybinder.org/v2/gh/" not in text
     assert "lab/tree/notebooks/00_dashboard.ipynb" in text       # how to launch it on Binder
+
+
+def test_readme_calibration_table_shows_the_shipped_values():
+    """The table under "### Calibration" rounds the values `DEFAULT` ships, no stale fit."""
+    from kernel_model.calibration import DEFAULT
+    rows = dict(re.findall(r"^\| (\w+) \| ([^|]+) \|", README, flags=re.M))
+    for field in ("flops_efficiency", "attention_efficiency", "hbm_efficiency", "roofline_exponent"):
+        shown = rows[field].strip()
+        digits = len(shown.split(".")[1])
+        assert float(shown) == round(getattr(DEFAULT, field), digits), field
+    for field in ("launch_overhead_s", "collective_overhead_s"):
+        us = float(re.match(r"([\d.]+) µs", rows[field]).group(1))
+        assert us == round(getattr(DEFAULT, field) * 1e6, 1), field
+    vllm = float(re.search(r"vLLM: ([\d.]+) µs", rows["launch_overhead_s"]).group(1))
+    assert vllm == round(DEFAULT.runtimes["vllm"]["launch_overhead_s"] * 1e6, 1)
+    assert float(rows["eager_server_step_s"].split()[0]) == DEFAULT.eager_server_step_s * 1e3
