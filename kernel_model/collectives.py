@@ -15,9 +15,10 @@ all-reduce; the gathered tensor for all-gather; the bytes one rank sends for all
   host          1 where GPUs have no peer-to-peer access and NCCL stages every transfer
                 through host memory (low bandwidth ceiling, modest latency);
   socket        1 where the ring crosses a CPU socket: the bandwidth is capped at
-                ``socket_bw``; a host-staged step pays ``socket_lat`` times the latency (the
-                staging buffer sits in the other socket's memory), a P2P step over the socket
-                link no more than inside a socket (fitted: 1.0, Turin xGMI);
+                ``socket_bw``; a host-staged hop across it pays ``socket_lat`` times the
+                latency (the staging buffer sits in the other socket's memory; a ring step
+                pays the mean over its n hops, 2 of which cross: ``_hop``), a P2P step over
+                the socket link no more than inside a socket (fitted: 1.0, Turin xGMI);
   p2p, in_switch  one/two-shot kernels need peer-to-peer access; in-switch reduction (NVLS)
                 needs an NVSwitch that reduces, reaching ``nvls_bw`` (B/s of payload);
   bw_x, lat_x   the network between nodes: bandwidth of the NIC share of one GPU (B/s) and
@@ -60,10 +61,16 @@ def _log2c(n):
     return np.ceil(np.log2(np.maximum(n, 1.0)))
 
 
-def _hop(link, group):
-    """Per-step latency (s) of the intra-node ring with the LL protocol, socket included."""
+def _hop(link, group, n=2.0):
+    """Per-step latency (s) of the intra-node ring of ``n`` ranks with the LL protocol, socket
+    included. A host-staged hop across the sockets costs ``socket_lat`` times the latency. A
+    ring split over two sockets crosses them on 2 of its n hops, and a small message's
+    steps run one after another along the ring (each rank forwards what it received), so a
+    step costs the ring's mean hop: ((n - 2) + 2 socket_lat) / n times the latency; with
+    two ranks every hop crosses. (An all-to-all waits for its slowest pair instead: n=2.)"""
     cross = (link.get("socket", 0.0) > 0) & (link.get("host", 0.0) > 0)
-    lat = link["lat"] * np.where(cross, link.get("socket_lat", 1.0), 1.0)
+    share = np.minimum(2.0 / np.maximum(n, 2.0), 1.0)
+    lat = link["lat"] * np.where(cross, 1.0 + share * (link.get("socket_lat", 1.0) - 1.0), 1.0)
     return lat / group
 
 
@@ -97,7 +104,7 @@ def allreduce_flat(S, n, link, alg, call, group=1.0):
     """All-reduce among ``n`` ranks of one node (one link type), ``call`` included."""
     n = np.maximum(n, 1.0)
     nm1 = n - 1.0
-    hop, bw = _hop(link, group), _bus(link)
+    hop, bw = _hop(link, group, n), _bus(link)
     wire = 2.0 * nm1 / n * S
     ring = _protocols(call, 2.0 * nm1, hop, wire, bw, link, group)
     # inside one node NCCL's tree is a chain: as many steps as the ring, less bandwidth
@@ -168,12 +175,13 @@ def allreduce(S, n, link, c, group=1.0):
     return np.where(n > 1, np.where(multi, t_x, t_in), 0.0)
 
 
-def _tier(n, link, group):
+def _tier(n, link, group, chain=True):
     """(crosses nodes?, step latency, bus bandwidth) of a collective among n ranks: inside a
-    node the link's; across nodes the mixed ring step and the NIC share of the node."""
+    node the link's (a ring's mean hop where ``chain``, else the slowest pair's); across
+    nodes the mixed ring step and the NIC share of the node."""
     multi = n > link["gpn"]
     hop_x, gpn, _ = _net_hops(n, link, group)
-    hop = np.where(multi, hop_x, _hop(link, group))
+    hop = np.where(multi, hop_x, _hop(link, group, n if chain else 2.0))
     bw = np.where(multi, np.minimum(_bus(link), gpn * link["bw_x"]), _bus(link))
     return multi, hop, bw
 
@@ -202,7 +210,7 @@ def alltoall(S, n, link, c, group=1.0):
     n = np.maximum(n, 1.0)
     nm1 = n - 1.0
     call = c / group
-    multi, hop, bw = _tier(n, link, group)
+    multi, hop, bw = _tier(n, link, group, chain=False)
     t = _protocols(call, np.maximum(_log2c(n), 1.0), hop, nm1 / n * S, bw, link, group)
     return np.where(n > 1, t, 0.0)
 

@@ -56,7 +56,8 @@ CUSTOM_KERNELS = {
     # optimization/pcie-oneshot-allreduce.md); its time grows as (n-1) x size, as one-shot's
     "luke_custom_allreduce": "oneshot",
 }
-SOCKET_RE = re.compile(r"different CPU sockets|across 2 CPU sockets|cross-socket|dual-socket", re.I)
+SOCKET_RE = re.compile(r"different CPU sockets|across 2 CPU sockets|cross-socket|dual-socket|"
+                       r"topo(?:logy)?:\s*SYS\b", re.I)
 INTRA_RE = re.compile(r"intra-node link:\s*(nvlink[345]?|pcie[345])", re.I)
 DEFAULT_GPN = 8
 MAX_RANKS = 1_000_000

@@ -218,6 +218,29 @@ def test_more_bandwidth_or_less_latency_is_never_slower(name):
     assert float(coll.allreduce(1e6, 1.0, L, C)) == 0.0     # one rank: nothing to do
 
 
+def test_host_staged_ring_across_two_sockets_pays_the_socket_on_two_of_its_hops():
+    """8 GPUs through host memory, 4 per socket: the ring crosses the sockets twice, and a
+    small message's 14 steps run one after another, so each costs the mean hop
+    (6 + 2 x socket_lat) / 8 x lat; with 2 GPUs both hops cross (the T4 SYS row's case)."""
+    p = km.get_interconnect("pcie4_bad")
+    L = dict(link("pcie4_bad"), socket=1.0)
+    s = K["socket_lat"]
+    for n, mean in ((2, s), (4, (2 + 2 * s) / 4), (8, (6 + 2 * s) / 8)):
+        wire = 2 * (n - 1) / n * 8
+        hand = C + 2 * (n - 1) * p.latency_s * mean + wire / (p.bw_gbps * 1e9 * K["ll_frac"])
+        assert t_us(8, n, L) == pytest.approx(hand * 1e6, rel=1e-12)
+        assert t_us(8, n, L) > t_us(8, n, link("pcie4_bad"))       # never cheaper than one socket
+    # an all-to-all waits for its slowest pair: the crossing hop, whatever the ranks
+    wire = 7 / 8 * 8
+    hand = C + 3 * p.latency_s * s + wire / (p.bw_gbps * 1e9 * K["ll_frac"])
+    assert float(coll.alltoall(8, 8, L, C)) == pytest.approx(hand, rel=1e-12)
+
+
+def test_nvidia_smi_sys_topology_marks_a_socket_crossing():
+    assert VC.SOCKET_RE.search("GPU0-GPU7 (nvidia-smi topo: SYS)")
+    assert not VC.SOCKET_RE.search("NCCL_P2P_LEVEL=SYS")          # a setting, not a topology
+
+
 def test_regime_names_latency_and_bandwidth_bound():
     L = link("pcie4_bad")
     assert coll.regime(8192, 4, L, C) == ("latency-bound", None)

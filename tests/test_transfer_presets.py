@@ -200,3 +200,20 @@ def test_regime_bandwidth_matches_the_time_nccl_tests_would_report():
         t = float(coll.allreduce(S, n, L, C))
         _, bw = coll.regime(S, n, L, C)
         assert 2 * (n - 1) / n * S / t / 1e9 == pytest.approx(bw, rel=0.01)
+
+
+# ---- the command line takes the same spellings ----------------------------------------------
+def test_cli_takes_a_hugging_face_id_and_an_nvidia_smi_gpu_name(capsys, tmp_path, monkeypatch):
+    import json
+    from kernel_model import cli
+    monkeypatch.chdir(tmp_path)                   # no folder called meta-llama here
+    rc = cli.main(["--gpu", "NVIDIA H100 80GB HBM3", "--model", "meta-llama/Llama-3.1-70B-Instruct",
+                   "--tp", "8", "--interconnect", "nvlink4", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    ref = km.simulate(model="llama-3.1-70b", gpu="h100-sxm", interconnect="nvlink4", tp=8)
+    assert json.loads(out)["tpot_s"] == ref.tpot_s
+    # an id that names no preset is still read as a missing file, exit 2, one line
+    rc = cli.main(["--model", "meta-llama/Llama-9-70B"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no such file" in err and len(err.strip().splitlines()) == 1

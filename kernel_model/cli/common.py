@@ -157,6 +157,11 @@ def resolve_model(value: str, flag: str = "--model") -> str:
     looks_path = value.endswith(".json") or os.sep in value or os.path.isdir(value)
     if not looks_path:
         return value
+    if not value.endswith(".json") and not os.path.exists(value):
+        from ..models import canonical_model       # a Hugging Face id: org/name of a preset
+        canon = canonical_model(value)
+        if canon is not None:
+            return canon
     from .files import check_input_file, MAX_CONFIG_BYTES
     path = os.path.join(value, "config.json") if os.path.isdir(value) else value
     check_input_file(flag, path, MAX_CONFIG_BYTES,
