@@ -295,7 +295,8 @@ def _links(df, inf, notes) -> np.ndarray:
     if not inf.any():
         return out
     ic = df["interconnect"].to_numpy(dtype=object)
-    rows = np.flatnonzero(inf & np.array([bool(_PCIE_LINK.match(str(v).strip())) for v in ic]))
+    generic = df["interconnect"].astype(str).str.strip().str.match(_PCIE_LINK.pattern, case=False)
+    rows = np.flatnonzero(inf & generic.to_numpy(dtype=bool))
     if not len(rows):
         return out
     key = pd.Series(ic[rows]).astype(str) + "\0" + df["gpu"].to_numpy(dtype=object)[rows] \
