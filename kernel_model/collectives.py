@@ -215,6 +215,16 @@ def alltoall(S, n, link, c, group=1.0):
     return np.where(n > 1, t, 0.0)
 
 
+def broadcast(S, n, link, c, group=1.0):
+    """Broadcast (or reduce) of S bytes from (to) one root over n ranks: NCCL pipelines the
+    message along a ring, so n-1 steps of latency and every link carries S once
+    (nccl-tests' bus bandwidth = algorithm bandwidth for these two)."""
+    n = np.maximum(n, 1.0)
+    multi, hop, bw = _tier(n, link, group)
+    t = _protocols(c / group, n - 1.0, hop, S, bw, link, group)
+    return np.where(n > 1, t, 0.0)
+
+
 def p2p(S, cross_node, link, c):
     """Point-to-point send of S bytes to the next pipeline stage (one step)."""
     hop = np.where(cross_node, link["lat_x"], _hop(link, 1.0))

@@ -45,11 +45,26 @@ LINKS = {"pcie3": "pcie", "pcie4": "pcie", "pcie5": "pcie", "nvlink3": "nvlink",
          "nvlink4": "nvlink4", "nvlink5": "nvlink5", "ib_hdr": "ib_hdr", "ib_ndr": "ib_ndr",
          "roce": "roce", "efa": "efa", "tcp": "tcp"}
 NETWORK = ("ib_hdr", "ib_ndr", "roce", "efa", "tcp")
-COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv")
+COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv",
+               "broadcast", "reduce")
+# nccl-tests' binary names (all_reduce_perf, alltoall_perf, sendrecv_perf) and other spellings
+COLLECTIVE_ALIASES = {"allreduce": "all_reduce", "allgather": "all_gather",
+                      "reducescatter": "reduce_scatter", "alltoall": "all_to_all",
+                      "sendrecv": "send_recv", "send/recv": "send_recv", "p2p": "send_recv",
+                      "bcast": "broadcast"}
 NCCL_ALGOS = {"nccl": "auto", "ring": "ring", "tree": "tree", "nvls": "in_switch"}
 BUS_FACTOR = {"all_reduce": lambda n: 2.0 * (n - 1) / n, "all_gather": lambda n: (n - 1) / n,
               "reduce_scatter": lambda n: (n - 1) / n, "all_to_all": lambda n: (n - 1) / n,
-              "send_recv": lambda n: 1.0}
+              "send_recv": lambda n: 1.0, "broadcast": lambda n: 1.0, "reduce": lambda n: 1.0}
+
+
+def collective_name(text) -> str:
+    """The collective a cell names: ``all_reduce``, or nccl-tests' ``all_reduce_perf``,
+    ``allreduce``, ``AllReduce`` ...; "" where it names none."""
+    c = re.sub(r"[-\s]+", "_", str(text).strip().lower())
+    c = re.sub(r"_perf$", "", c)
+    c = COLLECTIVE_ALIASES.get(c.replace("_", ""), COLLECTIVE_ALIASES.get(c, c))
+    return c if c in COLLECTIVES else ''
 # custom kernels whose name does not say one- or two-shot, with the source that does
 CUSTOM_KERNELS = {
     # lukealonso/sglang custom_ar: "luke's PCIe oneshot allreduce" (rtx6kpro
@@ -146,8 +161,8 @@ def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
             near = closest(link, LINKS)
             raise _bad(path, line, "link", r["link"], "one of " + ", ".join(LINKS)
                        + (f"; closest: {', '.join(near)}" if near else ""))
-        c = str(r["collective"]).strip().lower()
-        if c not in COLLECTIVES:
+        c = collective_name(r["collective"])
+        if not c:
             raise _bad(path, line, "collective", r["collective"], "one of " + ", ".join(COLLECTIVES))
         size = _num(r["size_bytes"], path, line, "size_bytes")
         if size is None or size < 0 or size > MAX_BYTES:
@@ -235,6 +250,8 @@ def predict_row(r: dict) -> tuple[float, str, str, int]:
         t = float(coll.allgather(S, n, L, c))
     elif coll_name == "all_to_all":
         t = float(coll.alltoall(S, n, L, c))
+    elif coll_name in ("broadcast", "reduce"):
+        t = float(coll.broadcast(S, n, L, c))
     else:
         t = float(coll.p2p(S, net is not None and n > gpn, L, c))
     label = "+".join(p for p in (intra, net) if p) + (" cross-socket" if cross and not net else "")

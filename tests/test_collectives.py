@@ -296,11 +296,42 @@ def test_preset_rules_for_measured_systems():
     assert VC.preset_for("tcp", "yes", "GPUDirect-TCPXO", 8, False)[1] == "tcpxo"
 
 
+def test_broadcast_and_reduce_are_pipelined_rings():
+    """n-1 steps of latency, S over every link; nccl-tests' busbw for them is the algbw."""
+    p = km.get_interconnect("pcie4_bad")
+    L = link("pcie4_bad")
+    for n in (2, 4, 8):
+        hand = C + (n - 1) * p.latency_s + 8 / (p.bw_gbps * 1e9 * K["ll_frac"])
+        assert float(coll.broadcast(8, n, L, C)) == pytest.approx(hand, rel=1e-12)
+    S = 2.0 ** 30                                     # large: Simple, bound by the bus
+    t = float(coll.broadcast(S, 8, L, C))
+    assert S / t / 1e9 == pytest.approx(p.bw_gbps, rel=0.01)
+    assert float(coll.broadcast(S, 1, L, C)) == 0.0
+
+
+@pytest.mark.parametrize("spelling, name", [
+    ("all_reduce_perf", "all_reduce"), ("AllReduce", "all_reduce"), ("alltoall", "all_to_all"),
+    ("sendrecv_perf", "send_recv"), ("reducescatter", "reduce_scatter"), ("bcast", "broadcast"),
+    ("reduce_perf", "reduce"), ("hypercube_perf", ""),
+])
+def test_collective_names_as_nccl_tests_spells_them(spelling, name):
+    assert VC.collective_name(spelling) == name
+
+
+def test_a_file_of_broadcast_rows_validates(tmp_path):
+    df = pd.read_csv(DATA, dtype=str, keep_default_na=False)
+    df = df[df.system == "PCIe-4090-x8"].head(1).assign(collective="broadcast_perf")
+    path = tmp_path / "b.csv"
+    df.to_csv(path, index=False)
+    out = km.validate(str(path))
+    assert list(out.collective) == ["broadcast"] and out.predicted_us.iloc[0] > 0
+
+
 @pytest.mark.parametrize("edit, words", [
     (dict(link="pcie9"), ["link='pcie9'", "pcie"]),
     (dict(time_us="", busbw_gbs=""), ["time_us", "neither"]),
     (dict(size_bytes="-8"), ["size_bytes='-8'"]),
-    (dict(collective="allreduce"), ["collective='allreduce'"]),
+    (dict(collective="hypercube"), ["collective='hypercube'", "all_reduce", "broadcast"]),
     (dict(num_gpus="1.5"), ["num_gpus"]),
 ])
 def test_bad_collectives_files_get_a_clear_error_and_exit_2(tmp_path, edit, words):
