@@ -216,7 +216,8 @@ INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
 ]}
 
 INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric", "pcie5_switch": "pcie5_good",
-                        "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad"}
+                        "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad",
+                        "xgmi": "infinity_fabric"}
 GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
                "4090": "rtx-4090", "3090": "rtx-3090", "5090": "rtx-5090", "gb200-nvl72": "gb200",
                "rtx-pro-6000-blackwell": "rtx-pro-6000", "mi300": "mi300x", "mi325": "mi325x",
@@ -304,6 +305,8 @@ def register_gpu(gpu: GPU, replace: bool = False) -> GPU:
 
 def get_interconnect(name: str) -> Interconnect:
     key = str(name).lower()
+    if key not in INTERCONNECTS and key not in INTERCONNECT_ALIASES:
+        key = re.sub(r"[-\s]+", "_", key.strip())      # "infinity-fabric", "ib ndr"
     key = INTERCONNECT_ALIASES.get(key, key)
     if key not in INTERCONNECTS:
         raise unknown("interconnect", name, list(INTERCONNECTS) + list(INTERCONNECT_ALIASES))

@@ -217,3 +217,18 @@ def test_cli_takes_a_hugging_face_id_and_an_nvidia_smi_gpu_name(capsys, tmp_path
     rc = cli.main(["--model", "meta-llama/Llama-9-70B"])
     err = capsys.readouterr().err
     assert rc == 2 and "no such file" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("spelling,preset", [
+    ("xgmi", "infinity_fabric"), ("Infinity-Fabric", "infinity_fabric"), ("ib ndr", "ib_ndr"),
+    ("IB_HDR", "ib_hdr"), ("nvlink-bridge", "nvlink_bridge"),
+])
+def test_link_spellings_find_their_preset(spelling, preset):
+    assert get_interconnect(spelling).name == preset
+
+
+def test_a_link_named_by_generation_alone_is_not_a_preset_for_a_scenario():
+    """pcie4 could be either PCIe preset: a Scenario refuses it with both names (a
+    measurements file resolves it by the rules above, with the GPU and the notes)."""
+    with pytest.raises(ValueError, match="closest: .*pcie4_bad.*pcie4_good|closest: .*pcie4_good.*pcie4_bad"):
+        get_interconnect("pcie4")
