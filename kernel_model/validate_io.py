@@ -245,9 +245,10 @@ def read_table(path_or_df) -> tuple[Table, str]:
 
 # ---- a PCIe link named by generation -> a preset -------------------------------------------
 _PCIE_LINK = re.compile(r"^pcie[-_ ]?(?:gen)?([345])?(?:\.0)?(?:[-_ ]?x16)?$", re.I)
-_NO_P2P = re.compile(r"\b(no|without|disabled?)[- ]p2p\b|\bp2p[: ]*(no|off|disabled|not "
+_NO_P2P = re.compile(r"\b(no|without|disabled?)[- ]p2p\b|\bp2p[: (]*(no|off|disabled|not "
                      r"supported)\b|host[- ]staged|through (the )?host", re.I)
-_P2P = re.compile(r"\bp2p\b", re.I)
+_P2P = re.compile(r"\bp2p[: (]*(yes|on|enabled?)\b|\b(with|enabled?|via) p2p\b|"
+                  r"\bp2p[- ](driver|kernel module)", re.I)
 _TWO_SOCKETS = re.compile(r"dual[- ]socket|two (CPU )?sockets|cross[- ]socket|2 CPU sockets", re.I)
 
 
@@ -257,36 +258,37 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
     other name is returned as it is, with no reason. The rules, as for collectives rows
     (``validate_collectives.preset_for``):
 
-    * notes that say P2P is off ("no P2P", "P2P disabled", "host-staged") -> ``pcie4_bad``
-      (staged through host memory, any generation);
-    * notes that name P2P otherwise (a P2P driver, "P2P enabled") -> ``pcie5_good``
-      (``pcie5_bad`` where the notes put the GPUs on two sockets) for Gen5, else
-      ``pcie4_good``;
-    * else the GPU's own PCIe preset (``GPU.native_link``: ``pcie4_bad`` for GeForce cards,
-      which have no P2P on the stock driver; ``pcie4_good`` / ``pcie5_good`` for datacenter
-      and workstation cards), and ``pcie5_bad`` for a Gen5 P2P card on two sockets."""
+    * notes that say P2P is off ("no P2P", "P2P disabled", "p2p: no", "host-staged") ->
+      ``pcie4_bad`` (staged through host memory, any generation);
+    * notes that say P2P is on ("P2P enabled", "p2p: yes", "with P2P", a "P2P driver"), or
+      else a GPU whose own link has P2P (datacenter and workstation cards) -> ``pcie5_good``
+      for Gen5 (``pcie5_bad`` where the notes put the GPUs on two sockets), ``pcie4_good``
+      for Gen3/4, and the card's own P2P preset where the generation is not given;
+    * else (GeForce cards: no P2P on the stock driver) -> ``pcie4_bad``.
+    "p2p: not stated" says nothing either way."""
     m = _PCIE_LINK.match(str(interconnect).strip())
     if not m:
         return interconnect, ""
-    gen5 = m.group(1) == "5"
-    two = bool(_TWO_SOCKETS.search(notes or ""))
-    good = ("pcie5_bad" if two else "pcie5_good") if gen5 else "pcie4_good"
-    if _NO_P2P.search(notes or ""):
+    notes = notes or ""
+    if _NO_P2P.search(notes):
         return "pcie4_bad", f"{interconnect}: the notes say no P2P (staged through host memory)"
-    if _P2P.search(notes or ""):
-        return good, f"{interconnect}: the notes name P2P"
-    from .hardware import get_gpu
-    try:
-        g = get_gpu(gpu)
-    except ValueError:
-        return interconnect, ""             # the unknown GPU is the row's error
-    native, gpu = g.native_link, g.name
-    if not native.startswith("pcie"):
-        return good, f"{interconnect}: {gpu} has no PCIe preset of its own; P2P assumed"
-    if native != "pcie4_bad":
-        native = good if gen5 or native.startswith("pcie4") else native
-    return native, f"{interconnect}: {gpu}'s own PCIe preset" + (
-        " (GeForce: no P2P on the stock driver)" if native == "pcie4_bad" else " (P2P)")
+    if _P2P.search(notes):
+        own, why = None, "the notes say P2P"
+    else:
+        from .hardware import get_gpu, get_interconnect
+        try:
+            g = get_gpu(gpu)
+        except ValueError:
+            return interconnect, ""         # the unknown GPU is the row's error
+        if get_interconnect(g.native_link).host_staged:
+            return "pcie4_bad", (f"{interconnect}: {g.name} has no P2P on the stock driver "
+                                 f"(staged through host memory)")
+        own = g.native_link if g.native_link.startswith("pcie") else None
+        why = f"{g.name} has P2P"
+    gen, two = m.group(1), bool(_TWO_SOCKETS.search(notes))
+    if gen == "5" or (gen is None and own and own.startswith("pcie5")):
+        return ("pcie5_bad" if two else "pcie5_good"), f"{interconnect}: {why}"
+    return "pcie4_good", f"{interconnect}: {why}"
 
 
 def _links(df, inf, notes) -> np.ndarray:

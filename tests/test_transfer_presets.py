@@ -147,6 +147,12 @@ def test_fewer_bytes_per_weight_decode_faster_when_bandwidth_bound():
     ("pcie4", "a100-pcie-80gb", "P2P disabled", "pcie4_bad"),
     ("pcie", "rtx-4090", "tinygrad P2P driver", "pcie4_good"),
     ("pcie_gen5", "rtx-5090", "", "pcie4_bad"),              # host-staged at any generation
+    ("pcie4", "rtx-pro-6000", "", "pcie4_good"),             # a Gen5 card in a Gen4 slot
+    ("pcie", "rtx-pro-6000", "", "pcie5_good"),              # no generation: the card's own
+    ("pcie4", "rtx-4090", "p2p: not stated", "pcie4_bad"),   # says nothing either way
+    ("pcie4", "l40s", "p2p: not stated", "pcie4_good"),
+    ("PCIe Gen4 x16", "a10g", "p2p: no", "pcie4_bad"),
+    ("pcie4", "rtx-4090", "p2p: yes", "pcie4_good"),
 ])
 def test_pcie_links_named_by_generation_resolve_to_a_preset(link, gpu, notes, preset):
     got, why = link_for(link, gpu, notes)
@@ -169,7 +175,7 @@ def test_validate_simulates_a_row_whose_link_is_named_by_generation(tmp_path):
     out = km.validate(path)
     assert list(out.status) == ["ok", "ok"]
     assert out.predicted.iloc[0] == out.predicted.iloc[1]      # the same system, bit for bit
-    assert "pcie4: rtx-4090's own PCIe preset" in out.note.iloc[0]
+    assert "pcie4: rtx-4090 has no P2P on the stock driver" in out.note.iloc[0]
 
 
 # ---- the bus bandwidth the insight names ----------------------------------------------------
