@@ -252,21 +252,21 @@ def unknown(field_name: str, value, valid) -> ValueError:
 _VENDOR_WORDS = {"nvidia", "geforce", "tesla", "amd", "instinct", "radeon"}
 # words that name no different chip: memory type, edition, "generation" (RTX 6000 Ada ...)
 _SPARE_WORDS = {"hbm2", "hbm2e", "hbm3", "hbm3e", "gddr6", "gddr6x", "gddr7", "gpu", "server",
-                "edition", "generation", "workstation", "blackwell", "max-q"}
+                "edition", "generation", "workstation", "blackwell", "max-q", "sxm", "oam"}
 
 
 def canonical_gpu(name) -> str | None:
     """The preset a GPU's usual spellings stand for (``"NVIDIA H100 80GB HBM3"``,
     ``"A100-SXM4-40GB"``, ``"GeForce RTX 4090"``, ``"rtx4090"``), or None. Rules, in order:
-    lower case, spaces and underscores as hyphens, vendor words dropped, ``sxm4``/``sxm5`` read
-    as ``sxm``, ``rtxNNNN`` as ``rtx-NNNN``; then the name itself, the name with its memory
+    lower case, spaces and underscores as hyphens, vendor words dropped, ``sxm4``/``sxm5``/...
+    read as ``sxm``, ``rtxNNNN`` as ``rtx-NNNN``; then the name itself, the name with its memory
     size last (``a100-80gb-pcie`` -> ``a100-pcie-80gb``), the SXM board of that size
     (``a100-40gb`` -> ``a100-sxm-40gb``, as nvidia-smi names SXM parts), and the longest preset
     whose words start the name where the words left over name no other chip (a memory size
-    or type, "server edition": ``h100-80gb-hbm3`` -> ``h100`` -> ``h100-sxm``; never
-    ``a100-pcie`` -> ``a100``)."""
+    or type, the SXM / OAM form factor, "server edition": ``h100-80gb-hbm3`` -> ``h100`` ->
+    ``h100-sxm``, ``"B200 SXM6 180GB"`` -> ``b200``; never ``a100-pcie`` -> ``a100``)."""
     words = re.sub(r"[\s_]+", "-", str(name).strip().lower())
-    words = re.sub(r"\bsxm[45]\b", "sxm", re.sub(r"\brtx(?=\d)", "rtx-", words))
+    words = re.sub(r"\bsxm\d\b", "sxm", re.sub(r"\brtx(?=\d)", "rtx-", words))
     toks = [t for t in words.split("-") if t and t not in _VENDOR_WORDS]
     known = {**{g: g for g in GPUS}, **GPU_ALIASES}
     mem = [t for t in toks if re.fullmatch(r"\d+gb", t)]

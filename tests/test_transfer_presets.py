@@ -62,13 +62,15 @@ def test_a_bigger_memory_bandwidth_is_never_slower_at_batch_1():
     ("AMD Instinct MI300X", "mi300x"), ("mi300", "mi300x"), ("H200 141GB", "h200-sxm"),
     ("NVIDIA RTX 6000 Ada Generation", "rtx-6000-ada"), ("NVIDIA RTX A6000", "rtx-a6000"),
     ("RTX PRO 6000 Blackwell Server Edition", "rtx-pro-6000"), ("NVIDIA H100 NVL", "h100-nvl"),
+    ("B200 SXM6 180GB", "b200"), ("MI300X OAM", "mi300x"), ("h100 pcie 80gb", "h100-pcie"),
 ])
 def test_usual_gpu_spellings_find_their_preset(spelling, preset):
     assert canonical_gpu(spelling) == preset
     assert km.get_gpu(spelling).name == preset
 
 
-@pytest.mark.parametrize("name", ["a100-pcie", "h800", "v100", "RTX 3090 Ti", "h100-foo"])
+@pytest.mark.parametrize("name", ["a100-pcie", "h800", "v100", "RTX 3090 Ti", "h100-foo",
+                                  "H200 NVL"])
 def test_an_ambiguous_or_unknown_gpu_is_refused_with_the_closest_names(name):
     """A word that names another chip (pcie, ti, a model number) is never dropped."""
     assert canonical_gpu(name) is None
