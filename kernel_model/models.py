@@ -197,6 +197,13 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
     _llama("qwen2-72b", "Qwen/Qwen2-72B", 80, 8192, 64, 8, 29568, 152064),
     _llama("qwen3-8b", "Qwen/Qwen3-8B", 36, 4096, 32, 8, 12288, 151936, head_dim=128),
     _llama("qwen3-32b", "Qwen/Qwen3-32B", 64, 5120, 64, 8, 25600, 151936, head_dim=128),
+    _llama("mistral-nemo-12b", "mistralai/Mistral-Nemo-Base-2407", 40, 5120, 32, 8, 14336,
+           131072, head_dim=128),
+    _llama("mistral-small-24b", "mistralai/Mistral-Small-24B-Base-2501", 40, 5120, 32, 8, 32768,
+           131072, head_dim=128),
+    _llama("mistral-large-123b", "mistralai/Mistral-Large-Instruct-2407", 88, 12288, 96, 8,
+           28672, 32768),
+    _llama("phi-4", "microsoft/phi-4", 40, 5120, 40, 10, 17920, 100352),
     ModelSpec("opt-1.3b", 24, 2048, 32, 32, 8192, 50272, gated_mlp=False, tie_embeddings=True,
               source=HF.format("facebook/opt-1.3b")),
     ModelSpec("opt-6.7b", 32, 4096, 32, 32, 16384, 50272, gated_mlp=False, tie_embeddings=True,
@@ -260,7 +267,16 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
 MODEL_ALIASES = {"llama-7b": "llama-2-7b", "llama-13b": "llama-2-13b", "llama-70b": "llama-2-70b",
                  "gpt-530b": "megatron-530b", "deepseek-r1": "deepseek-v3",
                  "llama-4-maverick": "llama-4-maverick-17b-128e",
-                 "llama-4-scout": "llama-4-scout-17b-16e"}
+                 "llama-4-scout": "llama-4-scout-17b-16e",
+                 "mistral-nemo": "mistral-nemo-12b", "mistral-large": "mistral-large-123b",
+                 "mistral-small": "mistral-small-24b",
+                 # DeepSeek-R1 distillations: the shapes of the models they were distilled into
+                 # (their config.json files name these architectures and sizes)
+                 "deepseek-r1-distill-llama-70b": "llama-3.3-70b",
+                 "deepseek-r1-distill-llama-8b": "llama-3.1-8b",
+                 "deepseek-r1-distill-qwen-32b": "qwen2.5-32b",
+                 "deepseek-r1-distill-qwen-14b": "qwen2.5-14b",
+                 "deepseek-r1-distill-qwen-7b": "qwen2.5-7b"}
 
 # trailing words of a published checkpoint name that do not change its shape
 _CHECKPOINT_WORDS = re.compile(

@@ -115,6 +115,25 @@ def test_llama4_scout_matches_its_published_parameter_count():
     assert (m.experts, m.top_k, m.shared_experts, m.dense_layers) == (16, 1, 1, 0)
 
 
+@pytest.mark.parametrize("name,billions", [
+    # totals their model cards publish
+    ("mistral-nemo-12b", 12.2), ("mistral-small-24b", 23.6), ("mistral-large-123b", 123),
+    ("phi-4", 14.7),
+])
+def test_more_dense_presets_match_their_published_parameter_counts(name, billions):
+    assert km.get_model(name).total_params / 1e9 == pytest.approx(billions, rel=0.01)
+
+
+@pytest.mark.parametrize("spelling,preset", [
+    ("mistralai/Mistral-Large-Instruct-2407", "mistral-large-123b"),
+    ("mistralai/Mistral-Nemo-Instruct-2407", "mistral-nemo-12b"),
+    ("deepseek-ai/DeepSeek-R1-Distill-Llama-70B", "llama-3.3-70b"),
+    ("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", "qwen2.5-32b"),
+])
+def test_more_checkpoint_names(spelling, preset):
+    assert km.get_model(spelling).name == preset
+
+
 # ---- GGUF formats ---------------------------------------------------------------------------
 def test_gguf_formats_store_their_block_scales():
     # Q4_0: 32 x 4 bits + one FP16 scale = 18 bytes per 32 weights; Q8_0: 34 bytes per 32
