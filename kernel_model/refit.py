@@ -14,7 +14,11 @@ the collective call overhead, the roofline blend) and one per-runtime override,
 ``launch_overhead_s@vllm``: the vLLM rows (A100: koyeb, argonne, vllm-ci; MI300X: AMD's
 vLLM 0.9 / 0.10 latency table) share a launch gap shorter than the C++ runtimes'. No
 family override is fitted: every non-A100 family has one source or none, so a family term
-could not be told apart from that source's stack. ``eager_server_step_s`` (15.5 ms) keeps
+could not be told apart from that source's stack. The hold-out file checks this for
+Hopper: fitting ``launch_overhead_s@hopper`` on one of its two non-vLLM sources and testing
+on the other, the gap fitted on NVIDIA's NIM table (9.7 us) takes NeMo's H100 sweep from
+5.5 % to 23 %, and the gap fitted on NeMo's sweep (15.1 us) is the global one: no Hopper
+term transfers between stacks (December 2026). ``eager_server_step_s`` (15.5 ms) keeps
 its earlier fit on the three TGI < 2.0 rows, the only rows that depend on it; it could join
 ``PARAMS`` but moves by < 0.2 %. ``step_overhead_s`` stays 0: fitted, it trades against
 the launch gap and costs the issue-5 TP-scaling targets nothing to leave out.
