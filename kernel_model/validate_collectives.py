@@ -90,9 +90,14 @@ def _bad(path, line, col, value, allowed):
     return ValueError(f"{path}: line {line}: {col}={value!r} is not allowed ({allowed})")
 
 
+_YES = ("yes", "y", "true", "enabled", "on", "1")
+_NO = ("no", "n", "false", "disabled", "off", "0")
+
+
 def _yes(v) -> str:
+    """``yes`` / ``no`` / ``unknown`` from a cell (``true``, ``enabled``, ``off``, ... too)."""
     s = str(v).strip().lower()
-    return s if s in ("yes", "no") else "unknown"
+    return "yes" if s in _YES else "no" if s in _NO else "unknown"
 
 
 def preset_for(link: str, p2p: str, notes: str, gpn: float, cross_socket: bool):

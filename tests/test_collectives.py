@@ -356,3 +356,10 @@ def test_nexora_validate_prints_per_system_errors():
     assert r.returncode == 0, r.stderr
     assert "PCIe-2080Ti-x2-noP2P" in r.stdout and "overall MAPE" in r.stdout
     assert "PCIe small-message floor" in r.stdout
+
+
+@pytest.mark.parametrize("cell, read", [("yes", "yes"), ("TRUE", "yes"), ("enabled", "yes"),
+                                        ("no", "no"), ("disabled", "no"), ("off", "no"),
+                                        ("unknown", "unknown"), ("", "unknown"), ("maybe", "unknown")])
+def test_p2p_cells_in_other_words(cell, read):
+    assert VC._yes(cell) == read
