@@ -143,7 +143,7 @@ class Table:
     is_train: np.ndarray
     weight_format: np.ndarray = None
     notes: np.ndarray = None
-    link_note: np.ndarray = None     # per row: how a PCIe link named by generation was read
+    link_note: np.ndarray = None     # per row: how a generic link name was read (link_for)
 
     def __len__(self):
         return len(self.text)
@@ -265,7 +265,13 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
       for Gen5 (``pcie5_bad`` where the notes put the GPUs on two sockets), ``pcie4_good``
       for Gen3/4, and the card's own P2P preset where the generation is not given;
     * else (GeForce cards: no P2P on the stock driver) -> ``pcie4_bad``.
-    "p2p: not stated" says nothing either way."""
+    "p2p: not stated" says nothing either way.
+
+    ``nvlink`` (or ``nvlink3``) on a GPU whose own link is a later NVLink (``nvlink4`` on
+    H100/H200, ``nvlink5`` on B200/GB200, ``nvlink_bridge`` on H100 NVL) is read as that
+    link: a measured H100 board has no NVLink 3."""
+    if str(interconnect).strip().lower() in _NVLINK_GENERIC:
+        return _nvlink_for(interconnect, gpu)
     m = _PCIE_LINK.match(str(interconnect).strip())
     if not m:
         return interconnect, ""
@@ -291,13 +297,29 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
     return "pcie4_good", f"{interconnect}: {why}"
 
 
+_NVLINK_GENERIC = ("nvlink", "nvlink3")
+
+
+def _nvlink_for(interconnect: str, gpu: str) -> tuple[str, str]:
+    from .hardware import get_gpu
+    try:
+        own = get_gpu(gpu).native_link
+    except ValueError:
+        return interconnect, ""
+    if own.startswith("nvlink") and own != "nvlink":
+        return own, f"{interconnect}: {get_gpu(gpu).name}'s NVLink is {own}"
+    return interconnect, ""
+
+
 def _links(df, inf, notes) -> np.ndarray:
-    """Resolve PCIe links named by generation (:func:`link_for`) in place; the reason per row."""
+    """Resolve generic link names (:func:`link_for`) in place; the reason per row."""
     out = np.full(len(df), "", dtype=object)
     if not inf.any():
         return out
     ic = df["interconnect"].to_numpy(dtype=object)
-    generic = df["interconnect"].astype(str).str.strip().str.match(_PCIE_LINK.pattern, case=False)
+    text = df["interconnect"].astype(str).str.strip()
+    generic = text.str.match(_PCIE_LINK.pattern, case=False) \
+        | text.str.lower().isin(_NVLINK_GENERIC)
     rows = np.flatnonzero(inf & generic.to_numpy(dtype=bool))
     if not len(rows):
         return out

@@ -180,6 +180,16 @@ def test_pcie_links_named_by_generation_resolve_to_a_preset(link, gpu, notes, pr
     assert got == preset and why.startswith(link)
 
 
+@pytest.mark.parametrize("link,gpu,preset", [
+    ("nvlink", "h100-sxm", "nvlink4"), ("NVLink", "b200", "nvlink5"),
+    ("nvlink3", "h100-nvl", "nvlink_bridge"),
+    ("nvlink", "a100-sxm-80gb", "nvlink"),      # the A100's own: NVLink 3
+    ("nvlink", "h100-pcie", "nvlink"),          # no NVLink of its own to read it as
+])
+def test_a_generic_nvlink_on_a_later_gpu_is_that_gpus_nvlink(link, gpu, preset):
+    assert link_for(link, gpu, "")[0] == preset
+
+
 def test_a_preset_name_is_left_as_it_is():
     assert link_for("pcie4_good", "rtx-4090", "no P2P") == ("pcie4_good", "")
     assert link_for("nvlink", "a100-sxm-80gb", "") == ("nvlink", "")
