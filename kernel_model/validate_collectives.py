@@ -63,16 +63,20 @@ def collective_name(text) -> str:
     ``allreduce``, ``AllReduce`` ...; "" where it names none."""
     c = re.sub(r"[-\s]+", "_", str(text).strip().lower())
     c = re.sub(r"_perf$", "", c)
-    c = COLLECTIVE_ALIASES.get(c.replace("_", ""), COLLECTIVE_ALIASES.get(c, c))
-    return c if c in COLLECTIVES else ''
+    c = COLLECTIVE_ALIASES.get(c.replace("_", ""), c)
+    return c if c in COLLECTIVES else ""
+
+
 # custom kernels whose name does not say one- or two-shot, with the source that does
 CUSTOM_KERNELS = {
     # lukealonso/sglang custom_ar: "luke's PCIe oneshot allreduce" (rtx6kpro
     # optimization/pcie-oneshot-allreduce.md); its time grows as (n-1) x size, as one-shot's
     "luke_custom_allreduce": "oneshot",
 }
-SOCKET_RE = re.compile(r"different CPU sockets|across 2 CPU sockets|cross-socket|dual-socket|"
-                       r"topo(?:logy)?:\s*SYS\b", re.I)
+# GPUs on two CPU sockets, as notes say it (collectives rows here, measurement rows in
+# validate_io.link_for)
+SOCKET_RE = re.compile(r"different CPU sockets|2 CPU sockets|two (CPU )?sockets|cross[- ]socket|"
+                       r"dual[- ]socket|topo(?:logy)?:\s*SYS\b", re.I)
 INTRA_RE = re.compile(r"intra-node link:\s*(nvlink[345]?|pcie[345])", re.I)
 DEFAULT_GPN = 8
 MAX_RANKS = 1_000_000

@@ -249,7 +249,6 @@ _NO_P2P = re.compile(r"\b(no|without|disabled?)[- ]p2p\b|\bp2p[: (]*(no|off|disa
                      r"supported)\b|host[- ]staged|through (the )?host", re.I)
 _P2P = re.compile(r"\bp2p[: (]*(yes|on|enabled?)\b|\b(with|enabled?|via) p2p\b|"
                   r"\bp2p[- ](driver|kernel module)", re.I)
-_TWO_SOCKETS = re.compile(r"dual[- ]socket|two (CPU )?sockets|cross[- ]socket|2 CPU sockets", re.I)
 
 
 def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
@@ -291,7 +290,8 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
                                  f"(staged through host memory)")
         own = g.native_link if g.native_link.startswith("pcie") else None
         why = f"{g.name} has P2P"
-    gen, two = m.group(1), bool(_TWO_SOCKETS.search(notes))
+    from .validate_collectives import SOCKET_RE
+    gen, two = m.group(1), bool(SOCKET_RE.search(notes))
     if gen == "5" or (gen is None and own and own.startswith("pcie5")):
         return ("pcie5_bad" if two else "pcie5_good"), f"{interconnect}: {why}"
     return "pcie4_good", f"{interconnect}: {why}"
@@ -303,11 +303,11 @@ _NVLINK_GENERIC = ("nvlink", "nvlink3")
 def _nvlink_for(interconnect: str, gpu: str) -> tuple[str, str]:
     from .hardware import get_gpu
     try:
-        own = get_gpu(gpu).native_link
+        g = get_gpu(gpu)
     except ValueError:
         return interconnect, ""
-    if own.startswith("nvlink") and own != "nvlink":
-        return own, f"{interconnect}: {get_gpu(gpu).name}'s NVLink is {own}"
+    if g.native_link.startswith("nvlink") and g.native_link != "nvlink":
+        return g.native_link, f"{interconnect}: {g.name}'s NVLink is {g.native_link}"
     return interconnect, ""
 
 

@@ -165,6 +165,7 @@ def test_fewer_bytes_per_weight_decode_faster_when_bandwidth_bound():
     ("PCIe 4.0", "a100-pcie-80gb", "", "pcie4_good"),         # datacenter card: P2P
     ("pcie5", "rtx-pro-6000", "", "pcie5_good"),
     ("pcie5", "rtx-pro-6000", "dual-socket Turin", "pcie5_bad"),
+    ("pcie5", "rtx-pro-6000", "GPUs on different CPU sockets", "pcie5_bad"),   # as collectives
     ("pcie4", "a100-pcie-80gb", "P2P disabled", "pcie4_bad"),
     ("pcie", "rtx-4090", "tinygrad P2P driver", "pcie4_good"),
     ("pcie_gen5", "rtx-5090", "", "pcie4_bad"),              # host-staged at any generation
