@@ -107,6 +107,18 @@ def resolve(weight_format: str, weight_bits: int, gpu) -> Format:
     return get_format(weight_format)
 
 
+def describe(weight_format: str, weight_bits: int, gpu) -> str:
+    """The precision of a scenario's weights in words: ``nvfp4 (4.5 bits per weight, FP4
+    math)``; with ``"auto"`` and 4 or 8 bits, which format the bits chose (``int8, the
+    closest to 8-bit (...)``); off the format's tensor cores, ``weight-only``."""
+    fmt = resolve(weight_format, weight_bits, gpu)
+    head = (f"{fmt.name}, the closest to {weight_bits}-bit"
+            if weight_format in (None, "", "auto") and weight_bits != 16 else fmt.name)
+    math = "16-bit math" if fmt.math == "16" or not native(fmt, gpu) else f"{fmt.math.upper()} math"
+    only = ", weight-only" if fmt.math != "16" and not native(fmt, gpu) else ""
+    return f"{head} ({fmt.bytes_per_weight * 8:.3g} bits per weight, {math}{only})"
+
+
 def native(fmt: Format, gpu) -> bool:
     """True when ``gpu`` has tensor cores for the format's math."""
     return fmt.math == "16" or gpu.math_tflops(fmt.math) is not None

@@ -288,7 +288,10 @@ def _canonical(name, value):
             return get_gpu(value).name
         if name == "interconnect" and value != "none":
             return get_interconnect(value).name
-    except (ValueError, KeyError):
+        if name == "weight_format" and value != "auto":
+            from .formats import get_format
+            return get_format(value).name
+    except (ValueError, KeyError, AttributeError):
         pass                                   # the Scenario check gives the message
     return value
 
@@ -310,10 +313,28 @@ def adapt_scenario(current: dict, changes: dict) -> Scenario:
     return _adapt(current, changes)[0]
 
 
+def _adapt_precision(d: dict, changes: dict, out: dict, notes: list) -> None:
+    """Keep ``weight_bits`` and ``weight_format`` in step, as ``Scenario.replace`` does: a
+    new format sets the bits to its own; new bits that an explicit format does not have
+    return the format to ``auto`` (the closest format to the bits)."""
+    from .formats import FORMATS
+    fmt = FORMATS.get(d.get("weight_format"))
+    if fmt is None or fmt.bits == d.get("weight_bits"):
+        return
+    if "weight_format" in changes and "weight_bits" not in changes:
+        notes.append(f"weight_bits {d['weight_bits']} -> {fmt.bits}: the bits of {fmt.name}")
+        d["weight_bits"] = out["weight_bits"] = fmt.bits
+    elif "weight_bits" in changes and "weight_format" not in changes:
+        notes.append(f"weight_format {fmt.name} -> auto: {fmt.name} has {fmt.bits}-bit "
+                     f"weights, not {d['weight_bits']}")
+        d["weight_format"] = out["weight_format"] = "auto"
+
+
 def _adapt(current: dict, changes: dict) -> tuple[Scenario, dict, list[str]]:
     """(the adapted Scenario, changes to apply, notes); see :func:`adapt_changes`."""
     d = {**current, **{k: _canonical(k, v) for k, v in changes.items()}}
     out, notes = dict(changes), []
+    _adapt_precision(d, changes, out, notes)
     try:
         return Scenario(**d), out, notes       # valid as asked: nothing to move
     except ValueError:

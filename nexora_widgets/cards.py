@@ -49,4 +49,5 @@ class MetricCards(View):
         self.set_header(f"{esc(sc.model)} on {res.num_gpus} × {esc(sc.gpu)} over {esc(sc.interconnect)}",
                         f"tp={sc.tp} pp={sc.pp} ep={sc.ep} · batch {sc.batch} · "
                         f"{sc.prompt_tokens}+{sc.output_tokens} tokens · "
-                        f"{sc.weight_bits}-bit weights, {sc.kv_bits}-bit KV")
+                        + (f"{sc.weight_bits}-bit weights" if sc.weight_format == "auto"
+                           else f"{esc(sc.weight_format)} weights") + f", {sc.kv_bits}-bit KV")

@@ -12,6 +12,7 @@ import ipywidgets as widgets
 import traitlets
 
 from kernel_model import list_gpus, list_interconnects, list_models, list_runtimes
+from kernel_model.formats import WEIGHT_FORMATS
 
 from . import palette
 from ._util import as_model, esc
@@ -106,7 +107,12 @@ class Controls(widgets.VBox):
                                            style=st, layout=wide, continuous_update=False,
                                            readout_format=".2f",
                                            tooltip="share of communication that may hide behind compute"),
-            "weight_bits": sel("weight bits", BITS, "bits per weight"),
+            "weight_format": dd("weight format", WEIGHT_FORMATS,
+                                "number format of the weights (and of the math: fp8, nvfp4, "
+                                "mxfp4 on GPUs with those tensor cores); auto: the closest "
+                                "to the weight bits; a format sets the bits"),
+            "weight_bits": sel("weight bits", BITS, "bits per weight (a new value returns an "
+                                                    "explicit format of other bits to auto)"),
             "kv_bits": sel("KV bits", BITS, "bits per KV-cache element"),
             "comm_bits": sel("comm bits", BITS, "bits per communicated activation"),
             "algorithm": dd("collective", m.allowed("algorithm"), "all-reduce algorithm"),
@@ -139,7 +145,8 @@ class Controls(widgets.VBox):
         kids += group("model & hardware", ["model", "gpu", "interconnect"])
         kids += group("parallelism", ["tp", "pp", "ep", "micro_batches"])
         kids += group("workload", ["batch", "prompt_tokens", "output_tokens"])
-        kids += group("precision & overlap", ["weight_bits", "kv_bits", "comm_bits", "overlap"])
+        kids += group("precision & overlap", ["weight_format", "weight_bits", "kv_bits", "comm_bits",
+                                              "overlap"])
         kids += [self.advanced, self.message]
         super().__init__(children=kids, layout=widgets.Layout(width="330px", min_width="300px",
                                                               margin="4px", padding="6px 8px"))

@@ -131,7 +131,7 @@ def parse_list(flag, text, kind, minimum=None, allowed=None, strict_min=False, m
 FIELD_FLAG = {"model": "--model", "gpu": "--gpu", "interconnect": "--interconnect",
               "tp": "--tp", "pp": "--pp", "ep": "--ep", "batch": "--batch-size",
               "prompt_tokens": "--prompt-tokens", "output_tokens": "--output-tokens",
-              "weight_bits": "--weight-bits", "kv_bits": "--kv-bits", "comm_bits": "--bits",
+              "weight_bits": "--weight-bits", "weight_format": "--weight-format", "kv_bits": "--kv-bits", "comm_bits": "--bits",
               "micro_batches": "--micro-batches", "overlap": "--overlap",
               "algorithm": "--algorithm", "comm_group": "--group", "layers": "--layers",
               "moe_experts": "--moe-experts", "active_experts": "--active-experts",

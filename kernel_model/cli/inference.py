@@ -11,7 +11,7 @@ def scenario_kwargs(a) -> tuple[dict, dict]:
     link, gpu, link_flag = resolve_hardware(a.preset, a.interconnect, a.gpu)
     kw = {"model": resolve_model(a.model), "tp": a.tp, "pp": a.pp, "ep": a.ep,
           "batch": a.batch_size, "micro_batches": a.micro_batches, "comm_group": a.group,
-          "comm_bits": a.bits, "weight_bits": a.weight_bits, "kv_bits": a.kv_bits,
+          "comm_bits": a.bits, "weight_bits": a.weight_bits, "weight_format": a.weight_format, "kv_bits": a.kv_bits,
           "overlap": a.overlap, "algorithm": a.algorithm, "runtime": a.runtime,
           "flash_attention": not a.no_flash_attention}
     flags = {"interconnect": link_flag}

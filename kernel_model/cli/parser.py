@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..formats import WEIGHT_FORMATS
+from ..runtime import list_runtimes
 from .common import (Parser, PROG, int_in, float_in, fraction, port, MAX_GPUS, MAX_BATCH,
                      MAX_TOKENS, MAX_LAYERS, MAX_EXPERTS, MAX_GROUP, MAX_GBPS, MAX_NS)
 
@@ -146,7 +148,11 @@ def _model(m):
                    help="routed experts (default: the model's; 0 keeps the model's structure)")
     m.add_argument("--active-experts", type=int_in(1, MAX_EXPERTS), metavar="N",
                    help="experts per token (default: the model's, 2 for --moe-experts on a dense model)")
-    m.add_argument("--weight-bits", type=int, choices=(4, 8, 16), default=16, help="weight precision (16)")
+    m.add_argument("--weight-bits", type=int, choices=(4, 8, 16), default=16,
+                   help="weight precision (16); 4 and 8 take the closest format (see --weight-format)")
+    m.add_argument("--weight-format", "--format", dest="weight_format", default="auto", metavar="NAME",
+                   help="weight / activation format: " + ", ".join(WEIGHT_FORMATS)
+                        + " (auto: the closest to --weight-bits; a format sets the bits)")
     m.add_argument("--kv-bits", type=int, choices=(4, 8, 16), default=16, help="KV-cache precision (16)")
 
 
@@ -161,8 +167,9 @@ def _runtime(r):
     r.add_argument("--cache-aware", action="store_true",
                    help="print the KV cache: memory per GPU and its share of each step's HBM traffic")
     r.add_argument("--runtime", default="compiled", metavar="NAME",
-                   help="serving runtime: compiled (CUDA graphs / C++, default) or eager_server "
-                        "(Python server without CUDA graphs, TGI < 2.0)")
+                   help="serving runtime profile: " + ", ".join(list_runtimes())
+                        + " (compiled: CUDA graphs / C++, the default; tgi-eager / eager_server: "
+                          "a Python server without CUDA graphs, TGI < 2.0)")
     r.add_argument("--no-flash-attention", action="store_true", help="materialise attention scores")
 
 

@@ -63,7 +63,9 @@ def describe(res, a, scaling, extra=()) -> str:
     L.append(f"  plan        tp={sc.tp} pp={sc.pp} ep={sc.ep}, batch {sc.batch}, "
              f"micro-batches {sc.micro_batches}, algorithm {sc.algorithm}, comm group {sc.comm_group}, "
              f"overlap {sc.overlap:.0%}, {sc.runtime} runtime")
-    L.append(f"  precision   weights {sc.weight_bits}-bit, KV cache {sc.kv_bits}-bit, "
+    from ..formats import describe
+    L.append(f"  precision   weights {describe(sc.weight_format, sc.weight_bits, sc.gpu_spec())}, "
+             f"KV cache {sc.kv_bits}-bit, "
              f"communication {sc.comm_bits}-bit")
     L.append(f"  request     {sc.prompt_tokens} prompt + {sc.output_tokens} output tokens "
              f"(a decode step attends {sc.prompt_tokens + sc.output_tokens / 2:g} tokens on average)")

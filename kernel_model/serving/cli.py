@@ -53,7 +53,13 @@ def _scenario_args(p, plan=False):
         p.add_argument("--target-rps", type=_pos, metavar="R", help="adds GPUs for this rate")
     p.add_argument("--tp", type=_pos_int, default=1)
     p.add_argument("--pp", type=_pos_int, default=1)
-    p.add_argument("--weight-bits", type=int, choices=(4, 8, 16), default=16)
+    p.add_argument("--weight-bits", type=int, choices=(4, 8, 16),
+                   help="16 (--plan: searches 16 and 8 unless given)")
+    p.add_argument("--weight-format", "--format", dest="weight_format", default="auto",
+                   metavar="NAME", help="fp16, bf16, fp8, int8, int4-awq, gptq, nvfp4, mxfp4, "
+                                        "q4_0, q4_k_m, q8_0 (auto: from --weight-bits)")
+    p.add_argument("--runtime", default="compiled", metavar="NAME",
+                   help="serving runtime profile: compiled, trtllm, vllm, sglang, tgi, ...")
     p.add_argument("--kv-bits", type=int, choices=(4, 8, 16), default=16)
 
 
@@ -131,7 +137,8 @@ def _scenario(a):
     ic = a.interconnect or get_gpu(a.gpu).native_link
     n = a.tp * a.pp
     return km.Scenario(model=a.model, gpu=a.gpu, interconnect="none" if n == 1 else ic,
-                       tp=a.tp, pp=a.pp, weight_bits=a.weight_bits, kv_bits=a.kv_bits)
+                       tp=a.tp, pp=a.pp, weight_bits=a.weight_bits or 16,
+                       weight_format=a.weight_format, kv_bits=a.kv_bits, runtime=a.runtime)
 
 
 def _workload(a):
@@ -192,6 +199,8 @@ def _run_capacity(a):
         df = plan_capacity(a.model, a.gpu, a.num_gpus, slo=a.slo, workload=_workload(a),
                            interconnect=a.interconnect, gpu_hour_usd=a.gpu_hour_usd,
                            target_rps=a.target_rps, progress=True, requests=a.requests,
+                           weight_bits=(a.weight_bits,) if a.weight_bits else (16, 8),
+                           weight_format=a.weight_format, runtime=a.runtime,
                            max_batch=a.max_batch, max_batched_tokens=a.max_batched_tokens,
                            kv_cache_fraction=a.kv_cache_fraction, admission=a.admission)
         if a.csv:

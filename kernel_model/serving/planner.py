@@ -17,12 +17,17 @@ def _powers(n):
     return [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= n and n % k == 0]
 
 
-def candidate_plans(model, gpu, num_gpus, interconnect=None, weight_bits=(16, 8)):
+def candidate_plans(model, gpu, num_gpus, interconnect=None, weight_bits=(16, 8),
+                    weight_format="auto"):
     """(tp, pp, replicas, weight_bits) splits of ``num_gpus`` that fit in memory with room
-    for KV, memory-checked in one stacked evaluation (``kernel_model.sweep``)."""
+    for KV, memory-checked in one stacked evaluation (``kernel_model.sweep``). An explicit
+    ``weight_format`` (``nvfp4``, ``q4_k_m``, ...) replaces the ``weight_bits`` search."""
     from ..sweep import sweep
     if isinstance(num_gpus, bool) or not isinstance(num_gpus, int) or num_gpus < 1:
         raise ValueError(f"num_gpus={num_gpus!r} is not allowed: must be a whole number >= 1")
+    if weight_format != "auto":
+        from ..formats import get_format
+        weight_bits = (get_format(weight_format).bits,)
     link = interconnect or get_gpu(gpu).native_link
     splits = [(tp, pp) for tp in _powers(num_gpus) for pp in _powers(num_gpus // tp)]
     plans = []
@@ -30,7 +35,7 @@ def candidate_plans(model, gpu, num_gpus, interconnect=None, weight_bits=(16, 8)
         ic = "none" if tp * pp == 1 else link
         grid = {"model": [model], "gpu": [gpu], "interconnect": [ic], "tp": [tp], "pp": [pp],
                 "micro_batches": [pp], "batch": [pp], "weight_bits": list(weight_bits),
-                "prompt_tokens": [1024], "output_tokens": [1]}
+                "weight_format": [weight_format], "prompt_tokens": [1024], "output_tokens": [1]}
         df = sweep(grid, invalid="drop")
         for _, r in df.iterrows():
             # weights + activations leave at least a tenth of the memory for KV
@@ -41,8 +46,10 @@ def candidate_plans(model, gpu, num_gpus, interconnect=None, weight_bits=(16, 8)
 
 def _one(args):
     (model, gpu, ic, tp, pp, reps, wb, sched, w, slo, kw) = args
+    kw = dict(kw)
+    fmt, runtime = kw.pop("weight_format", "auto"), kw.pop("runtime", "compiled")
     sc = Scenario(model=model, gpu=gpu, interconnect=ic, tp=tp, pp=pp, weight_bits=wb,
-                  kv_bits=min(wb, 16))
+                  weight_format=fmt, kv_bits=min(wb, 16), runtime=runtime)
     try:
         c = capacity(sc, w, slo, scheduler=sched, replicas=reps, **kw)
     except ValueError as e:
@@ -60,13 +67,16 @@ def _one(args):
 def plan_capacity(model, gpu, num_gpus, slo=None, workload=None, interconnect=None,
                   weight_bits=(16, 8), schedulers=("continuous", "chunked"),
                   gpu_hour_usd=None, target_rps=None, tol=0.05, requests=400,
-                  client=None, progress=False, **serve_kw):
+                  client=None, progress=False, weight_format="auto", runtime="compiled",
+                  **serve_kw):
     """Capacity of every plan for ``model`` on ``num_gpus`` x ``gpu`` under ``slo`` (default
     ``DEFAULT_SLO``), best goodput per GPU first (pandas DataFrame, columns ``COLUMNS``;
     ``usd_per_m_output_tokens`` with ``gpu_hour_usd``; ``gpus_for_target`` with
     ``target_rps``: GPUs of this plan's shape that serve that rate). ``client``: a
     ``dask.distributed`` Client to run the plans on (``client.map``); ``progress=True``
-    shows a bar. ``serve_kw`` (max_batch, max_batched_tokens, kv_cache_fraction, admission) go to
+    shows a bar. ``weight_format`` (not ``"auto"``: every plan runs that format, in place of
+    the ``weight_bits`` search) and ``runtime`` (a serving runtime profile) hold for every
+    plan. ``serve_kw`` (max_batch, max_batched_tokens, kv_cache_fraction, admission) go to
     ``capacity``."""
     import pandas as pd
     slo = parse_slo(DEFAULT_SLO if slo is None else slo)
@@ -76,14 +86,17 @@ def plan_capacity(model, gpu, num_gpus, slo=None, workload=None, interconnect=No
     if gpu_hour_usd is not None and not (isinstance(gpu_hour_usd, (int, float))
                                          and gpu_hour_usd > 0):
         raise ValueError(f"gpu_hour_usd={gpu_hour_usd!r} is not allowed: must be > 0 ($/hour)")
-    kw = dict(serve_kw, tol=tol, requests=requests)
+    Scenario(model=model, gpu=gpu, weight_format=weight_format, runtime=runtime)  # names checked
+    kw = dict(serve_kw, tol=tol, requests=requests, weight_format=weight_format, runtime=runtime)
     jobs = [(model, gpu, ic, tp, pp, reps, wb, sched, w, slo, kw)
             for tp, pp, reps, wb, ic in candidate_plans(model, gpu, num_gpus, interconnect,
-                                                        weight_bits)
+                                                        weight_bits, weight_format)
             for sched in schedulers]
     if not jobs:
-        raise ValueError(f"{model} does not fit on {num_gpus} x {gpu} with weight_bits in "
-                         f"{tuple(weight_bits)}: use more GPUs or fewer weight bits")
+        what = (f"weight_format={weight_format!r}" if weight_format != "auto"
+                else f"weight_bits in {tuple(weight_bits)}")
+        raise ValueError(f"{model} does not fit on {num_gpus} x {gpu} with {what}: use more "
+                         f"GPUs or fewer weight bits")
     if client is not None:
         results = client.gather(client.map(_one, jobs, pure=False))
     else:
