@@ -52,7 +52,12 @@ COLLECTIVE_ALIASES = {"allreduce": "all_reduce", "allgather": "all_gather",
                       "reducescatter": "reduce_scatter", "alltoall": "all_to_all",
                       "sendrecv": "send_recv", "send/recv": "send_recv", "p2p": "send_recv",
                       "bcast": "broadcast"}
-NCCL_ALGOS = {"nccl": "auto", "ring": "ring", "tree": "tree", "nvls": "in_switch"}
+# NCCL's own choice; RCCL (AMD's port of NCCL) also picks its own one-shot kernels and MSCCL
+# algorithms for small and mid-size all-reduces on MI250X / MI300X (ROCm/rccl PR #929 "1-shot
+# allreduce", PR #1088 "msccl algorithms tuning for allreduce on MI300"), so for ``rccl`` the
+# one/two-shot kernels are candidates too
+NCCL_ALGOS = {"nccl": "auto", "rccl": "auto", "ring": "ring", "tree": "tree", "nvls": "in_switch"}
+WITH_DIRECT = ("rccl",)
 BUS_FACTOR = {"all_reduce": lambda n: 2.0 * (n - 1) / n, "all_gather": lambda n: (n - 1) / n,
               "reduce_scatter": lambda n: (n - 1) / n, "all_to_all": lambda n: (n - 1) / n,
               "send_recv": lambda n: 1.0, "broadcast": lambda n: 1.0, "reduce": lambda n: 1.0}
@@ -104,17 +109,67 @@ def _yes(v) -> str:
     return "yes" if s in _YES else "no" if s in _NO else "unknown"
 
 
-def preset_for(link: str, p2p: str, notes: str, gpn: float, cross_socket: bool):
-    """(intra-node preset, network preset or None) standing for one measured system."""
+_PCIE_GEN = re.compile(r"^pcie[-_ ]?(?:gen)?([345])?(?:\.0)?(?:[-_ ]?x16)?$", re.I)
+
+
+def link_name(text, gpu) -> tuple[str | None, str]:
+    """(link, note) of a ``link`` cell: one of :data:`LINKS` (spelt with hyphens or spaces
+    too), or an interconnect preset's name or alias (``infinity_fabric``, ``xgmi``,
+    ``nvlink_bridge``, ``pcie4_bad`` ...: used as it is); a PCIe link without a generation
+    (``pcie``, ``PCIe Gen5``) takes the one given, else the GPU's own (Gen5 for a GPU whose
+    own link is a Gen5 preset, else Gen4); a bare ``nvlink`` the GPU's own NVLink (NVLink 4
+    on H100/H200/H20, 5 on B200/GB200, NVLink 3 otherwise). ``(None, "")`` where the cell
+    names no link."""
+    raw = str(text).strip()
+    key = re.sub(r"[-\s]+", "_", raw.lower())
+    if key in LINKS:
+        return key, ""
+    own = _own_link(gpu)
+    m = _PCIE_GEN.match(raw)
+    if m:
+        gen = m.group(1) or ("5" if own.startswith("pcie5") else "4")
+        return f"pcie{gen}", (f"link {raw!r} read as pcie{gen}"
+                              + ("" if m.group(1) else " (the GPU's own generation)"))
+    if key == "nvlink":
+        gen = {"nvlink4": "nvlink4", "nvlink5": "nvlink5"}.get(own, "nvlink3")
+        return gen, f"link {raw!r} read as {gen} (the GPU's own NVLink)"
+    try:
+        preset = get_interconnect(raw).name
+    except ValueError:
+        return None, ""
+    return preset, ("" if preset == key else f"link {raw!r}: the {preset} preset")
+
+
+def is_network(link: str) -> bool:
+    """True for a link between nodes: a network link or a network preset (``tcpxo``)."""
+    return link in NETWORK or (link in INTERCONNECTS and INTERCONNECTS[link].kind == "network")
+
+
+def _own_link(gpu) -> str:
+    from .hardware import get_gpu
+    try:
+        return get_gpu(str(gpu)).native_link
+    except ValueError:
+        return ""
+
+
+def preset_for(link: str, p2p: str, notes: str, gpn: float, cross_socket: bool, own: str = ""):
+    """(intra-node preset, network preset or None) standing for one measured system; ``own``
+    (the GPU's own link preset) joins the GPUs of a node where the notes name no intra-node
+    link."""
     notes = notes or ""
-    if link in NETWORK:
+    if is_network(link):
         m = INTRA_RE.search(notes)
         intra = None
         if m and gpn > 1:
             intra = preset_for(m.group(1).lower(), "yes", "", gpn, cross_socket)[0]
+        elif gpn > 1 and own:          # not stated: the GPU's own link joins a node's GPUs
+            intra = own
         if link == "tcp" and re.search(r"TCPX", notes):
             link = "tcpxo"                   # GPUDirect-TCPX(O): NIC-offloaded, its own preset
         return intra, link
+    if link not in LINKS:                    # an interconnect preset named as it is
+        return link, None
     if link == "nvlink":                     # an older NVLink named without a generation
         return "nvlink", None
     if link.startswith("pcie"):
@@ -165,10 +220,12 @@ def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
     rows = []
     for i, r in enumerate(df.to_dict("records")):
         line = i + 2
-        link = "" if pd.isna(r["link"]) else str(r["link"]).strip().lower()
-        if link and link not in LINKS:
-            near = closest(link, LINKS)
+        empty = pd.isna(r["link"]) or not str(r["link"]).strip()
+        link, why = ("", "") if empty else link_name(r["link"], r["gpu"])
+        if link is None:
+            near = closest(str(r["link"]).strip().lower(), list(LINKS) + list(INTERCONNECTS))
             raise _bad(path, line, "link", r["link"], "one of " + ", ".join(LINKS)
+                       + ", or an interconnect preset (" + ", ".join(INTERCONNECTS) + ")"
                        + (f"; closest: {', '.join(near)}" if near else ""))
         c = collective_name(r["collective"])
         if not c:
@@ -187,7 +244,8 @@ def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
             if v is not None and (v < 1 or v != int(v) or v > MAX_RANKS):
                 raise _bad(path, line, col, r[col], f"a whole number from 1 to {MAX_RANKS}, or empty")
             counts[col] = None if v is None else int(v)
-        rows.append(dict(r, link=link, collective=c, size_bytes=size, time_us=t, busbw_gbs=bw,
+        rows.append(dict(r, link=link, link_note=why, collective=c, size_bytes=size, time_us=t,
+                         busbw_gbs=bw,
                          algorithm=str(r["algorithm"]).strip().lower(), p2p=_yes(r["p2p"]),
                          notes="" if pd.isna(r.get("notes", "")) else str(r.get("notes", "")),
                          **counts))
@@ -216,7 +274,7 @@ def _plan(r: dict):
         n = (nodes or 1) * g
         note.append(f"num_gpus not stated: {nodes or 1} node(s) x {g} assumed")
     if gpn is None:
-        gpn = n if (nodes is None or r["link"] not in NETWORK) else max(1, n // (nodes or 1))
+        gpn = n if (nodes is None or not is_network(r["link"])) else max(1, n // (nodes or 1))
     return n, gpn, note
 
 
@@ -237,13 +295,21 @@ def _link(intra: str | None, net: str | None, gpn: int, cross: bool, algorithm: 
 def predict_row(r: dict) -> tuple[float, str, str, int]:
     """(predicted time in s, preset label, note, ranks) for one checked row."""
     n, gpn, note = _plan(r)
+    if r.get("link_note"):
+        note.append(r["link_note"])
     cross = bool(SOCKET_RE.search(r["notes"]))
     if "cross_socket" in r and str(r["cross_socket"]).lower() in ("yes", "no"):
         cross = str(r["cross_socket"]).lower() == "yes"
-    intra, net = preset_for(r["link"], r["p2p"], r["notes"], gpn, cross)
+    own = _own_link(r["gpu"])
+    intra, net = preset_for(r["link"], r["p2p"], r["notes"], gpn, cross,
+                            own if INTERCONNECTS.get(own) and INTERCONNECTS[own].kind != "network"
+                            else "")
+    if net and intra and intra == own and not INTRA_RE.search(r["notes"]):
+        note.append(f"intra-node link not stated: the GPU's own ({own})")
     alg = r["algorithm"]
     custom = alg not in NCCL_ALGOS
-    L = _link(intra, net, gpn, cross and not net, NCCL_ALGOS.get(alg, "auto"), not custom)
+    L = _link(intra, net, gpn, cross and not net, NCCL_ALGOS.get(alg, "auto"),
+              not custom and alg not in WITH_DIRECT)
     if intra and intra.startswith("pcie"):
         L.update(nccl_settings(r["notes"], cross and not net))
     c = COLLECTIVE_CONSTANTS["eager_call_s"]
