@@ -156,6 +156,15 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         source="NVIDIA RTX 6000 Ada Generation datasheet (FP8 1457 TFLOPS with sparsity, "
                "48 GB GDDR6 at 960 GB/s, 300 W)", notes="workstation card, PCIe only",
         peak_source=_ADA),
+    # China-market SXM parts: the H100 / A100 chip and memory, 8 NVLinks instead of 18 / 12
+    GPU("h800-sxm", 989, 1979, 3350, 80, 700, 90, "hopper", "nvlink4_h800",
+        source="NVIDIA H800 SXM5 datasheet (BF16 1979 / FP8 3958 TFLOPS with sparsity, 80 GB HBM3 "
+               "at 3.35 TB/s, NVLink 400 GB/s, 700 W)",
+        notes="H100 SXM compute and memory; NVLink 400 GB/s (8 links)", peak_source=_HOP),
+    GPU("a800-sxm-80gb", 312, None, 2039, 80, 400, 60, "ampere", "nvlink3_a800",
+        source="NVIDIA A800 SXM4 80GB datasheet (BF16 624 TFLOPS with sparsity, 80 GB HBM2e at "
+               "2039 GB/s, NVLink 400 GB/s, 400 W)",
+        notes="A100 SXM compute and memory; NVLink 400 GB/s (8 links)", peak_source=_AMP),
     GPU("rtx-5090", 209.5, 419, 1792, 32, 575, 30, "blackwell", "pcie4_bad",
         source="NVIDIA GeForce RTX 5090 specifications (32 GB GDDR7 at 1792 GB/s, 575 W, "
                "3352 AI TOPS = FP4 with sparsity)",
@@ -215,13 +224,44 @@ INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
                  stands_for="NET-H100-2node-TCPXO"),
 ]}
 
+
+
+def _fewer_links(base: str, name: str, links: int, of: int, gpu: str) -> Interconnect:
+    """``base`` with ``links`` of its ``of`` NVLinks per GPU (H800, A800): the same switch and
+    step latency, every bandwidth (ring and NVLS) scaled by links / of. Derived, not fitted:
+    no measured table of these systems is in the collectives file."""
+    b = INTERCONNECTS[base]
+    f = links / of
+    return Interconnect(
+        name, round(b.bw_gbps * f, 1), b.latency_s, b.paired_hbm_gbps, b.kind, b.in_switch,
+        nvls_gbps=round(b.nvls_gbps * f, 1) if b.nvls_gbps else None,
+        description=f"{b.description.split(' (')[0]} with {links} of {of} links per GPU ({gpu})",
+        stands_for=f"none measured: {base} x {links}/{of}",
+        source=f"{base} (fitted on collectives.csv) x {links}/{of}: the {gpu} datasheet's "
+               f"NVLink 400 GB/s is {links} of the full part's {of} links")
+
+
+#: presets derived from another with fewer NVLinks: name -> (base, links, of, GPU). A row that
+#: names the base on such a GPU is read as the GPU's own, fewer-link preset.
+FEWER_LINKS = {"nvlink4_h800": ("nvlink4", 8, 18, "H800"), "nvlink3_a800": ("nvlink", 8, 12, "A800")}
+
+
+def derive_fewer_links() -> None:
+    """(Re)build the :data:`FEWER_LINKS` presets from their bases (after a refit of a base)."""
+    for name, (base, links, of, gpu) in FEWER_LINKS.items():
+        INTERCONNECTS[name] = _fewer_links(base, name, links, of, gpu)
+
+
+derive_fewer_links()
+
 INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric", "pcie5_switch": "pcie5_good",
                         "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad",
                         "xgmi": "infinity_fabric"}
 GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
                "4090": "rtx-4090", "3090": "rtx-3090", "5090": "rtx-5090", "gb200-nvl72": "gb200",
                "rtx-pro-6000-blackwell": "rtx-pro-6000", "mi300": "mi300x", "mi325": "mi325x",
-               "a6000": "rtx-a6000", "a10": "a10g", "6000-ada": "rtx-6000-ada"}
+               "a6000": "rtx-a6000", "a10": "a10g", "6000-ada": "rtx-6000-ada",
+               "h800": "h800-sxm", "a800": "a800-sxm-80gb"}
 
 # The typical GPU of each preset (the old CLI's --preset picked one GPU per preset).
 TYPICAL_GPU = {
@@ -229,7 +269,7 @@ TYPICAL_GPU = {
     "pcie5_bad": "rtx-4090", "nvlink": "a100-sxm-80gb", "nvlink4": "h100-sxm",
     "nvlink5": "b200", "infinity_fabric": "mi300x", "ib_hdr": "a100-sxm-80gb",
     "ib_ndr": "h100-sxm", "nvlink_bridge": "h100-pcie", "roce": "h100-sxm", "efa": "a100-sxm-80gb",
-    "tcp": "h100-sxm", "tcpxo": "h100-sxm",
+    "tcp": "h100-sxm", "tcpxo": "h100-sxm", "nvlink4_h800": "h800-sxm", "nvlink3_a800": "a800-sxm-80gb",
 }
 
 

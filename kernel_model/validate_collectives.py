@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from . import collectives as coll
-from .hardware import get_interconnect, INTERCONNECTS, closest, COLLECTIVE_CONSTANTS
+from .hardware import get_interconnect, INTERCONNECTS, closest, COLLECTIVE_CONSTANTS, FEWER_LINKS
 
 REQUIRED = ("system", "gpu", "num_gpus", "nodes", "gpus_per_node", "link", "p2p",
             "collective", "algorithm", "size_bytes", "time_us", "busbw_gbs")
@@ -122,17 +122,23 @@ def link_name(text, gpu) -> tuple[str | None, str]:
     names no link."""
     raw = str(text).strip()
     key = re.sub(r"[-\s]+", "_", raw.lower())
-    if key in LINKS:
-        return key, ""
     own = _own_link(gpu)
+    fewer = FEWER_LINKS.get(own)
+    if key == "nvlink":                           # the GPU's own NVLink generation
+        gen = {"nvlink4": "nvlink4", "nvlink5": "nvlink5"}.get(fewer[0] if fewer else own,
+                                                              "nvlink3")
+        if not (fewer and LINKS[gen] == fewer[0]):
+            return gen, f"link {raw!r} read as {gen} (the GPU's own NVLink)"
+        key = gen
+    if key in LINKS:
+        if fewer and LINKS[key] == fewer[0]:        # an H800 / A800 board: fewer NVLinks
+            return own, f"link {raw!r} read as {own} ({fewer[3]}: {fewer[1]} NVLinks)"
+        return key, ""
     m = _PCIE_GEN.match(raw)
     if m:
         gen = m.group(1) or ("5" if own.startswith("pcie5") else "4")
         return f"pcie{gen}", (f"link {raw!r} read as pcie{gen}"
                               + ("" if m.group(1) else " (the GPU's own generation)"))
-    if key == "nvlink":
-        gen = {"nvlink4": "nvlink4", "nvlink5": "nvlink5"}.get(own, "nvlink3")
-        return gen, f"link {raw!r} read as {gen} (the GPU's own NVLink)"
     try:
         preset = get_interconnect(raw).name
     except ValueError:

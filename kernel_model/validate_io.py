@@ -271,6 +271,9 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
     link: a measured H100 board has no NVLink 3."""
     if str(interconnect).strip().lower() in _NVLINK_GENERIC:
         return _nvlink_for(interconnect, gpu)
+    fewer = fewer_links_for(interconnect, gpu)
+    if fewer:
+        return fewer
     m = _PCIE_LINK.match(str(interconnect).strip())
     if not m:
         return interconnect, ""
@@ -300,6 +303,20 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
 _NVLINK_GENERIC = ("nvlink", "nvlink3")
 
 
+def fewer_links_for(link: str, gpu: str) -> tuple[str, str] | None:
+    """(the GPU's own preset, reason) where ``link`` names the full-link preset that the
+    GPU's own link is a fewer-link variant of (``nvlink4`` on an H800 -> ``nvlink4_h800``:
+    a measured H800 board has 8 NVLinks, not 18); else None."""
+    from .hardware import FEWER_LINKS, get_gpu, get_interconnect
+    try:
+        g, named = get_gpu(gpu), get_interconnect(link).name
+    except ValueError:
+        return None
+    if FEWER_LINKS.get(g.native_link, ("",))[0] == named:
+        return g.native_link, f"{link}: {g.name} has {FEWER_LINKS[g.native_link][1]} NVLinks"
+    return None
+
+
 def _nvlink_for(interconnect: str, gpu: str) -> tuple[str, str]:
     from .hardware import get_gpu
     try:
@@ -318,8 +335,10 @@ def _links(df, inf, notes) -> np.ndarray:
         return out
     ic = df["interconnect"].to_numpy(dtype=object)
     text = df["interconnect"].astype(str).str.strip()
+    from .hardware import FEWER_LINKS
+    bases = {base for base, *_ in FEWER_LINKS.values()}
     generic = text.str.match(_PCIE_LINK.pattern, case=False) \
-        | text.str.lower().isin(_NVLINK_GENERIC)
+        | text.str.lower().isin(_NVLINK_GENERIC) | text.str.lower().isin(bases)
     rows = np.flatnonzero(inf & generic.to_numpy(dtype=bool))
     if not len(rows):
         return out

@@ -69,8 +69,8 @@ def test_usual_gpu_spellings_find_their_preset(spelling, preset):
     assert km.get_gpu(spelling).name == preset
 
 
-@pytest.mark.parametrize("name", ["a100-pcie", "h800", "v100", "RTX 3090 Ti", "h100-foo",
-                                  "H200 NVL"])
+@pytest.mark.parametrize("name", ["a100-pcie", "h800-pcie", "A800 80GB PCIe", "v100",
+                                  "RTX 3090 Ti", "h100-foo", "H200 NVL"])
 def test_an_ambiguous_or_unknown_gpu_is_refused_with_the_closest_names(name):
     """A word that names another chip (pcie, ti, a model number) is never dropped."""
     assert canonical_gpu(name) is None

@@ -79,6 +79,7 @@ def put(k, v):
         H.INTERCONNECTS[q] = dataclasses.replace(H.INTERCONNECTS[q], **{f: v})
     if (p, f) == ("nvlink4", "bw_gbps"):    # NVLink 5 doubles NVLink 4's 450 GB/s per GPU
         H.INTERCONNECTS["nvlink5"] = dataclasses.replace(H.INTERCONNECTS["nvlink5"], bw_gbps=2 * v)
+    H.derive_fewer_links()                  # H800 / A800: their bases with fewer links
 
 
 def main(argv=None):

@@ -13,6 +13,11 @@ def _preset_bandwidths():
     return tuple(sorted({i.bw_gbps for i in INTERCONNECTS.values() if i.kind != "network"}))
 
 
+def _preset_names():
+    from ..hardware import INTERCONNECTS
+    return tuple(INTERCONNECTS)
+
+
 DEFAULT_SWEEP_BW = _preset_bandwidths()      # GB/s: the bus bandwidths of the in-node presets
 BENCH_ITERS = 1_000_000
 BENCH_SECONDS = 2.0
@@ -93,8 +98,7 @@ def _hardware(hw):
     hw.add_argument("--micro-batches", type=int_in(1, MAX_BATCH), default=1, metavar="N",
                     help="pipeline micro-batches (1); above --batch-size it is capped at the batch")
     hw.add_argument("--preset", metavar="NAME",
-                    help="interconnect preset (pcie4_good, pcie4_bad, pcie5_good, pcie5_bad, "
-                         "nvlink, nvlink4, nvlink5, infinity_fabric, ib_hdr, ib_ndr): sets the "
+                    help="interconnect preset (" + ", ".join(_preset_names()) + "): sets the "
                          "link's bandwidth and latency and picks its typical GPU")
     hw.add_argument("--interconnect", metavar="NAME", help="interconnect preset, GPU unchanged")
     hw.add_argument("--gpu", metavar="NAME", help="GPU preset (overrides the preset's GPU)")
