@@ -223,11 +223,15 @@ def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
                          f"(a collectives file needs {', '.join(REQUIRED)})")
     if len(df) == 0:
         raise ValueError(f"{path}: no rows")
-    rows = []
+    rows, names = [], {}
     for i, r in enumerate(df.to_dict("records")):
         line = i + 2
         empty = pd.isna(r["link"]) or not str(r["link"]).strip()
-        link, why = ("", "") if empty else link_name(r["link"], r["gpu"])
+        key = (str(r["link"]), str(r["gpu"]))
+        if key not in names:                 # one lookup per (link, GPU) spelling in a file
+            names[key] = (("", "") if empty else link_name(r["link"], r["gpu"]),
+                          _own_link(r["gpu"]))
+        (link, why), own = names[key]
         if link is None:
             near = closest(str(r["link"]).strip().lower(), list(LINKS) + list(INTERCONNECTS))
             raise _bad(path, line, "link", r["link"], "one of " + ", ".join(LINKS)
@@ -250,7 +254,7 @@ def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
             if v is not None and (v < 1 or v != int(v) or v > MAX_RANKS):
                 raise _bad(path, line, col, r[col], f"a whole number from 1 to {MAX_RANKS}, or empty")
             counts[col] = None if v is None else int(v)
-        rows.append(dict(r, link=link, link_note=why, collective=c, size_bytes=size, time_us=t,
+        rows.append(dict(r, link=link, link_note=why, own_link=own, collective=c, size_bytes=size, time_us=t,
                          busbw_gbs=bw,
                          algorithm=str(r["algorithm"]).strip().lower(), p2p=_yes(r["p2p"]),
                          notes="" if pd.isna(r.get("notes", "")) else str(r.get("notes", "")),
@@ -306,7 +310,7 @@ def predict_row(r: dict) -> tuple[float, str, str, int]:
     cross = bool(SOCKET_RE.search(r["notes"]))
     if "cross_socket" in r and str(r["cross_socket"]).lower() in ("yes", "no"):
         cross = str(r["cross_socket"]).lower() == "yes"
-    own = _own_link(r["gpu"])
+    own = r["own_link"] if "own_link" in r else _own_link(r["gpu"])
     intra, net = preset_for(r["link"], r["p2p"], r["notes"], gpn, cross,
                             own if INTERCONNECTS.get(own) and INTERCONNECTS[own].kind != "network"
                             else "")
@@ -401,9 +405,14 @@ def report(df: pd.DataFrame, summary: dict | None = None) -> str:
     for _, r in s["floors"].iterrows():
         lines.append(f"  {r.system:<44} {r.ranks} GPUs  measured {r.measured_us:6.1f} us  "
                      f"predicted {r.predicted_us:6.1f} us  ({r.error_pct:+.0f} %)")
+    per, fl = s["per_system"], s["floors"]
+    met = int((per.median_abs_pct <= TARGET_SYSTEM).sum()) if len(per) else 0
+    fl_met = int((fl.error_pct.abs() <= TARGET_FLOOR).sum()) if len(fl) else 0
     lines += ["", f"overall MAPE {s['overall_mape']:.1f} % (target {TARGET_OVERALL:.0f} %); "
               f"worst system {s['worst_system']:.1f} % (target {TARGET_SYSTEM:.0f} %); "
-              f"worst PCIe floor {s['worst_floor']:.1f} % (target {TARGET_FLOOR:.0f} %)"]
+              f"worst PCIe floor {s['worst_floor']:.1f} % (target {TARGET_FLOOR:.0f} %)",
+              f"{met} of {len(per)} systems within {TARGET_SYSTEM:.0f} %; {fl_met} of {len(fl)} "
+              f"PCIe floors within {TARGET_FLOOR:.0f} %"]
     ex = df[df.status != "ok"]
     for (sysname, why), g in ex.groupby(["system", "note"]):
         lines.append(f"excluded: {sysname} ({len(g)} rows): {why}")
