@@ -123,17 +123,16 @@ def link_name(text, gpu) -> tuple[str | None, str]:
     raw = str(text).strip()
     key = re.sub(r"[-\s]+", "_", raw.lower())
     own = _own_link(gpu)
-    fewer = FEWER_LINKS.get(own)
+    fewer = FEWER_LINKS.get(own)                  # (full part's link, links, of, GPU) or None
+    why = ""
     if key == "nvlink":                           # the GPU's own NVLink generation
-        gen = {"nvlink4": "nvlink4", "nvlink5": "nvlink5"}.get(fewer[0] if fewer else own,
+        key = {"nvlink4": "nvlink4", "nvlink5": "nvlink5"}.get(fewer[0] if fewer else own,
                                                               "nvlink3")
-        if not (fewer and LINKS[gen] == fewer[0]):
-            return gen, f"link {raw!r} read as {gen} (the GPU's own NVLink)"
-        key = gen
+        why = f"link {raw!r} read as {key} (the GPU's own NVLink)"
     if key in LINKS:
         if fewer and LINKS[key] == fewer[0]:        # an H800 / A800 board: fewer NVLinks
             return own, f"link {raw!r} read as {own} ({fewer[3]}: {fewer[1]} NVLinks)"
-        return key, ""
+        return key, why
     m = _PCIE_GEN.match(raw)
     if m:
         gen = m.group(1) or ("5" if own.startswith("pcie5") else "4")
@@ -254,8 +253,8 @@ def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
             if v is not None and (v < 1 or v != int(v) or v > MAX_RANKS):
                 raise _bad(path, line, col, r[col], f"a whole number from 1 to {MAX_RANKS}, or empty")
             counts[col] = None if v is None else int(v)
-        rows.append(dict(r, link=link, link_note=why, own_link=own, collective=c, size_bytes=size, time_us=t,
-                         busbw_gbs=bw,
+        rows.append(dict(r, link=link, link_note=why, own_link=own, collective=c,
+                         size_bytes=size, time_us=t, busbw_gbs=bw,
                          algorithm=str(r["algorithm"]).strip().lower(), p2p=_yes(r["p2p"]),
                          notes="" if pd.isna(r.get("notes", "")) else str(r.get("notes", "")),
                          **counts))
@@ -310,10 +309,9 @@ def predict_row(r: dict) -> tuple[float, str, str, int]:
     cross = bool(SOCKET_RE.search(r["notes"]))
     if "cross_socket" in r and str(r["cross_socket"]).lower() in ("yes", "no"):
         cross = str(r["cross_socket"]).lower() == "yes"
-    own = r["own_link"] if "own_link" in r else _own_link(r["gpu"])
-    intra, net = preset_for(r["link"], r["p2p"], r["notes"], gpn, cross,
-                            own if INTERCONNECTS.get(own) and INTERCONNECTS[own].kind != "network"
-                            else "")
+    own = r.get("own_link")
+    own = _own_link(r["gpu"]) if own is None else own
+    intra, net = preset_for(r["link"], r["p2p"], r["notes"], gpn, cross, own)
     if net and intra and intra == own and not INTRA_RE.search(r["notes"]):
         note.append(f"intra-node link not stated: the GPU's own ({own})")
     alg = r["algorithm"]
