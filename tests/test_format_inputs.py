@@ -111,12 +111,19 @@ def test_capacity_plan_honours_weight_bits_and_format(capsys):
             "--num-gpus", "2", "--requests", "80", "--json")
     rc, out, err = run(capsys, serving_main, *base, "--weight-bits", "4")
     assert rc == 0, err
-    assert {r["weight_bits"] for r in json.loads(out)} == {4}     # was ignored: 16 and 8
+    rows = json.loads(out)
+    assert {r["weight_bits"] for r in rows} == {4}                 # was ignored: 16 and 8
+    assert {r["kv_bits"] for r in rows} == {8}                     # FP8 KV with 4-bit weights
     rc, out, err = run(capsys, serving_main, *base, "--weight-format", "fp8")
     assert rc == 0, err
     assert {r["weight_bits"] for r in json.loads(out)} == {8}
     rc, out, err = run(capsys, serving_main, *base)
-    assert {r["weight_bits"] for r in json.loads(out)} == {16, 8}   # the search, as before
+    rows = json.loads(out)
+    assert {r["weight_bits"] for r in rows} == {16, 8}             # the search, as before
+    assert all(r["kv_bits"] == r["weight_bits"] for r in rows)     # KV: 16 or FP8
+    rc, out, err = run(capsys, serving_main, *base, "--kv-bits", "16")
+    assert rc == 0, err
+    assert {r["kv_bits"] for r in json.loads(out)} == {16}         # was ignored
 
 
 def test_candidate_plans_with_a_format_use_its_bits():

@@ -60,7 +60,8 @@ def _scenario_args(p, plan=False):
                                         "q4_0, q4_k_m, q8_0 (auto: from --weight-bits)")
     p.add_argument("--runtime", default="compiled", metavar="NAME",
                    help="serving runtime profile: compiled, trtllm, vllm, sglang, tgi, ...")
-    p.add_argument("--kv-bits", type=int, choices=(4, 8, 16), default=16)
+    p.add_argument("--kv-bits", type=int, choices=(4, 8, 16),
+                   help="16 (--plan: 16 with 16-bit weights, else 8, unless given)")
 
 
 def _workload_args(p, rate=True):
@@ -138,7 +139,7 @@ def _scenario(a):
     n = a.tp * a.pp
     return km.Scenario(model=a.model, gpu=a.gpu, interconnect="none" if n == 1 else ic,
                        tp=a.tp, pp=a.pp, weight_bits=a.weight_bits or 16,
-                       weight_format=a.weight_format, kv_bits=a.kv_bits, runtime=a.runtime)
+                       weight_format=a.weight_format, kv_bits=a.kv_bits or 16, runtime=a.runtime)
 
 
 def _workload(a):
@@ -200,7 +201,7 @@ def _run_capacity(a):
                            interconnect=a.interconnect, gpu_hour_usd=a.gpu_hour_usd,
                            target_rps=a.target_rps, progress=True, requests=a.requests,
                            weight_bits=(a.weight_bits,) if a.weight_bits else (16, 8),
-                           weight_format=a.weight_format, runtime=a.runtime,
+                           weight_format=a.weight_format, runtime=a.runtime, kv_bits=a.kv_bits,
                            max_batch=a.max_batch, max_batched_tokens=a.max_batched_tokens,
                            kv_cache_fraction=a.kv_cache_fraction, admission=a.admission)
         if a.csv:

@@ -8,7 +8,7 @@ from ..scenario import Scenario
 from .capacity import capacity, _shape
 from .config import parse_slo, DEFAULT_SLO, ServeConfig
 
-COLUMNS = ("tp", "pp", "replicas", "weight_bits", "scheduler", "capacity_rps",
+COLUMNS = ("tp", "pp", "replicas", "weight_bits", "kv_bits", "scheduler", "capacity_rps",
            "goodput_rps_per_gpu", "output_tokens_per_s", "output_tokens_per_s_per_gpu",
            "ttft_p90_s", "tpot_p99_s", "mean_batch", "kv_cache_tokens", "note")
 
@@ -48,14 +48,16 @@ def _one(args):
     (model, gpu, ic, tp, pp, reps, wb, sched, w, slo, kw) = args
     kw = dict(kw)
     fmt, runtime = kw.pop("weight_format", "auto"), kw.pop("runtime", "compiled")
+    kv = kw.pop("kv_bits", None)
     sc = Scenario(model=model, gpu=gpu, interconnect=ic, tp=tp, pp=pp, weight_bits=wb,
-                  weight_format=fmt, kv_bits=min(wb, 16), runtime=runtime)
+                  weight_format=fmt, kv_bits=(16 if wb == 16 else 8) if kv is None else kv,
+                  runtime=runtime)
     try:
         c = capacity(sc, w, slo, scheduler=sched, replicas=reps, **kw)
     except ValueError as e:
         return None, str(e)
     s = c.summary
-    return dict(tp=tp, pp=pp, replicas=reps, weight_bits=wb, scheduler=sched,
+    return dict(tp=tp, pp=pp, replicas=reps, weight_bits=wb, kv_bits=sc.kv_bits, scheduler=sched,
                 capacity_rps=c.rate_rps, goodput_rps_per_gpu=c.rate_rps_per_gpu,
                 output_tokens_per_s=c.output_tokens_per_s,
                 output_tokens_per_s_per_gpu=c.output_tokens_per_s / (tp * pp * reps),
@@ -68,15 +70,16 @@ def plan_capacity(model, gpu, num_gpus, slo=None, workload=None, interconnect=No
                   weight_bits=(16, 8), schedulers=("continuous", "chunked"),
                   gpu_hour_usd=None, target_rps=None, tol=0.05, requests=400,
                   client=None, progress=False, weight_format="auto", runtime="compiled",
-                  **serve_kw):
+                  kv_bits=None, **serve_kw):
     """Capacity of every plan for ``model`` on ``num_gpus`` x ``gpu`` under ``slo`` (default
     ``DEFAULT_SLO``), best goodput per GPU first (pandas DataFrame, columns ``COLUMNS``;
     ``usd_per_m_output_tokens`` with ``gpu_hour_usd``; ``gpus_for_target`` with
     ``target_rps``: GPUs of this plan's shape that serve that rate). ``client``: a
     ``dask.distributed`` Client to run the plans on (``client.map``); ``progress=True``
     shows a bar. ``weight_format`` (not ``"auto"``: every plan runs that format, in place of
-    the ``weight_bits`` search) and ``runtime`` (a serving runtime profile) hold for every
-    plan. ``serve_kw`` (max_batch, max_batched_tokens, kv_cache_fraction, admission) go to
+    the ``weight_bits`` search), ``runtime`` (a serving runtime profile) and ``kv_bits``
+    (None: 16 with 16-bit weights, else 8, the FP8 KV cache serving stacks pair with
+    quantised weights) hold for every plan. ``serve_kw`` (max_batch, max_batched_tokens, kv_cache_fraction, admission) go to
     ``capacity``."""
     import pandas as pd
     slo = parse_slo(DEFAULT_SLO if slo is None else slo)
@@ -86,8 +89,10 @@ def plan_capacity(model, gpu, num_gpus, slo=None, workload=None, interconnect=No
     if gpu_hour_usd is not None and not (isinstance(gpu_hour_usd, (int, float))
                                          and gpu_hour_usd > 0):
         raise ValueError(f"gpu_hour_usd={gpu_hour_usd!r} is not allowed: must be > 0 ($/hour)")
-    Scenario(model=model, gpu=gpu, weight_format=weight_format, runtime=runtime)  # names checked
-    kw = dict(serve_kw, tol=tol, requests=requests, weight_format=weight_format, runtime=runtime)
+    Scenario(model=model, gpu=gpu, weight_format=weight_format, runtime=runtime,   # names checked
+             kv_bits=16 if kv_bits is None else kv_bits)
+    kw = dict(serve_kw, tol=tol, requests=requests, weight_format=weight_format, runtime=runtime,
+              kv_bits=kv_bits)
     jobs = [(model, gpu, ic, tp, pp, reps, wb, sched, w, slo, kw)
             for tp, pp, reps, wb, ic in candidate_plans(model, gpu, num_gpus, interconnect,
                                                         weight_bits, weight_format)
