@@ -97,13 +97,15 @@ def test_serving_takes_format_and_runtime(capsys):
     assert eager > bf16                    # a Python server's host time per step
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--weight-format", "nvfp5"], "closest: nvfp4"),
-    (["--runtime", "vlm"], "closest: vllm"),
+@pytest.mark.parametrize("args,needles", [
+    (["--weight-format", "nvfp5"], ["--weight-format: ", "closest: nvfp4"]),
+    (["--runtime", "vlm"], ["--runtime: ", "closest: vllm"]),
+    (["--tp", "3"], ["--tp: ", "32 attention heads"]),
 ])
-def test_serving_bad_format_or_runtime_exits_2(capsys, args, needle):
+def test_serving_bad_format_or_runtime_exits_2_naming_the_flag(capsys, args, needles):
     rc, _, err = run(capsys, serving_main, *SERVE, *args)
-    assert rc == 2 and len(err.strip().splitlines()) == 1 and needle in err
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert all(n in err for n in needles), err
 
 
 def test_capacity_plan_honours_weight_bits_and_format(capsys):

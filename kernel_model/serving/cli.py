@@ -241,6 +241,9 @@ def main(argv=None) -> int:
         return (_run_serving if argv[0] == "serving" else _run_capacity)(a)
     except (CliError, ValueError, OSError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if isinstance(e, ValueError):
+            from ..cli.common import flag_error
+            msg = flag_error(e)                 # "--weight-format: weight_format='x' ..."
         print(f"{PROG}: error: {msg}", file=sys.stderr)
         return 2
     except SystemExit as e:          # --help
