@@ -38,6 +38,16 @@ def compare_plans(base: Scenario, presets, typical_gpu: bool) -> list[tuple[str,
     return out
 
 
+def with_current(presets, sc: Scenario) -> list[str]:
+    """``presets`` and, last, the scenario's own link where it is not among them (an MI300X's
+    ``infinity_fabric``, an H800's ``nvlink4_h800``): the chart always shows the current plan
+    beside the others. One GPU (``none``) adds nothing."""
+    presets = list(presets)
+    if sc.interconnect != "none" and sc.interconnect not in presets:
+        presets.append(sc.interconnect)
+    return presets
+
+
 class Compare(View):
     """``Compare(["pcie4_bad", "nvlink", "nvlink4", "nvlink5"], tp=8, model="llama-2-70b")``.
 
@@ -80,7 +90,7 @@ class Compare(View):
             flex_flow="row wrap", width="100%", align_items="flex-start"))]
 
     def _plans(self, sc):
-        plans = compare_plans(sc, self.presets, self.gpu_mode.value == "typical")
+        plans = compare_plans(sc, with_current(self.presets, sc), self.gpu_mode.value == "typical")
         return plans, [p for _, p, _ in plans if p is not None]
 
     def _signature(self):

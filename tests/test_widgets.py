@@ -15,6 +15,7 @@ from nexora_widgets import (BreakdownChart, Compare, Controls, Dashboard, Memory
                             MetricCards, ScalingChart, TimelineChart, palette)
 from nexora_widgets import timeline as timeline_mod                 # noqa: E402
 from nexora_widgets._util import fmt_bytes, fmt_flops, fmt_time     # noqa: E402
+from nexora_widgets.compare import DEFAULT_PRESETS                  # noqa: E402
 
 BIG = dict(model="llama-2-70b", gpu="h100-sxm", interconnect="nvlink4")
 CATS = list(palette.CATEGORY)
@@ -232,6 +233,18 @@ def test_compare_follows_a_shared_model(comms):
     m.batch = 32
     ref = km.simulate(km.Scenario(**{**BIG, "interconnect": "pcie4_bad"}, tp=8, batch=32))
     assert cmp.values["tpot_s"][0] == pytest.approx(ref.tpot_s, rel=1e-9)
+
+
+def test_compare_adds_the_current_link_when_the_list_lacks_it(comms):
+    """The dashboard's chart shows the current plan beside the others: an MI300X's fabric
+    joins the default presets, last and highlighted; a preset already listed is not doubled."""
+    m = ScenarioModel(model="llama-2-70b", gpu="mi300x", interconnect="infinity_fabric", tp=8)
+    cmp = Compare(model=m)
+    assert list(cmp.bars.x) == list(DEFAULT_PRESETS) + ["infinity_fabric"]
+    assert cmp.bars.opacities[-1] == 1.0 and set(cmp.bars.opacities[:-1]) == {palette.MUTED_OPACITY}
+    assert cmp.values["tpot_s"][-1] == pytest.approx(m.result.tpot_s, rel=1e-12)
+    m.interconnect = "nvlink4"
+    assert list(cmp.bars.x) == list(DEFAULT_PRESETS)
 
 
 # ---- in place, batched, never raising ----------------------------------------------------
