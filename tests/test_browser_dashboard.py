@@ -247,6 +247,29 @@ def test_choosing_the_eager_runtime_adds_its_host_time(page):
     assert_clean(page)
 
 
+def test_choosing_a_weight_format_moves_the_bits_the_cards_and_the_header(page):
+    """Pick weight format fp8: the weight-bits slider moves to 8, the TPOT card follows the
+    engine and the header names the format; bf16 then auto restore the loaded scenario."""
+    base = km.simulate(**SCENARIO)
+    fp8 = km.simulate(**SCENARIO, weight_format="fp8")
+    assert fp8.tpot_s < base.tpot_s
+    tpot = page.locator(".nx-tpot")
+    wait_until(page, lambda: f"{base.tpot_s * 1e3:.2f} ms" in tpot.inner_text(), "loaded TPOT card")
+    select = page.locator(".widget-dropdown", has_text="weight format").locator("select")
+    select.select_option("fp8")
+    wait_until(page, lambda: f"{fp8.tpot_s * 1e3:.2f} ms" in tpot.inner_text(), "TPOT card with fp8")
+    bits = page.locator(".widget-hslider", has_text="weight bits")
+    wait_until(page, lambda: bits.inner_text().split()[-1] == "8", "weight bits slider at 8")
+    wait_until(page, lambda: page.get_by_text("fp8 weights").count() > 0, "header names fp8")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-format.png"), full_page=True)
+    select.select_option("bf16")
+    wait_until(page, lambda: bits.inner_text().split()[-1] == "16", "weight bits back at 16")
+    wait_until(page, lambda: f"{base.tpot_s * 1e3:.2f} ms" in tpot.inner_text(), "TPOT with bf16")
+    select.select_option("auto")
+    wait_until(page, lambda: page.get_by_text("16-bit weights").count() > 0, "header: 16-bit")
+    assert_clean(page)
+
+
 def _valid_tp(t: int) -> bool:
     try:
         km.Scenario(**{**SCENARIO, "tp": t})
