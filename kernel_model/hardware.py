@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, asdict
 
 REF = "shared/REFERENCE.md (vendor datasheets)"
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 import re
 
-import numpy as np
 import pandas as pd
 
 from . import collectives as coll

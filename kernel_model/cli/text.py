@@ -50,7 +50,7 @@ def describe(res, a, scaling, extra=()) -> str:
     """The text summary; ``extra``: more lines (optimiser, per-kernel table) before the TP
     comparison."""
     sc = res.scenario
-    spec, gpu, link = sc.model_spec(), sc.gpu_spec(), sc.link_spec()
+    spec, link = sc.model_spec(), sc.link_spec()
     L = []
     L.append("Configuration")
     L.append(f"  model       {spec.name}: {spec.layers} layers, hidden {spec.hidden}, "

@@ -71,7 +71,7 @@ class Replica:
 
     # ---- the loop ------------------------------------------------------------------------
     def run(self, R, ids):
-        arr, prompt, output = R["arrival_s"], R["prompt_tokens"], R["output_tokens"]
+        arr = R["arrival_s"]
         self.R = R
         heap = [(arr[i], i) for i in ids if arr[i] == arr[i]]
         heapq.heapify(heap)
@@ -104,7 +104,7 @@ class Replica:
         if d == 0 or self.prefilling or self.mode == "prefill":
             return None
         if self.waiting and self.sched != "static" and d < self.max_batch:
-            R, i = self.R, self.waiting[0]
+            i = self.waiting[0]
             if self._fits_request(i):
                 return None                   # the next pass admits
         room = (self.cap - self.A - self.held - d * BLOCK_TOKENS / 2.0) / d - 1.0
