@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 OBJECTIVES = ("throughput", "latency")
-PLAN_COLUMNS = ["tp", "pp", "ep", "batch", "micro_batches", "weight_bits", "kv_bits", "overlap"]
+PLAN_COLUMNS = ["tp", "pp", "ep", "batch", "micro_batches", "weight_format", "weight_bits", "kv_bits",
+                "overlap"]
 METRIC_COLUMNS = ["num_gpus", "replicas", "tpot_s", "ttft_s", "e2e_s", "output_tokens_per_s",
                   "tokens_per_s_per_gpu", "total_tokens_per_s", "memory_bytes", "bottleneck"]
 
@@ -70,6 +71,7 @@ class OptimizeResult:
         lines.append(
             f"best plan: tp={int(b.tp)} pp={int(b.pp)} ep={int(b.ep)} batch={int(b.batch)} "
             f"micro_batches={int(b.micro_batches)} weight_bits={int(b.weight_bits)} "
+            + (f"weight_format={b.weight_format} " if "weight_format" in b else "") +
             f"kv_bits={int(b.kv_bits)} overlap={b.overlap:g} ({int(b.num_gpus)} GPU(s) per replica "
             f"x {int(b.replicas)} replica(s))")
         lines.append(
@@ -163,7 +165,7 @@ def _optional_inputs(prompt_tokens, output_tokens, efficiency) -> dict:
 
 
 def _search_grid(model, gpu, link, divs, batch, weight_bits, kv_bits, overlap, comm_bits,
-                 gpus_per_node, runtime, efficiency, extra) -> dict:
+                 gpus_per_node, runtime, efficiency, extra, weight_formats=None) -> dict:
     """The ``sweep`` grid of every plan field value the plan rules allow on its own."""
     # the values of each plan field that the plan rules allow on their own (kernel_model.rules;
     # combinations are checked again by the sweep)
@@ -180,8 +182,36 @@ def _search_grid(model, gpu, link, divs, batch, weight_bits, kv_bits, overlap, c
             "weight_bits": _as_list(weight_bits), "kv_bits": _as_list(kv_bits),
             "overlap": _as_list(overlap),
             "comm_bits": [comm_bits], "gpus_per_node": [gpus_per_node], "runtime": [runtime]}
+    if weight_formats is not None:       # formats in place of bits: each format sets its bits
+        grid.update(weight_format=list(weight_formats), weight_bits=[16])
     grid.update({k: [v] for k, v in extra.items()})
     return grid
+
+
+def _check_formats(weight_formats):
+    """Canonical names of the formats to try (aliases allowed), or None; ``ValueError``
+    naming the closest for an unknown one."""
+    if weight_formats is None:
+        return None
+    from .rules import check_value
+    out = list(dict.fromkeys(check_value("weight_format", f) for f in _as_list(weight_formats)))
+    if not out:
+        raise ValueError("weight_formats: the list of values is empty; give at least one format")
+    return out
+
+
+def _format_bits(df, formats):
+    """``df`` with its ``weight_bits`` the bits each row's format stores (a searched format
+    runs with weight_bits 16, which the format replaces), or without the ``weight_format``
+    column where no format was searched."""
+    if formats is None:
+        return df.drop(columns=["weight_format"], errors="ignore")
+    from .formats import get_format
+    bits = {f: get_format(f).bits for f in formats if f != "auto"}
+    mapped = df["weight_format"].astype(str).map(bits)
+    df["weight_bits"] = mapped.fillna(df["weight_bits"]).astype(int)
+    df["weight_format"] = df["weight_format"].astype(str)
+    return df
 
 
 def _valid_plans(df, sizes, num_gpus):
@@ -223,6 +253,8 @@ def _best_scenario(best, model, gpu, link, comm_bits, gpus_per_node, runtime, ex
     """The Scenario of the plan in row ``best``."""
     from .scenario import Scenario
     kw = {c: int(best[c]) for c in ("tp", "pp", "ep", "batch", "micro_batches", "weight_bits", "kv_bits")}
+    if "weight_format" in best:
+        kw["weight_format"] = str(best["weight_format"])
     kw.update(overlap=float(best["overlap"]), model=model, gpu=gpu, interconnect=link,
               comm_bits=comm_bits, gpus_per_node=gpus_per_node, runtime=runtime)
     kw.update(extra)
@@ -234,13 +266,15 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
              weight_bits=(16, 8, 4), kv_bits=(16, 8), overlap=(0.0, 0.5),
              prompt_tokens=None, output_tokens=None, comm_bits=16, replicas=True,
              gpus_per_node=8, efficiency=None, pareto_metric="tpot_s",
-             runtime="compiled", client=None, scheduler=None) -> OptimizeResult:
+             runtime="compiled", client=None, scheduler=None,
+             weight_formats=None) -> OptimizeResult:
     """Search the plans of ``model`` on ``num_gpus`` GPUs of kind ``gpu`` (see module doc).
 
     ``interconnect`` defaults to the GPU's usual link. ``max_tpot_s`` / ``max_ttft_s``:
     limits in seconds. ``batch``, ``weight_bits``, ``kv_bits``, ``overlap``: the values tried.
     ``replicas=False`` only keeps plans that use all ``num_gpus`` in one replica.
-    ``runtime``: the serving runtime of every plan ("compiled" or "eager_server").
+    ``runtime``: the serving runtime profile of every plan. ``weight_formats`` (e.g. ``("bf16",
+    "fp8", "nvfp4")``): the precision formats tried in place of ``weight_bits``.
     ``client`` / ``scheduler``: run the search on a Dask cluster (as ``sweep``).
     """
     import time
@@ -257,15 +291,16 @@ def optimize(model, gpu, num_gpus, interconnect=None, max_tpot_s=None, max_ttft_
     g = get_gpu(gpu)
     link = interconnect or g.native_link
     _check_value_lists(batch, weight_bits, kv_bits, overlap)
+    formats = _check_formats(weight_formats)
 
     divs = _divisors(num_gpus)
     sizes = divs if replicas else [num_gpus]
     extra = _optional_inputs(prompt_tokens, output_tokens, efficiency)
     grid = _search_grid(model, gpu, link, divs, batch, weight_bits, kv_bits, overlap, comm_bits,
-                        gpus_per_node, runtime, efficiency, extra)
+                        gpus_per_node, runtime, efficiency, extra, formats)
     df = sweep(grid, invalid="mark", progress=False, client=client, scheduler=scheduler)
     searched = len(df)
-    df = _valid_plans(df, sizes, num_gpus)
+    df = _format_bits(_valid_plans(df, sizes, num_gpus), formats)
     cons = {"max_tpot_s": max_tpot_s, "max_ttft_s": max_ttft_s}
     feas = _feasible(df, max_tpot_s, max_ttft_s)
     res = OptimizeResult(objective=objective, model=spec.name, gpu=g.name, interconnect=link,

@@ -173,3 +173,28 @@ def test_dashboard_format_dropdown_drives_the_model_and_the_header():
     w["gpu"].value = "h100-sxm"
     w["weight_format"].value = "mxfp4"
     assert any("no FP4 tensor cores" in x for x in m.result.warnings)
+
+
+# ---- nexora optimize --weight-formats -----------------------------------------------------
+def test_optimize_searches_formats_in_place_of_bits():
+    res = km.optimize("llama-3.3-70b", "b200", 8, weight_formats=["bf16", "FP8", "nvfp4"],
+                      objective="latency", prompt_tokens=4000, max_ttft_s=0.5)
+    c = res.candidates
+    assert set(c.weight_format) <= {"bf16", "fp8", "nvfp4"} and len(set(c.weight_format)) > 1
+    bits = {"bf16": 16, "fp8": 8, "nvfp4": 4}
+    assert all(b == bits[f] for f, b in zip(c.weight_format, c.weight_bits))
+    assert res.scenario.weight_format == res.best.weight_format
+    assert res.result.tpot_s == pytest.approx(res.best.tpot_s, rel=1e-9)
+    # the fastest first token within the limit on a B200 runs its GEMMs on FP4 tensor cores
+    assert res.best.weight_format == "nvfp4"
+    plain = km.optimize("llama-3.3-70b", "b200", 8, objective="latency")
+    assert "weight_format" not in plain.candidates.columns          # bits searched, as before
+
+
+def test_optimize_bad_format_exits_2_naming_the_flag(capsys):
+    rc, _, err = run(capsys, cli.main, "optimize", "--model", "llama-3.3-70b", "--gpu", "b200",
+                     "--weight-formats", "bf16,nvpf4")
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "--weight-formats" in err and "closest: nvfp4" in err
+    with pytest.raises(ValueError, match="empty"):
+        km.optimize("llama-3.3-70b", "b200", 8, weight_formats=[])

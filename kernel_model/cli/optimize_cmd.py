@@ -29,11 +29,15 @@ def build_parser():
     p.add_argument("--batch", default="1,2,4,8,16,32,64,128,256", metavar="N,...", help="batches tried")
     p.add_argument("--weight-bits", default="16,8,4", metavar="B,...",
                    help="weight precisions tried (16,8,4: quantised plans are searched too)")
+    p.add_argument("--weight-formats", metavar="F,...",
+                   help="weight formats tried in place of --weight-bits, e.g. bf16,fp8,nvfp4 "
+                        "(names as --weight-format takes)")
     p.add_argument("--kv-bits", default="16,8", metavar="B,...", help="KV-cache precisions tried (16,8)")
     p.add_argument("--overlap", default="0,0.5", metavar="F,...", help="overlap fractions tried (0,0.5)")
     p.add_argument("--bits", type=int, choices=(4, 8, 16), default=16, help="communication precision")
     p.add_argument("--runtime", default="compiled", metavar="NAME",
-                   help="serving runtime of every plan: compiled (default) or eager_server")
+                   help="serving runtime profile of every plan (compiled, trtllm, vllm, sglang, "
+                        "tgi, tgi-eager, ...; compiled is the default)")
     p.add_argument("--no-replicas", action="store_true",
                    help="only plans that use all GPUs in one replica")
     p.add_argument("--top", type=int_in(0, 10_000), default=0, metavar="N", help="also print the N best plans")
@@ -45,7 +49,8 @@ def build_parser():
 
 def searched_line(kw) -> str:
     """What the search varied beyond tp x pp x ep x batch, said in the output."""
-    wb = ", ".join(f"{b}-bit" for b in kw["weight_bits"])
+    wb = (", ".join(kw["weight_formats"]) if kw.get("weight_formats")
+          else ", ".join(f"{b}-bit" for b in kw["weight_bits"]))
     kv = ", ".join(f"{b}-bit" for b in kw["kv_bits"])
     ov = ", ".join(f"{v:g}" for v in kw["overlap"])
     return f"searched: weights {wb}; KV cache {kv}; overlap {ov}; batch {', '.join(map(str, kw['batch']))}"
@@ -66,7 +71,9 @@ def cli_main(argv) -> int:
         kv_bits=parse_list("--kv-bits", a.kv_bits, int, allowed=(4, 8, 16)),
         overlap=parse_list("--overlap", a.overlap, float, minimum=0.0),
         prompt_tokens=a.prompt_tokens, output_tokens=a.output_tokens, comm_bits=a.bits,
-        replicas=not a.no_replicas, runtime=a.runtime)
+        replicas=not a.no_replicas, runtime=a.runtime,
+        weight_formats=None if a.weight_formats is None
+        else parse_list("--weight-formats", a.weight_formats, str))
     if any(v > 1 for v in kwargs["overlap"]):
         raise BadInput(f"--overlap {a.overlap!r}: values must be in [0, 1]")
     try:
@@ -76,7 +83,9 @@ def cli_main(argv) -> int:
                        objective=a.objective, **kwargs)
     except ValueError as e:
         raise BadInput(flag_error(e, {"num_gpus": "--num-gpus", "max_tpot_s": "--max-tpot-ms",
-                                      "max_ttft_s": "--max-ttft-ms", "runtime": "--runtime"})) from None
+                                      "max_ttft_s": "--max-ttft-ms", "runtime": "--runtime",
+                                      "weight_format": "--weight-formats",
+                                      "weight_formats": "--weight-formats"})) from None
     if a.csv and res.candidates is not None:
         from .files import atomic_path
         with atomic_path(a.csv, "--csv") as tmp:
@@ -84,10 +93,13 @@ def cli_main(argv) -> int:
     if a.json:
         d = res.to_dict()
         d["searched_values"] = {k: kwargs[k] for k in ("batch", "weight_bits", "kv_bits", "overlap")}
+        if kwargs["weight_formats"]:
+            d["searched_values"]["weight_formats"] = kwargs["weight_formats"]
         print(dumps(d))
     else:
         print(res.summary())
-        print(searched_line(kwargs) + " (narrow with --weight-bits / --kv-bits / --overlap)")
+        which = "--weight-formats" if kwargs["weight_formats"] else "--weight-bits"
+        print(searched_line(kwargs) + f" (narrow with {which} / --kv-bits / --overlap)")
         if a.top and res.candidates is not None and len(res.candidates):
             from ..optimize import format_table
             print(f"Top {a.top} plans by {res.objective}:")
