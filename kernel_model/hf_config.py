@@ -164,6 +164,47 @@ def _sparse_from(layers, first, freq):
     return 0 if lo >= layers else (layers - 1 - lo) // freq + 1
 
 
+# quantization_config -> kernel_model.formats name, first match wins: (quant_method, what
+# else must hold, format). Sources: the checkpoints' own config.json (DeepSeek-V3 "fp8" with
+# e4m3 blocks; gpt-oss "mxfp4"; AutoAWQ "awq"; AutoGPTQ "gptq" with "bits"; NVIDIA ModelOpt
+# "modelopt" with "quant_algo" FP8 / NVFP4; llm-compressor "compressed-tensors" with a
+# "format" of float-quantized (FP8) or nvfp4-pack-quantized; bitsandbytes 8-bit).
+_QUANT_RULES = (
+    ("fp8", None, "fp8"), ("fbgemm_fp8", None, "fp8"), ("mxfp4", None, "mxfp4"),
+    ("awq", None, "int4-awq"), ("gptq", ("bits", 8), "int8"), ("gptq", None, "gptq"),
+    ("modelopt", ("quant_algo", "NVFP4"), "nvfp4"), ("modelopt", ("quant_algo", "FP8"), "fp8"),
+    ("compressed-tensors", ("format", "nvfp4-pack-quantized"), "nvfp4"),
+    ("compressed-tensors", ("format", "float-quantized"), "fp8"),
+    ("bitsandbytes", ("load_in_8bit", True), "int8"),
+)
+
+
+def quantization_format(cfg: dict) -> str | None:
+    """The weight format (``kernel_model.formats``) a config.json's ``quantization_config``
+    names, or None (no such config, or a scheme with no format here: bitsandbytes NF4, ...)."""
+    q = cfg.get("quantization_config") if isinstance(cfg, dict) else None
+    if not isinstance(q, dict):
+        return None
+    method = str(q.get("quant_method", "")).lower()
+    for m, cond, fmt in _QUANT_RULES:
+        if m == method and (cond is None or q.get(cond[0]) == cond[1]):
+            return fmt
+    return None
+
+
+def config_format(path) -> str | None:
+    """:func:`quantization_format` of the config.json at ``path`` (a file, or a folder holding
+    one); None where it cannot be read."""
+    import json
+    import os
+    p = os.path.join(path, "config.json") if os.path.isdir(str(path)) else str(path)
+    try:
+        with open(p, encoding="utf-8") as f:
+            return quantization_format(json.load(f))
+    except (OSError, ValueError):
+        return None
+
+
 def _ignored(c: _Cfg, name):
     notes = []
     cfg = c.cfg
@@ -175,7 +216,11 @@ def _ignored(c: _Cfg, name):
     if cfg.get("rotary_pct") not in (None, 1, 1.0):
         notes.append(f"rotary_pct={cfg['rotary_pct']} (RoPE cost is modelled on all head dims)")
     if cfg.get("quantization_config"):
-        notes.append("quantization_config (set weight_bits in the Scenario instead)")
+        fmt = quantization_format(cfg)
+        notes.append(f"quantization_config (it names {fmt}: pass Scenario(weight_format={fmt!r}); "
+                     f"nexora --model uses it)" if fmt else
+                     "quantization_config (no format of kernel_model.formats: set weight_format "
+                     "or weight_bits in the Scenario)")
     if cfg.get("num_nextn_predict_layers"):
         notes.append(f"num_nextn_predict_layers={cfg['num_nextn_predict_layers']} "
                      f"(multi-token-prediction layers are not simulated)")

@@ -198,3 +198,40 @@ def test_optimize_bad_format_exits_2_naming_the_flag(capsys):
     assert "--weight-formats" in err and "closest: nvfp4" in err
     with pytest.raises(ValueError, match="empty"):
         km.optimize("llama-3.3-70b", "b200", 8, weight_formats=[])
+
+
+# ---- a quantised checkpoint's config.json names its format --------------------------------
+@pytest.mark.parametrize("q, fmt", [
+    ({"quant_method": "fp8", "fmt": "e4m3", "weight_block_size": [128, 128]}, "fp8"),  # DeepSeek-V3
+    ({"quant_method": "mxfp4"}, "mxfp4"),                                             # gpt-oss
+    ({"quant_method": "awq", "bits": 4, "group_size": 128}, "int4-awq"),
+    ({"quant_method": "gptq", "bits": 4}, "gptq"), ({"quant_method": "gptq", "bits": 8}, "int8"),
+    ({"quant_method": "modelopt", "quant_algo": "NVFP4"}, "nvfp4"),
+    ({"quant_method": "modelopt", "quant_algo": "FP8"}, "fp8"),
+    ({"quant_method": "compressed-tensors", "format": "nvfp4-pack-quantized"}, "nvfp4"),
+    ({"quant_method": "bitsandbytes", "load_in_4bit": True}, None),                   # NF4: none here
+    ({"quant_method": "something-new"}, None),
+])
+def test_quantization_config_names_a_format(q, fmt):
+    from kernel_model.hf_config import quantization_format
+    assert quantization_format({"quantization_config": q}) == fmt
+    assert quantization_format({}) is None
+
+
+def test_cli_runs_a_quantised_config_in_its_format_unless_told_otherwise(capsys, tmp_path):
+    from pathlib import Path
+    src = Path(__file__).parent / "fixtures" / "hf" / "deepseek-v3" / "config.json"
+    cfg = json.loads(src.read_text())
+    cfg["quantization_config"] = {"quant_method": "modelopt", "quant_algo": "NVFP4"}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    base = ("--model", str(path), "--gpu", "b200", "--interconnect", "nvlink5", "--tp", "8", "--json")
+    rc, out, err = run(capsys, cli.main, *base)
+    assert rc == 0, err
+    assert json.loads(out)["scenario"]["weight_format"] == "nvfp4"
+    assert "quantization_config names nvfp4" in err
+    rc, out, _ = run(capsys, cli.main, *base, "--weight-bits", "16")      # the user's bits win
+    assert json.loads(out)["scenario"]["weight_format"] == "auto"
+    assert json.loads(out)["scenario"]["weight_bits"] == 16
+    rc, out, _ = run(capsys, cli.main, *base, "--weight-format", "fp8")   # and the user's format
+    assert json.loads(out)["scenario"]["weight_format"] == "fp8"

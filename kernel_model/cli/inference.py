@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import legacy, tune
-from .common import BadInput, dumps, flag_error, resolve_hardware, resolve_model
+from .common import BadInput, dumps, flag_error, note, resolve_hardware, resolve_model
 
 
 def scenario_kwargs(a) -> tuple[dict, dict]:
@@ -11,10 +11,18 @@ def scenario_kwargs(a) -> tuple[dict, dict]:
     link, gpu, link_flag = resolve_hardware(a.preset, a.interconnect, a.gpu)
     kw = {"model": resolve_model(a.model), "tp": a.tp, "pp": a.pp, "ep": a.ep,
           "batch": a.batch_size, "micro_batches": a.micro_batches, "comm_group": a.group,
-          "comm_bits": a.bits, "weight_bits": a.weight_bits, "weight_format": a.weight_format, "kv_bits": a.kv_bits,
+          "comm_bits": a.bits, "weight_bits": a.weight_bits or 16, "weight_format": a.weight_format,
+          "kv_bits": a.kv_bits,
           "overlap": a.overlap, "algorithm": a.algorithm, "runtime": a.runtime,
           "flash_attention": not a.no_flash_attention}
     flags = {"interconnect": link_flag}
+    if a.weight_format == "auto" and a.weight_bits is None:
+        fmt = _config_format(a.model)
+        if fmt:                                  # a quantised checkpoint's config.json
+            kw["weight_format"] = fmt
+            flags["weight_format"] = "--model"
+            note(f"--model: its quantization_config names {fmt}: weights in {fmt} "
+                 f"(--weight-format or --weight-bits overrides)")
     if link is not None:
         kw["interconnect"] = link
     if gpu is not None:
@@ -33,6 +41,15 @@ def scenario_kwargs(a) -> tuple[dict, dict]:
     if a.output_tokens is not None:
         kw["output_tokens"] = a.output_tokens
     return kw, flags
+
+
+def _config_format(model: str) -> str | None:
+    """The format a --model config.json path's quantization_config names, else None."""
+    import os
+    if not (model.endswith(".json") or os.path.isdir(model)) or not os.path.exists(model):
+        return None
+    from ..hf_config import config_format
+    return config_format(model)
 
 
 def make_scenario(kw, flags):

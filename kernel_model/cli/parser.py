@@ -152,8 +152,10 @@ def _model(m):
                    help="routed experts (default: the model's; 0 keeps the model's structure)")
     m.add_argument("--active-experts", type=int_in(1, MAX_EXPERTS), metavar="N",
                    help="experts per token (default: the model's, 2 for --moe-experts on a dense model)")
-    m.add_argument("--weight-bits", type=int, choices=(4, 8, 16), default=16,
-                   help="weight precision (16); 4 and 8 take the closest format (see --weight-format)")
+    m.add_argument("--weight-bits", type=int, choices=(4, 8, 16),
+                   help="weight precision (16, or the format a --model config.json's "
+                        "quantization_config names); 4 and 8 take the closest format "
+                        "(see --weight-format)")
     m.add_argument("--weight-format", "--format", dest="weight_format", default="auto", metavar="NAME",
                    help="weight / activation format: " + ", ".join(WEIGHT_FORMATS)
                         + " (auto: the closest to --weight-bits; a format sets the bits)")
