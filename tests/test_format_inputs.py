@@ -235,3 +235,15 @@ def test_cli_runs_a_quantised_config_in_its_format_unless_told_otherwise(capsys,
     assert json.loads(out)["scenario"]["weight_bits"] == 16
     rc, out, _ = run(capsys, cli.main, *base, "--weight-format", "fp8")   # and the user's format
     assert json.loads(out)["scenario"]["weight_format"] == "fp8"
+
+
+def test_serving_takes_a_config_json_and_its_format(capsys):
+    from pathlib import Path
+    path = Path(__file__).parent / "fixtures" / "hf" / "deepseek-v3" / "config.json"
+    rc, out, err = run(capsys, serving_main, "serving", "--model", str(path), "--gpu", "h200",
+                       "--tp", "8", "--requests", "20", "--json")
+    assert rc == 0, err
+    sc = json.loads(out)["config"]["scenario"]
+    assert sc["model"] == "deepseek-v3-hf" and sc["weight_format"] == "fp8"
+    rc, _, err = run(capsys, serving_main, "serving", "--model", "/no/such/config.json")
+    assert rc == 2 and "--model" in err and "no such file" in err

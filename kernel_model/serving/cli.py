@@ -132,12 +132,27 @@ def add_parsers(subparsers):
 
 
 # ---- building the inputs ------------------------------------------------------------------
+def _model(a):
+    """``--model``: a preset, a Hugging Face id, or a config.json path (registered, as for
+    ``nexora --model``); a quantised config's format becomes ``a.weight_format`` unless
+    ``--weight-format`` or ``--weight-bits`` is given."""
+    from ..cli.common import BadInput, resolve_model
+    from ..cli.inference import _config_format
+    try:
+        name = resolve_model(a.model)
+    except BadInput as e:
+        raise CliError(str(e)) from None
+    if a.weight_format == "auto" and a.weight_bits is None:
+        a.weight_format = _config_format(a.model) or "auto"
+    return name
+
+
 def _scenario(a):
     import kernel_model as km
     from kernel_model.hardware import get_gpu
     ic = a.interconnect or get_gpu(a.gpu).native_link
     n = a.tp * a.pp
-    return km.Scenario(model=a.model, gpu=a.gpu, interconnect="none" if n == 1 else ic,
+    return km.Scenario(model=_model(a), gpu=a.gpu, interconnect="none" if n == 1 else ic,
                        tp=a.tp, pp=a.pp, weight_bits=a.weight_bits or 16,
                        weight_format=a.weight_format, kv_bits=a.kv_bits or 16, runtime=a.runtime)
 
@@ -197,7 +212,7 @@ def _run_capacity(a):
     from . import capacity, plan_capacity
     from ..progress import progress_bar
     if a.plan:
-        df = plan_capacity(a.model, a.gpu, a.num_gpus, slo=a.slo, workload=_workload(a),
+        df = plan_capacity(_model(a), a.gpu, a.num_gpus, slo=a.slo, workload=_workload(a),
                            interconnect=a.interconnect, gpu_hour_usd=a.gpu_hour_usd,
                            target_rps=a.target_rps, progress=True, requests=a.requests,
                            weight_bits=(a.weight_bits,) if a.weight_bits else (16, 8),
