@@ -151,6 +151,15 @@ def flag_error(e: Exception, override: dict | None = None) -> str:
 
 
 # ---- --model / hardware -----------------------------------------------------------------------
+def model_format(model: str) -> str | None:
+    """The weight format a ``--model`` config.json path's quantization_config names, else
+    None (a preset name, a Hugging Face id, a config without one)."""
+    if not (model.endswith(".json") or os.path.isdir(model)) or not os.path.exists(model):
+        return None
+    from ..hf_config import config_format
+    return config_format(model)
+
+
 def resolve_model(value: str, flag: str = "--model") -> str:
     """A preset name, or a config.json path (registered with the engine) -> model name.
     Paths must be regular files (or a folder holding config.json) under the size limit."""

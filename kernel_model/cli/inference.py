@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from . import legacy, tune
-from .common import BadInput, dumps, flag_error, note, resolve_hardware, resolve_model
+from .common import (BadInput, dumps, flag_error, model_format, note, resolve_hardware,
+                     resolve_model)
 
 
 def scenario_kwargs(a) -> tuple[dict, dict]:
@@ -17,7 +18,7 @@ def scenario_kwargs(a) -> tuple[dict, dict]:
           "flash_attention": not a.no_flash_attention}
     flags = {"interconnect": link_flag}
     if a.weight_format == "auto" and a.weight_bits is None:
-        fmt = _config_format(a.model)
+        fmt = model_format(a.model)
         if fmt:                                  # a quantised checkpoint's config.json
             kw["weight_format"] = fmt
             flags["weight_format"] = "--model"
@@ -41,15 +42,6 @@ def scenario_kwargs(a) -> tuple[dict, dict]:
     if a.output_tokens is not None:
         kw["output_tokens"] = a.output_tokens
     return kw, flags
-
-
-def _config_format(model: str) -> str | None:
-    """The format a --model config.json path's quantization_config names, else None."""
-    import os
-    if not (model.endswith(".json") or os.path.isdir(model)) or not os.path.exists(model):
-        return None
-    from ..hf_config import config_format
-    return config_format(model)
 
 
 def make_scenario(kw, flags):

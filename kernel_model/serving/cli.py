@@ -136,14 +136,13 @@ def _model(a):
     """``--model``: a preset, a Hugging Face id, or a config.json path (registered, as for
     ``nexora --model``); a quantised config's format becomes ``a.weight_format`` unless
     ``--weight-format`` or ``--weight-bits`` is given."""
-    from ..cli.common import BadInput, resolve_model
-    from ..cli.inference import _config_format
+    from ..cli.common import BadInput, model_format, resolve_model
     try:
         name = resolve_model(a.model)
     except BadInput as e:
         raise CliError(str(e)) from None
     if a.weight_format == "auto" and a.weight_bits is None:
-        a.weight_format = _config_format(a.model) or "auto"
+        a.weight_format = model_format(a.model) or "auto"
     return name
 
 
