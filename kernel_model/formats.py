@@ -150,7 +150,7 @@ def weight_arrays(weight_format: str, bits_values, gpu):
 # ---- measurement files: weight_bits + notes -> format ------------------------------------
 _NOTE_RULES = (                      # (pattern in the notes, format), first match wins
     (r"\bq4_k(_m)?\b", "q4_k_m"), (r"\bq4_0\b", "q4_0"), (r"\bq8_0\b", "q8_0"),
-    (r"\bnvfp4\b", "nvfp4"), (r"\bmxfp4\b", "mxfp4"), (r"\bawq\b", "int4-awq"),
+    (r"\bnvfp4\b", "nvfp4"), (r"\bmxfp4\b", "mxfp4"), (r"\bfp4\b", "fp4"), (r"\bawq\b", "int4-awq"),
     (r"\bgptq\b", "gptq"), (r"\bfp8\b|\be4m3\b", "fp8"), (r"\bint8\b|\bw8a16\b", "int8"),
     (r"\bbf16\b|\bbfloat16\b", "bf16"), (r"\bfp16\b|\bfloat16\b", "fp16"),
 )
@@ -161,8 +161,8 @@ def format_from_notes(notes: str, weight_bits: int, gpu) -> tuple[str, str]:
     """(format name, reason) of a measurement row, by these rules in order:
 
     1. the notes' ``weight format: X`` field, if it names a format;
-    2. the first format named anywhere in the notes (NVFP4, MXFP4, AWQ, GPTQ, FP8, INT8,
-       BF16, FP16, in that order);
+    2. the first format named anywhere in the notes (NVFP4, MXFP4, a bare FP4 -- NVFP4 on an
+       NVIDIA GPU, MXFP4 on an AMD one --, AWQ, GPTQ, FP8, INT8, BF16, FP16, in that order);
     3. the closest format to ``weight_bits`` (:func:`format_for_bits`).
 
     A named format whose bits differ from ``weight_bits`` raises ``ValueError``.
@@ -172,6 +172,10 @@ def format_from_notes(notes: str, weight_bits: int, gpu) -> tuple[str, str]:
         part = where.group(1) if where else (text if src == "notes" else "")
         for pat, name in _NOTE_RULES:
             if re.search(pat, part, re.I):
+                if name == "fp4":          # a bare "FP4": NVIDIA's is NVFP4, AMD's MXFP4,
+                    if weight_bits != 4:      # and only for a 4-bit row ("FP8, not FP4")
+                        continue
+                    name = "mxfp4" if str(getattr(gpu, "family", "")).startswith("cdna") else "nvfp4"
                 if FORMATS[name].bits != weight_bits:
                     raise ValueError(f"weight_bits={weight_bits} disagrees with the {src}, "
                                      f"which name {name} ({FORMATS[name].bits}-bit)")

@@ -276,11 +276,14 @@ MODEL_ALIASES = {"llama-7b": "llama-2-7b", "llama-13b": "llama-2-13b", "llama-70
                  "deepseek-r1-distill-llama-8b": "llama-3.1-8b",
                  "deepseek-r1-distill-qwen-32b": "qwen2.5-32b",
                  "deepseek-r1-distill-qwen-14b": "qwen2.5-14b",
-                 "deepseek-r1-distill-qwen-7b": "qwen2.5-7b"}
+                 "deepseek-r1-distill-qwen-7b": "qwen2.5-7b",
+                 # fine-tunes that keep their base's shapes (their config.json files: Nemotron-70B
+                 # is Llama-3.1-70B's LlamaForCausalLM, QwQ-32B is Qwen2.5-32B's Qwen2ForCausalLM)
+                 "llama-3.1-nemotron-70b": "llama-3.1-70b", "qwq-32b": "qwen2.5-32b"}
 
 # trailing words of a published checkpoint name that do not change its shape
 _CHECKPOINT_WORDS = re.compile(
-    r"^(instruct|chat|hf|it|base|fp8|fp16|bf16|awq|gptq|int4|int8|w4a16|w8a8|gguf|nvfp4|mxfp4|"
+    r"^(instruct|chat|hf|it|base|fp8|fp16|bf16|fp4|awq|gptq|int4|int8|w4a16|w8a8|gguf|nvfp4|mxfp4|"
     r"dynamic|turbo|v\d+(\.\d+)*|\d{4}|\d{6})$")
 
 

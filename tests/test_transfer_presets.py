@@ -153,6 +153,23 @@ def test_gguf_formats_are_read_from_the_notes():
         format_from_notes("Q8_0", 4, g)
 
 
+def test_a_bare_fp4_in_the_notes_is_the_vendors_fp4_on_a_4_bit_row():
+    from kernel_model.formats import format_from_notes
+    assert format_from_notes("FP4 checkpoint (ModelOpt)", 4, km.get_gpu("b200"))[0] == "nvfp4"
+    assert format_from_notes("weight format: FP4", 4, km.get_gpu("mi325x"))[0] == "mxfp4"
+    assert format_from_notes("FP4 weights, FP8 KV cache", 4, km.get_gpu("b200"))[0] == "nvfp4"
+    assert format_from_notes("FP8 weights, not FP4", 8, km.get_gpu("b200"))[0] == "fp8"
+
+
+@pytest.mark.parametrize("spelling,preset", [
+    ("nvidia/Llama-3.3-70B-Instruct-FP4", "llama-3.3-70b"), ("nvidia/DeepSeek-R1-FP4", "deepseek-v3"),
+    ("nvidia/Llama-3.1-Nemotron-70B-Instruct-HF", "llama-3.1-70b"), ("Qwen/QwQ-32B", "qwen2.5-32b"),
+])
+def test_fp4_checkpoints_and_same_shape_fine_tunes(spelling, preset):
+    assert canonical_model(spelling) == preset
+    assert km.get_model(spelling).name == preset
+
+
 def test_fewer_bytes_per_weight_decode_faster_when_bandwidth_bound():
     kw = dict(model="llama-2-7b", gpu="rtx-4090", interconnect="none", batch=1)
     t = {f: km.simulate(weight_format=f, **kw).tpot_s for f in ("fp16", "q8_0", "q4_k_m", "q4_0")}
