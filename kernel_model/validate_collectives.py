@@ -118,13 +118,13 @@ def link_name(text, gpu) -> tuple[str | None, str]:
     (``pcie``, ``PCIe Gen5``) takes the one given, else the GPU's own (Gen5 for a GPU whose
     own link is a Gen5 preset, else Gen4); a bare ``nvlink`` the GPU's own NVLink (NVLink 4
     on H100/H200/H20, 5 on B200/GB200, NVLink 3 otherwise). ``(None, "")`` where the cell
-    names no link."""
+    names no link. ``nvswitch`` reads as a bare ``nvlink``."""
     raw = str(text).strip()
     key = re.sub(r"[-\s]+", "_", raw.lower())
     own = _own_link(gpu)
     fewer = FEWER_LINKS.get(own)                  # (full part's link, links, of, GPU) or None
     why = ""
-    if key == "nvlink":                           # the GPU's own NVLink generation
+    if key in ("nvlink", "nvswitch"):             # the GPU's own NVLink generation
         key = {"nvlink4": "nvlink4", "nvlink5": "nvlink5"}.get(fewer[0] if fewer else own,
                                                               "nvlink3")
         why = f"link {raw!r} read as {key} (the GPU's own NVLink)"

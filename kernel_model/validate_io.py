@@ -270,6 +270,9 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
     H100/H200, ``nvlink5`` on B200/GB200, ``nvlink_bridge`` on H100 NVL) is read as that
     link: a measured H100 board has no NVLink 3."""
     if str(interconnect).strip().lower() in _NVLINK_GENERIC:
+        if str(interconnect).strip().lower() == "nvswitch":   # the GPU's own NVLink, by switch
+            link, why = _nvlink_for("nvlink", gpu)
+            return link, f"{interconnect}: {link} (the GPU's own NVLink)"
         return _nvlink_for(interconnect, gpu)
     fewer = fewer_links_for(interconnect, gpu)
     if fewer:
@@ -300,7 +303,7 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
     return "pcie4_good", f"{interconnect}: {why}"
 
 
-_NVLINK_GENERIC = ("nvlink", "nvlink3")
+_NVLINK_GENERIC = ("nvlink", "nvlink3", "nvswitch")
 
 
 def fewer_links_for(link: str, gpu: str) -> tuple[str, str] | None:

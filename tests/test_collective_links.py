@@ -22,6 +22,7 @@ C = COLLECTIVE_CONSTANTS["eager_call_s"]
     ("PCIe Gen5", "rtx-pro-6000", "pcie5"), ("pcie 3.0", "t4", "pcie3"),
     ("pcie", "rtx-pro-6000", "pcie5"), ("pcie", "rtx-4090", "pcie4"), ("PCIe", "no-such-gpu", "pcie4"),
     ("NVLink", "h100-sxm", "nvlink4"), ("nvlink", "b200", "nvlink5"), ("nvlink", "a100", "nvlink3"),
+    ("NVSwitch", "h100-sxm", "nvlink4"), ("nvswitch", "a100", "nvlink3"),
     ("xGMI", "mi300x", "infinity_fabric"), ("Infinity Fabric", "mi300x", "infinity_fabric"),
     ("nvlink_bridge", "h100-nvl", "nvlink_bridge"), ("pcie4_bad", "l40s", "pcie4_bad"),
     ("tcpxo", "h100-sxm", "tcpxo"),

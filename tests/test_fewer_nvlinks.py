@@ -63,6 +63,7 @@ def test_fewer_links_make_tp8_communication_slower_never_faster():
     ("nvlink4", "h800", "nvlink4_h800"), ("nvlink", "h800", "nvlink4_h800"),
     ("nvlink3", "a800", "nvlink3_a800"), ("nvlink", "a800", "nvlink3_a800"),
     ("nvlink4", "h100-sxm", "nvlink4"), ("nvlink4_h800", "h100-sxm", "nvlink4_h800"),
+    ("NVSwitch", "h800", "nvlink4_h800"), ("nvswitch", "a100-sxm-80gb", "nvlink"),
 ])
 def test_rows_naming_the_full_parts_link_read_as_the_gpus_own(cell, gpu, preset):
     assert link_for(cell, gpu, "")[0] == preset
