@@ -289,7 +289,8 @@ def unknown(field_name: str, value, valid) -> ValueError:
                       f"(valid: {', '.join(sorted(valid))})")
 
 
-_VENDOR_WORDS = {"nvidia", "geforce", "tesla", "amd", "instinct", "radeon"}
+# vendor and system words: an HGX / DGX system's GPUs are its SXM boards ("HGX B200", "DGX H100")
+_VENDOR_WORDS = {"nvidia", "geforce", "tesla", "amd", "instinct", "radeon", "hgx", "dgx"}
 # words that name no different chip: memory type, edition, "generation" (RTX 6000 Ada ...)
 _SPARE_WORDS = {"hbm2", "hbm2e", "hbm3", "hbm3e", "gddr6", "gddr6x", "gddr7", "gpu", "server",
                 "edition", "generation", "workstation", "blackwell", "max-q", "sxm", "oam"}

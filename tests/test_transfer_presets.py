@@ -153,6 +153,12 @@ def test_gguf_formats_are_read_from_the_notes():
         format_from_notes("Q8_0", 4, g)
 
 
+@pytest.mark.parametrize("spelling,preset", [("HGX B200", "b200"), ("B200 HGX", "b200"),
+                                            ("NVIDIA DGX H100", "h100-sxm"), ("DGX A100", "a100-sxm-80gb")])
+def test_a_dgx_or_hgx_system_names_its_sxm_gpu(spelling, preset):
+    assert canonical_gpu(spelling) == preset
+
+
 def test_a_bare_fp4_in_the_notes_is_the_vendors_fp4_on_a_4_bit_row():
     from kernel_model.formats import format_from_notes
     assert format_from_notes("FP4 checkpoint (ModelOpt)", 4, km.get_gpu("b200"))[0] == "nvfp4"
