@@ -289,12 +289,13 @@ _CHECKPOINT_WORDS = re.compile(
 
 def canonical_model(name) -> str | None:
     """The preset a published checkpoint name stands for, or None: the organisation prefix
-    dropped (``meta-llama/``), lower case, ``llama3`` read as ``llama-3`` and ``meta-llama-3``
+    dropped (``meta-llama/``), lower case, spaces and underscores as hyphens (``Llama 3.1 70B``),
+    ``llama3`` read as ``llama-3`` and ``meta-llama-3``
     as ``llama-3``, then trailing words that name a fine-tune, a release or a quantisation
     (``-Instruct``, ``-chat``, ``-hf``, ``-v0.1``, ``-2507``, ``-FP8``, ...) dropped one at a
     time until a preset or alias matches (``Mixtral-8x7B-Instruct-v0.1`` -> ``mixtral-8x7b``).
     The shapes of these variants are their base model's."""
-    key = str(name).strip().lower().rsplit("/", 1)[-1].replace("_", "-")
+    key = re.sub(r"[\s_]+", "-", str(name).strip().lower().rsplit("/", 1)[-1])
     key = re.sub(r"^meta-(?=llama)", "", key)
     key = re.sub(r"^llama(?=\d)", "llama-", key)
     words = key.split("-")

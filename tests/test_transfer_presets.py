@@ -176,6 +176,15 @@ def test_fp4_checkpoints_and_same_shape_fine_tunes(spelling, preset):
     assert km.get_model(spelling).name == preset
 
 
+@pytest.mark.parametrize("spelling,preset", [
+    ("Llama 3.1 70B Instruct", "llama-3.1-70b"), ("Mixtral 8x7B", "mixtral-8x7b"),
+    ("DeepSeek R1", "deepseek-v3"), ("gpt-oss 120b", "gpt-oss-120b"), ("Llama 2 70B chat", "llama-2-70b"),
+])
+def test_model_names_written_with_spaces(spelling, preset):
+    assert canonical_model(spelling) == preset
+    assert km.get_model(spelling).name == preset
+
+
 def test_fewer_bytes_per_weight_decode_faster_when_bandwidth_bound():
     kw = dict(model="llama-2-7b", gpu="rtx-4090", interconnect="none", batch=1)
     t = {f: km.simulate(weight_format=f, **kw).tpot_s for f in ("fp16", "q8_0", "q4_k_m", "q4_0")}
