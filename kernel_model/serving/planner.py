@@ -79,8 +79,8 @@ def plan_capacity(model, gpu, num_gpus, slo=None, workload=None, interconnect=No
     shows a bar. ``weight_format`` (not ``"auto"``: every plan runs that format, in place of
     the ``weight_bits`` search), ``runtime`` (a serving runtime profile) and ``kv_bits``
     (None: 16 with 16-bit weights, else 8, the FP8 KV cache serving stacks pair with
-    quantised weights) hold for every plan. ``serve_kw`` (max_batch, max_batched_tokens, kv_cache_fraction, admission) go to
-    ``capacity``."""
+    quantised weights) hold for every plan. ``serve_kw`` (max_batch, max_batched_tokens,
+    kv_cache_fraction, admission) go to ``capacity``."""
     import pandas as pd
     slo = parse_slo(DEFAULT_SLO if slo is None else slo)
     w = _shape(workload, requests)
