@@ -405,9 +405,10 @@ def report(df: pd.DataFrame, summary: dict | None = None) -> str:
     per, fl = s["per_system"], s["floors"]
     met = int((per.median_abs_pct <= TARGET_SYSTEM).sum()) if len(per) else 0
     fl_met = int((fl.error_pct.abs() <= TARGET_FLOOR).sum()) if len(fl) else 0
+    floor = (f"worst PCIe floor {s['worst_floor']:.1f} % (target {TARGET_FLOOR:.0f} %)"
+             if len(fl) else "no PCIe small-message rows")
     lines += ["", f"overall MAPE {s['overall_mape']:.1f} % (target {TARGET_OVERALL:.0f} %); "
-              f"worst system {s['worst_system']:.1f} % (target {TARGET_SYSTEM:.0f} %); "
-              f"worst PCIe floor {s['worst_floor']:.1f} % (target {TARGET_FLOOR:.0f} %)",
+              f"worst system {s['worst_system']:.1f} % (target {TARGET_SYSTEM:.0f} %); " + floor,
               f"{met} of {len(per)} systems within {TARGET_SYSTEM:.0f} %; {fl_met} of {len(fl)} "
               f"PCIe floors within {TARGET_FLOOR:.0f} %"]
     ex = df[df.status != "ok"]

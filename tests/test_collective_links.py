@@ -89,3 +89,17 @@ def test_a_multi_node_row_without_its_intra_node_link_takes_the_gpus_own(tmp_pat
     assert "intra-node link not stated: the GPU's own (nvlink4)" in unstated.note
     one_per_node = _rows(tmp_path, notes="", **dict(base, gpus_per_node="1", num_gpus="2"))
     assert one_per_node.preset == "ib_ndr"            # one GPU per node: the network alone
+
+
+def test_the_mi300x_rccl_table_beside_the_benchmark_validates():
+    """benchmarks/data/rccl-mi300x-x8.csv (a published rccl-tests table, docs/INTERCONNECTS.md)
+    reads as it is written: xgmi links, rccl algorithm, 31 timed rows on one system; a file
+    without PCIe rows says so instead of printing a NaN floor."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "benchmarks", "data", "rccl-mi300x-x8.csv")
+    out = VC.validate_collectives(pd.read_csv(path), path)
+    assert (out.status == "ok").all() and len(out) == 31 and set(out.preset) == {"infinity_fabric"}
+    assert out.timed.all() and (out.predicted_us > 0).all()
+    text = VC.report(out)
+    assert "no PCIe small-message rows" in text and "nan" not in text
+    assert "0 of 1 systems within 25 %" in text       # the documented miss (INTERCONNECTS.md)
