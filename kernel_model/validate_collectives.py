@@ -36,7 +36,7 @@ import re
 import pandas as pd
 
 from . import collectives as coll
-from .hardware import get_interconnect, INTERCONNECTS, closest, COLLECTIVE_CONSTANTS, FEWER_LINKS
+from .hardware import get_interconnect, INTERCONNECTS, closest, COLLECTIVE_CONSTANTS
 
 REQUIRED = ("system", "gpu", "num_gpus", "nodes", "gpus_per_node", "link", "p2p",
             "collective", "algorithm", "size_bytes", "time_us", "busbw_gbs")
@@ -108,33 +108,33 @@ def _yes(v) -> str:
     return "yes" if s in _YES else "no" if s in _NO else "unknown"
 
 
-_PCIE_GEN = re.compile(r"^pcie[-_ ]?(?:gen)?([345])?(?:\.0)?(?:[-_ ]?x16)?$", re.I)
-
-
 def link_name(text, gpu) -> tuple[str | None, str]:
     """(link, note) of a ``link`` cell: one of :data:`LINKS` (spelt with hyphens or spaces
     too), or an interconnect preset's name or alias (``infinity_fabric``, ``xgmi``,
     ``nvlink_bridge``, ``pcie4_bad`` ...: used as it is); a PCIe link without a generation
     (``pcie``, ``PCIe Gen5``) takes the one given, else the GPU's own (Gen5 for a GPU whose
-    own link is a Gen5 preset, else Gen4); a bare ``nvlink`` the GPU's own NVLink (NVLink 4
-    on H100/H200/H20, 5 on B200/GB200, NVLink 3 otherwise). ``(None, "")`` where the cell
-    names no link. ``nvswitch`` reads as a bare ``nvlink``."""
+    own link is a Gen5 preset, else Gen4). NVLink names follow the measurement files' rules
+    (``validate_io``): a bare ``nvlink`` (or ``nvswitch``) is the GPU's own NVLink (NVLink 4
+    on H100/H200/H20, 5 on B200/GB200, the bridge on H100 NVL, NVLink 3 otherwise), and a
+    full part's NVLink on an 8-link board (``nvlink4`` on an H800) that board's own.
+    ``(None, "")`` where the cell names no link."""
+    from .validate_io import PCIE_LINK_RE, fewer_links_for, nvlink_for
     raw = str(text).strip()
     key = re.sub(r"[-\s]+", "_", raw.lower())
-    own = _own_link(gpu)
-    fewer = FEWER_LINKS.get(own)                  # (full part's link, links, of, GPU) or None
     why = ""
-    if key in ("nvlink", "nvswitch"):             # the GPU's own NVLink generation
-        key = {"nvlink4": "nvlink4", "nvlink5": "nvlink5"}.get(fewer[0] if fewer else own,
-                                                              "nvlink3")
-        why = f"link {raw!r} read as {key} (the GPU's own NVLink)"
+    if key in ("nvlink", "nvswitch"):
+        own = nvlink_for("nvlink", gpu)[0]
+        if own != "nvlink":                       # a later or narrower NVLink than NVLink 3
+            return own, f"link {raw!r} read as {own} (the GPU's own NVLink)"
+        key, why = "nvlink3", f"link {raw!r} read as nvlink3 (the GPU's own NVLink)"
     if key in LINKS:
-        if fewer and LINKS[key] == fewer[0]:        # an H800 / A800 board: fewer NVLinks
-            return own, f"link {raw!r} read as {own} ({fewer[3]}: {fewer[1]} NVLinks)"
+        fewer = fewer_links_for(LINKS[key], gpu) if LINKS[key].startswith("nvlink") else None
+        if fewer:                                 # an H800 / A800 board: fewer NVLinks
+            return fewer[0], f"link {raw!r} read as {fewer[0]} ({fewer[1]})"
         return key, why
-    m = _PCIE_GEN.match(raw)
+    m = PCIE_LINK_RE.match(raw)
     if m:
-        gen = m.group(1) or ("5" if own.startswith("pcie5") else "4")
+        gen = m.group(1) or ("5" if _own_link(gpu).startswith("pcie5") else "4")
         return f"pcie{gen}", (f"link {raw!r} read as pcie{gen}"
                               + ("" if m.group(1) else " (the GPU's own generation)"))
     try:

@@ -244,7 +244,7 @@ def read_table(path_or_df) -> tuple[Table, str]:
 
 
 # ---- a PCIe link named by generation -> a preset -------------------------------------------
-_PCIE_LINK = re.compile(r"^pcie[-_ ]?(?:gen)?([345])?(?:\.0)?(?:[-_ ]?x16)?$", re.I)
+PCIE_LINK_RE = re.compile(r"^pcie[-_ ]?(?:gen)?([345])?(?:\.0)?(?:[-_ ]?x16)?$", re.I)
 _NO_P2P = re.compile(r"\b(no|without|disabled?)[- ]p2p\b|\bp2p[: (]*(no|off|disabled|not "
                      r"supported)\b|host[- ]staged|through (the )?host", re.I)
 _P2P = re.compile(r"\bp2p[: (]*(yes|on|enabled?)\b|\b(with|enabled?|via) p2p\b|"
@@ -271,13 +271,13 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
     link: a measured H100 board has no NVLink 3."""
     if str(interconnect).strip().lower() in _NVLINK_GENERIC:
         if str(interconnect).strip().lower() == "nvswitch":   # the GPU's own NVLink, by switch
-            link, why = _nvlink_for("nvlink", gpu)
+            link = nvlink_for("nvlink", gpu)[0]
             return link, f"{interconnect}: {link} (the GPU's own NVLink)"
-        return _nvlink_for(interconnect, gpu)
+        return nvlink_for(interconnect, gpu)
     fewer = fewer_links_for(interconnect, gpu)
     if fewer:
         return fewer
-    m = _PCIE_LINK.match(str(interconnect).strip())
+    m = PCIE_LINK_RE.match(str(interconnect).strip())
     if not m:
         return interconnect, ""
     notes = notes or ""
@@ -320,7 +320,10 @@ def fewer_links_for(link: str, gpu: str) -> tuple[str, str] | None:
     return None
 
 
-def _nvlink_for(interconnect: str, gpu: str) -> tuple[str, str]:
+def nvlink_for(interconnect: str, gpu: str) -> tuple[str, str]:
+    """(preset, reason) of a generic NVLink name on ``gpu``: the GPU's own link where that is
+    an NVLink other than NVLink 3 (``nvlink4``, ``nvlink5``, ``nvlink_bridge``, the 8-link
+    H800 / A800 presets), else ``interconnect`` as it is, with no reason."""
     from .hardware import get_gpu
     try:
         g = get_gpu(gpu)
@@ -340,7 +343,7 @@ def _links(df, inf, notes) -> np.ndarray:
     text = df["interconnect"].astype(str).str.strip()
     from .hardware import FEWER_LINKS
     bases = {base for base, *_ in FEWER_LINKS.values()}
-    generic = text.str.match(_PCIE_LINK.pattern, case=False) \
+    generic = text.str.match(PCIE_LINK_RE.pattern, case=False) \
         | text.str.lower().isin(_NVLINK_GENERIC) | text.str.lower().isin(bases)
     rows = np.flatnonzero(inf & generic.to_numpy(dtype=bool))
     if not len(rows):
