@@ -308,8 +308,7 @@ def predict_row(r: dict) -> tuple[float, str, str, int]:
     cross = bool(SOCKET_RE.search(r["notes"]))
     if "cross_socket" in r and str(r["cross_socket"]).lower() in ("yes", "no"):
         cross = str(r["cross_socket"]).lower() == "yes"
-    own = r.get("own_link")
-    own = _own_link(r["gpu"]) if own is None else own
+    own = r["own_link"]                      # read_collectives looked it up
     intra, net = preset_for(r["link"], r["p2p"], r["notes"], gpn, cross, own)
     if net and intra and intra == own and not INTRA_RE.search(r["notes"]):
         note.append(f"intra-node link not stated: the GPU's own ({own})")

@@ -152,13 +152,21 @@ def flag_error(e: Exception, override: dict | None = None) -> str:
 
 
 # ---- --model / hardware -----------------------------------------------------------------------
-def model_format(model: str) -> str | None:
-    """The weight format a ``--model`` config.json path's quantization_config names, else
-    None (a preset name, a Hugging Face id, a config without one)."""
+def weight_format_for(model: str, weight_format: str, weight_bits) -> str:
+    """The weight format a run uses: ``weight_format``; but where neither it nor the bits were
+    given (``"auto"``, None), the format a ``--model`` config.json's quantization_config
+    names, said in a note."""
+    if weight_format != "auto" or weight_bits is not None:
+        return weight_format
     if not (model.endswith(".json") or os.path.isdir(model)) or not os.path.exists(model):
-        return None
+        return weight_format                  # a preset name or a Hugging Face id
     from ..hf_config import config_format
-    return config_format(model)
+    fmt = config_format(model)
+    if not fmt:
+        return weight_format
+    note(f"--model: its quantization_config names {fmt}: weights in {fmt} "
+         f"(--weight-format or --weight-bits overrides)")
+    return fmt
 
 
 def resolve_model(value: str, flag: str = "--model") -> str:

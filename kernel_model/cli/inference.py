@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from . import legacy, tune
-from .common import (BadInput, dumps, flag_error, model_format, note, resolve_hardware,
-                     resolve_model)
+from .common import (BadInput, dumps, flag_error, resolve_hardware, resolve_model,
+                     weight_format_for)
 
 
 def scenario_kwargs(a) -> tuple[dict, dict]:
@@ -17,13 +17,9 @@ def scenario_kwargs(a) -> tuple[dict, dict]:
           "overlap": a.overlap, "algorithm": a.algorithm, "runtime": a.runtime,
           "flash_attention": not a.no_flash_attention}
     flags = {"interconnect": link_flag}
-    if a.weight_format == "auto" and a.weight_bits is None:
-        fmt = model_format(a.model)
-        if fmt:                                  # a quantised checkpoint's config.json
-            kw["weight_format"] = fmt
-            flags["weight_format"] = "--model"
-            note(f"--model: its quantization_config names {fmt}: weights in {fmt} "
-                 f"(--weight-format or --weight-bits overrides)")
+    fmt = weight_format_for(a.model, a.weight_format, a.weight_bits)
+    if fmt != a.weight_format:                   # a quantised checkpoint's config.json
+        kw["weight_format"], flags["weight_format"] = fmt, "--model"
     if link is not None:
         kw["interconnect"] = link
     if gpu is not None:

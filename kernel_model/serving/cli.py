@@ -132,18 +132,16 @@ def add_parsers(subparsers):
 
 
 # ---- building the inputs ------------------------------------------------------------------
-def _model(a):
-    """``--model``: a preset, a Hugging Face id, or a config.json path (registered, as for
-    ``nexora --model``); a quantised config's format becomes ``a.weight_format`` unless
-    ``--weight-format`` or ``--weight-bits`` is given."""
-    from ..cli.common import BadInput, model_format, resolve_model
+def _model(a) -> tuple[str, str]:
+    """(model name, weight format) of ``--model``: a preset, a Hugging Face id, or a
+    config.json path (registered, as for ``nexora --model``), whose quantised format is used
+    unless ``--weight-format`` or ``--weight-bits`` is given."""
+    from ..cli.common import BadInput, resolve_model, weight_format_for
     try:
         name = resolve_model(a.model)
     except BadInput as e:
         raise CliError(str(e)) from None
-    if a.weight_format == "auto" and a.weight_bits is None:
-        a.weight_format = model_format(a.model) or "auto"
-    return name
+    return name, weight_format_for(a.model, a.weight_format, a.weight_bits)
 
 
 def _scenario(a):
@@ -151,9 +149,10 @@ def _scenario(a):
     from kernel_model.hardware import get_gpu
     ic = a.interconnect or get_gpu(a.gpu).native_link
     n = a.tp * a.pp
-    return km.Scenario(model=_model(a), gpu=a.gpu, interconnect="none" if n == 1 else ic,
+    model, fmt = _model(a)
+    return km.Scenario(model=model, gpu=a.gpu, interconnect="none" if n == 1 else ic,
                        tp=a.tp, pp=a.pp, weight_bits=a.weight_bits or 16,
-                       weight_format=a.weight_format, kv_bits=a.kv_bits or 16, runtime=a.runtime)
+                       weight_format=fmt, kv_bits=a.kv_bits or 16, runtime=a.runtime)
 
 
 def _workload(a):
@@ -211,11 +210,12 @@ def _run_capacity(a):
     from . import capacity, plan_capacity
     from ..progress import progress_bar
     if a.plan:
-        df = plan_capacity(_model(a), a.gpu, a.num_gpus, slo=a.slo, workload=_workload(a),
+        model, fmt = _model(a)
+        df = plan_capacity(model, a.gpu, a.num_gpus, slo=a.slo, workload=_workload(a),
                            interconnect=a.interconnect, gpu_hour_usd=a.gpu_hour_usd,
                            target_rps=a.target_rps, progress=True, requests=a.requests,
                            weight_bits=(a.weight_bits,) if a.weight_bits else (16, 8),
-                           weight_format=a.weight_format, runtime=a.runtime, kv_bits=a.kv_bits,
+                           weight_format=fmt, runtime=a.runtime, kv_bits=a.kv_bits,
                            max_batch=a.max_batch, max_batched_tokens=a.max_batched_tokens,
                            kv_cache_fraction=a.kv_cache_fraction, admission=a.admission)
         if a.csv:
