@@ -172,5 +172,7 @@ DEFAULT = Calibration(
     eager_server_step_s=0.0155,
     roofline_exponent=1.767438069761306,
     families={},
-    runtimes={'vllm': {'launch_overhead_s': 6.597784581968294e-06}},
+    runtimes={'vllm': {'launch_overhead_s': 6.597784581968294e-06},
+              'llamacpp': {'launch_overhead_s': 1.138761484827555e-05},
+              'llamacpp-eager': {'launch_overhead_s': 1.413416952575058e-05}},
     source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

@@ -206,10 +206,13 @@ def allgather(S, n, link, c, group=1.0):
 
 def alltoall(S, n, link, c, group=1.0):
     """All-to-all where each rank sends S bytes spread evenly over the n ranks: the n-1
-    peer exchanges run concurrently, so latency is paid about once per log2 round."""
+    peer exchanges run concurrently, so latency is paid about once per log2 round. NCCL runs
+    it as grouped send / receive pairs, one per peer, which cost ``a2a_call`` more per call
+    than a collective of as many steps (measured on PCIe through host memory and on
+    NVSwitch alike: ``hardware.COLLECTIVE_CONSTANTS``)."""
     n = np.maximum(n, 1.0)
     nm1 = n - 1.0
-    call = c / group
+    call = (c + link.get("a2a_call", 0.0)) / group
     multi, hop, bw = _tier(n, link, group, chain=False)
     t = _protocols(call, np.maximum(_log2c(n), 1.0), hop, nm1 / n * S, bw, link, group)
     return np.where(n > 1, t, 0.0)

@@ -78,6 +78,13 @@ COLLECTIVE_CONSTANTS = {
     # one NCCL channel's bus bandwidth over PCIe, measured, not fitted: 2 channels 22.2 GB/s
     # (8 RTX PRO 6000 on dual Turin, default graph; rtx6kpro optimization/nccl-tuning.md)
     "chan_bw_gbps": 11.1,
+    # an all-to-all (NCCL runs it as grouped send/receive pairs, one per peer) costs this much
+    # more per call than a collective of as many steps; measured, not fitted with the rest: the
+    # median excess over the model without it of the 10 all-to-all rows, 2 RTX 4090 through
+    # host memory (tinygrad open-gpu-kernel-modules #17: 2.5-3.1 us; the same box with P2P
+    # measured the same 12 us) and 8 H20 on NVSwitch (DeepEP #303: 1.9-2.6 us;
+    # benchmarks/data/nccl-alltoall-h20-x8.csv); tools/fit_collectives.py --a2a recomputes it
+    "a2a_call_s": 2.5e-06,
 }
 
 

@@ -28,7 +28,8 @@ published measurements of that runtime exist (``Calibration.runtimes``, fitted w
 
 Profiles: ``compiled`` (the default: any CUDA-graph / C++ runtime not named below),
 ``trtllm`` (its C++ runtime), ``trtllm-pytorch`` (its PyTorch backend, default from 1.0),
-``vllm``, ``sglang``, ``tgi`` (TGI >= 2.0), ``tgi-eager`` (TGI < 2.0);
+``vllm``, ``sglang``, ``tgi`` (TGI >= 2.0), ``llamacpp`` (CUDA graphs per device; eager
+under a tensor split), ``llamacpp-eager`` (no graphs), ``tgi-eager`` (TGI < 2.0);
 ``eager_server`` is an alias of ``tgi-eager``. ``runtime_for_framework`` maps the
 ``framework`` text of a measurements file to a profile by documented release facts.
 """
@@ -60,6 +61,8 @@ class Runtime:
     eager_launch_s: float = EAGER_LAUNCH_S   # per-kernel floor when graphs is False, s
     host_per_seq_s: float = 0.0   # host time per sequence sampled in a pass (scheduling,
     # input preparation, sampling bookkeeping, detokenisation) that the GPU waits for, s
+    split: str = ""               # the profile that runs under a tensor split (tp > 1), if
+    # another: llama.cpp's split buffers cannot be captured in a CUDA graph
 
 
 RUNTIMES = {r.name: r for r in [
@@ -98,6 +101,21 @@ RUNTIMES = {r.name: r for r in [
     Runtime("tgi", True, 0.0, False,
             "Text Generation Inference from 2.0 (decode replayed as CUDA graphs)",
             "text-generation-inference PR #1703 (CUDA graphs by default)"),
+    Runtime("llamacpp", True, 0.0, False,
+            "llama.cpp (ggml CUDA backend): token generation replayed as one CUDA graph per "
+            "device from PR #6766 (May 2024), so split mode layer (pp here) keeps them; split "
+            "mode row / tensor (tp here) keeps the weights in split buffers, which graph "
+            "capture does not support, so there every kernel is launched eagerly",
+            "llama.cpp PR #6766 and ggml-cuda.cu ('disabling CUDA graphs due to split "
+            "buffer'); launch gap fitted on kernel_model/data/llamacpp.csv (PR #6766, "
+            "issue #6763: RTX 3090, RTX 4090, H100 PCIe, Llama-2-7B 4-bit, batch 1)",
+            split="llamacpp-eager"),
+    Runtime("llamacpp-eager", False, 0.0, False,
+            "llama.cpp without CUDA graphs (before PR #6766, May 2024, or built with "
+            "GGML_CUDA_DISABLE_GRAPHS / GGML_CUDA_GRAPHS=OFF): every kernel launched from the "
+            "host, at least eager_launch_s each",
+            "llama.cpp PR #6766 (its 'master' rows: no graphs); the published eager launch "
+            "floor (EAGER_LAUNCH_S)"),
     Runtime("tgi-eager", False, 0.0, True,
             "Text Generation Inference before 2.0: eager PyTorch shards behind a Rust router, "
             "a router <-> shard round trip per token: eager_server_step_s of host time per "
@@ -106,7 +124,9 @@ RUNTIMES = {r.name: r for r in [
 ]}
 RUNTIME_ALIASES = {"eager_server": "tgi-eager", "tensorrt-llm": "trtllm",
                    "trtllm_pytorch": "trtllm-pytorch",
-                   "tensorrt_llm": "trtllm", "trt-llm": "trtllm", "text-generation-inference": "tgi"}
+                   "tensorrt_llm": "trtllm", "trt-llm": "trtllm", "text-generation-inference": "tgi",
+                   "llama.cpp": "llamacpp", "llama-cpp": "llamacpp", "llama_cpp": "llamacpp",
+                   "ggml": "llamacpp"}
 
 
 def list_runtimes() -> list[str]:
@@ -132,6 +152,14 @@ def launch_gap(rt: Runtime, launch_overhead_s: float) -> float:
     return launch_overhead_s if rt.graphs else max(launch_overhead_s, rt.eager_launch_s)
 
 
+def split_runtime(name, tp) -> str:
+    """The profile a run of profile ``name`` uses at tensor parallelism ``tp``: its ``split``
+    profile where tp > 1 (llama.cpp: split mode row / tensor loses its CUDA graphs), else
+    its own name."""
+    rt = get_runtime(name)
+    return rt.split if (rt.split and float(tp) > 1) else rt.name
+
+
 def parameters(name, calibration=None, family: str | None = None) -> dict:
     """The physical numbers profile ``name`` runs with under ``calibration`` (default: the
     engine's), for GPUs of ``family``: launch gap with and without graphs, host time per
@@ -141,7 +169,7 @@ def parameters(name, calibration=None, family: str | None = None) -> dict:
     cal = (calibration or DEFAULT).resolve(family, rt.name)
     over = (calibration or DEFAULT).runtimes.get(rt.name, {})
     host = cal.step_overhead_s + (cal.eager_server_step_s if rt.host_per_pass else 0.0)
-    return {"runtime": rt.name, "graphs": rt.graphs,
+    return {"runtime": rt.name, "graphs": rt.graphs, "tp_runs_as": rt.split or rt.name,
             "launch_s": launch_gap(rt, cal.launch_overhead_s),
             "launch_graph_s": cal.launch_overhead_s,
             "launch_eager_s": max(cal.launch_overhead_s, rt.eager_launch_s),
@@ -160,8 +188,16 @@ _VERSION = re.compile(r"\bv?(\d+)\.(\d+)(?:\.(\d+))?")
 _TGI = re.compile(r"\b(tgi|text[- ]generation[- ]inference)\b", re.I)
 _TGI_FACT = ("TGI replays decode steps as CUDA graphs by default from 2.0 "
              "(text-generation-inference PR #1703)")
+_LLAMACPP = r"\b(llama\.?cpp|llama[- ]bench|llama[- ]server|ggml)\b"
 # (pattern, profile, release fact), first match wins
 _RULES = (
+    (re.compile(_LLAMACPP + r".*\b(no cuda graphs?|without cuda graphs?|graphs off|"
+                r"ggml_cuda_disable_graphs|ggml_cuda_graphs=off|before pr #?6766)", re.I),
+     "llamacpp-eager", "llama.cpp without CUDA graphs (as the text says: graphs arrived with "
+     "PR #6766, May 2024)"),
+    (re.compile(_LLAMACPP, re.I), "llamacpp",
+     "llama.cpp: token generation as CUDA graphs from PR #6766 (May 2024), one per device; "
+     "split mode row / tensor (tp > 1) launches eagerly (split buffers)"),
     (re.compile(r"\bsglang\b", re.I), "sglang", "SGLang: CUDA-graph decode"),
     (re.compile(r"\bvllm\b", re.I), "vllm",
      "vLLM: CUDA-graph decode by default from 0.2.5 (eager mode, older or --enforce-eager, "

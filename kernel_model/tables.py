@@ -20,7 +20,7 @@ from . import xp
 from .hardware import (get_gpu, get_interconnect, inter_node_for,
                        COLLECTIVE_CONSTANTS as _K)
 from .models import get_model
-from .runtime import get_runtime, launch_gap
+from .runtime import get_runtime, launch_gap, split_runtime
 from .formats import resolve as _resolve_format, math_flops, get_format
 
 #: Plan fields that enter T as numbers (one value, or an axis of a sweep).
@@ -82,7 +82,8 @@ def link_facts(link, inter) -> dict:
             "ll_frac": k["ll_frac"], "simple_lat": k["simple_lat"],
             "simple_call": k["simple_call_s"], "socket_lat": k["socket_lat"],
             "socket_bw": k["socket_bw_gbps"] * 1e9, "direct_frac": k["direct_frac"],
-            "direct_call": k["direct_call"], "chan_bw": k["chan_bw_gbps"] * 1e9}
+            "direct_call": k["direct_call"], "chan_bw": k["chan_bw_gbps"] * 1e9,
+            "a2a_call": k["a2a_call_s"]}
 
 
 def cal_row(cal, rt) -> dict:
@@ -165,7 +166,7 @@ def derive_link(T) -> dict:
 
 #: link_facts keys passed through to P["link"] unchanged (new link facts go here).
 _LINK_EXTRA = ("host", "socket", "nvls_bw", "ll_frac", "simple_lat", "simple_call",
-               "socket_lat", "socket_bw", "direct_frac", "direct_call", "chan_bw")
+               "socket_lat", "socket_bw", "direct_frac", "direct_call", "chan_bw", "a2a_call")
 
 
 # ---- the tables: (Scenario fields a row depends on, function of them -> row of floats) -------
@@ -189,8 +190,9 @@ def _link(gpu, interconnect, inter_node):
     return link_row(get_gpu(gpu), interconnect, inter_node)
 
 
-def _cal(efficiency, gpu, runtime):
-    return cal_row(calibration(efficiency, get_gpu(gpu).family, runtime), get_runtime(runtime))
+def _cal(efficiency, gpu, runtime, tp=1):
+    name = split_runtime(runtime, tp)        # llama.cpp under a tensor split: no CUDA graphs
+    return cal_row(calibration(efficiency, get_gpu(gpu).family, name), get_runtime(name))
 
 
 def _alg(algorithm):
@@ -201,7 +203,7 @@ def _alg(algorithm):
 #: changes the numbers: one more entry). ``sweep`` lays each table out over the grid axes of
 #: its fields; one scenario is the length-1 case (:func:`scenario_T`).
 TABLES = ((MODEL_DEPS, _model), (("gpu",), _gpu), (LINK_DEPS, _link),
-          (("efficiency", "gpu", "runtime"), _cal), (("runtime",), runtime_row),
+          (("efficiency", "gpu", "runtime", "tp"), _cal), (("runtime",), runtime_row),
           (("algorithm",), _alg), (("weight_format", "weight_bits", "gpu"), format_row))
 
 

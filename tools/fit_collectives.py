@@ -82,6 +82,23 @@ def put(k, v):
     H.derive_fewer_links()                  # H800 / A800: their bases with fewer links
 
 
+A2A_CHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "benchmarks", "data", "nccl-alltoall-h20-x8.csv")
+
+
+def a2a_call(csv, check=A2A_CHECK):
+    """The all-to-all call cost (s): the median, over the all-to-all rows with a time of
+    ``csv`` and of the H20 check table, of the measured time less the model's without it."""
+    old = H.COLLECTIVE_CONSTANTS["a2a_call_s"]
+    H.COLLECTIVE_CONSTANTS["a2a_call_s"] = 0.0
+    try:
+        out = pd.concat([VC.validate_collectives(pd.read_csv(p), p) for p in (csv, check)])
+    finally:
+        H.COLLECTIVE_CONSTANTS["a2a_call_s"] = old
+    a2a = out[(out.collective == "all_to_all") & out.timed & (out.status == "ok")]
+    return float(np.median(a2a.measured_us - a2a.predicted_us)) * 1e-6
+
+
 def main(argv=None):
     from scipy.optimize import least_squares
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -92,7 +109,14 @@ def main(argv=None):
     ap.add_argument("--only", metavar="PRESETS",
                     help="comma-separated presets to refit, all else held (the network presets "
                          "were last refitted so: --only roce,efa,tcp,tcpxo)")
+    ap.add_argument("--a2a", action="store_true",
+                    help="print the all-to-all call cost (a2a_call_s) the all-to-all rows measure "
+                         "and stop")
     a = ap.parse_args(argv)
+    if a.a2a:
+        print(f"a2a_call_s = {a2a_call(a.csv):.3g}  (hardware.COLLECTIVE_CONSTANTS: "
+              f"{H.COLLECTIVE_CONSTANTS['a2a_call_s']:.3g})")
+        return
     only = a.only.split(",") if a.only else None
     unknown = [p for p in only or () if p not in PRESET_FIELDS]
     if unknown:

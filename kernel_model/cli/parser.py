@@ -175,7 +175,8 @@ def _runtime(r):
     r.add_argument("--runtime", default="compiled", metavar="NAME",
                    help="serving runtime profile: " + ", ".join(list_runtimes())
                         + " (compiled: CUDA graphs / C++, the default; tgi-eager / eager_server: "
-                          "a Python server without CUDA graphs, TGI < 2.0)")
+                          "a Python server without CUDA graphs, TGI < 2.0; llamacpp: CUDA graphs per "
+                          "GPU, none at --tp > 1)")
     r.add_argument("--no-flash-attention", action="store_true", help="materialise attention scores")
 
 

@@ -62,7 +62,7 @@ def describe(res, a, scaling, extra=()) -> str:
         L.append(f"              nodes of {sc.gpus_per_node} joined by {x.name} ({x.bw_gbps:g} GB/s)")
     L.append(f"  plan        tp={sc.tp} pp={sc.pp} ep={sc.ep}, batch {sc.batch}, "
              f"micro-batches {sc.micro_batches}, algorithm {sc.algorithm}, comm group {sc.comm_group}, "
-             f"overlap {sc.overlap:.0%}, {sc.runtime} runtime")
+             f"overlap {sc.overlap:.0%}, {sc.runtime} runtime" + _split_note(sc))
     from ..formats import describe
     L.append(f"  precision   weights {describe(sc.weight_format, sc.weight_bits, sc.gpu_spec())}, "
              f"KV cache {sc.kv_bits}-bit, "
@@ -245,3 +245,12 @@ def kernel_lines(res) -> list[str]:
     L.append(f"  {res.kernels_per_step} kernels and {res.collectives_per_step} collectives per step "
              f"on the busiest stage")
     return L
+
+
+def _split_note(sc) -> str:
+    """Where the runtime runs as another profile under this plan's tensor split."""
+    from ..runtime import get_runtime, split_runtime
+    as_ = split_runtime(sc.runtime, sc.tp)
+    if as_ == get_runtime(sc.runtime).name:
+        return ""
+    return f" (as {as_} at tp > 1: its split weights cannot be captured in a CUDA graph)"

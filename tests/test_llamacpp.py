@@ -1,0 +1,83 @@
+"""llama.cpp as serving-runtime profiles: CUDA graphs per device (from PR #6766), none under a
+tensor split (split buffers), launch gaps fitted on kernel_model/data/llamacpp.csv."""
+import os
+
+import pandas as pd
+import pytest
+
+import kernel_model as km
+from kernel_model import calibrate as C
+from kernel_model import validate as V
+from kernel_model.cli import main as cli_main
+
+DATA = os.path.join(os.path.dirname(km.__file__), "data", "llamacpp.csv")
+KW = dict(model="llama-2-70b", gpu="rtx-4090", interconnect="pcie4_bad", weight_format="q4_k_m",
+          batch=1, prompt_tokens=16, output_tokens=128)
+
+
+@pytest.mark.parametrize("framework,runtime", [
+    ("llama.cpp b3447", "llamacpp"),
+    ("llama-bench (llama.cpp CUDA, -sm layer)", "llamacpp"),
+    ("ggml CUDA backend", "llamacpp"),
+    ("llama.cpp master before PR #6766 (no CUDA graphs)", "llamacpp-eager"),
+    ("llama.cpp built with GGML_CUDA_DISABLE_GRAPHS=1", "llamacpp-eager"),
+    ("llamafile", "compiled"),                      # not llama.cpp's name: no rule
+])
+def test_framework_text_picks_the_llamacpp_profiles(framework, runtime):
+    assert km.runtime_for_framework(framework)[0] == runtime
+
+
+def test_a_tensor_split_runs_llamacpp_without_graphs_and_a_layer_split_keeps_them():
+    """Split mode row / tensor (tp > 1) keeps weights in split buffers, which ggml-cuda does
+    not capture in a CUDA graph: the run is llamacpp-eager's, exactly. A layer split (pp) and
+    one GPU keep the graph profile, whose per-kernel gap is the shorter."""
+    for tp, pp in ((2, 1), (4, 1)):
+        a = km.simulate(**KW, tp=tp, pp=pp, runtime="llamacpp")
+        b = km.simulate(**KW, tp=tp, pp=pp, runtime="llamacpp-eager")
+        assert a.tpot_s == b.tpot_s and a.breakdown == b.breakdown
+    for tp, pp in ((1, 2), (1, 4)):
+        a = km.simulate(**KW, tp=tp, pp=pp, runtime="llamacpp")
+        b = km.simulate(**KW, tp=tp, pp=pp, runtime="llamacpp-eager")
+        assert a.breakdown["launch_overhead"] < b.breakdown["launch_overhead"]
+        assert a.breakdown["hbm"] == b.breakdown["hbm"]
+        gaps = (km.runtime.parameters("llamacpp")["launch_s"],
+                km.runtime.parameters("llamacpp-eager")["launch_s"])
+        assert a.breakdown["launch_overhead"] / b.breakdown["launch_overhead"] == pytest.approx(
+            gaps[0] / gaps[1], rel=1e-9)
+    # the sweep lays the rule out over its tp axis as simulate does, one scenario at a time
+    df = km.sweep({**KW, "interconnect": "pcie4_bad", "tp": [1, 2, 4], "runtime": ["llamacpp"]})
+    for _, r in df.iterrows():
+        assert r["tpot_s"] == pytest.approx(
+            km.simulate(**KW, tp=int(r["tp"]), runtime="llamacpp").tpot_s, rel=1e-12)
+
+
+def test_graphs_are_never_slower_and_both_gaps_come_from_the_file():
+    """The two gaps are fitted on the six published rows (three GPUs, with and without CUDA
+    graphs), one field each, everything else held: refitting returns the shipped values."""
+    g, e = (km.runtime.parameters(n)["launch_s"] for n in ("llamacpp", "llamacpp-eager"))
+    assert 5e-6 < g < e < 20e-6
+    for name, shipped in (("llamacpp", g), ("llamacpp-eager", e)):
+        cal, rep = C.fit(DATA, params=(f"launch_overhead_s@{name}",))
+        assert cal.runtimes[name]["launch_overhead_s"] == pytest.approx(shipped, rel=0.02)
+        assert set(rep["parameters"].sources[0].split(", ")) == {"llamacpp-issue6763",
+                                                                  "llamacpp-pr6766"}
+
+
+def test_the_published_llamacpp_rows_are_within_15_percent():
+    s = V.summarize(V.validate(DATA))
+    assert s["overall"] <= 10.0
+    df = V.validate(DATA)
+    ok = df[df.status == "ok"] if "status" in df else df
+    assert (ok.error_pct.abs() <= 15.0).all(), ok[["id", "error_pct"]]
+    assert len(ok) == len(pd.read_csv(DATA)) == 6
+    # with the generic compiled profile the graph rows were 13-29 % slow
+    assert set(ok.runtime) == {"llamacpp", "llamacpp-eager"}
+
+
+def test_cli_says_when_llamacpp_runs_without_graphs(capsys):
+    args = ["--gpu", "rtx-4090", "--model", "llama-2-70b", "--weight-format", "q4_k_m",
+            "--runtime", "llama.cpp"]
+    assert cli_main(args + ["--tp", "2"]) in (0, None)
+    assert "as llamacpp-eager at tp > 1" in capsys.readouterr().out
+    assert cli_main(args + ["--pp", "2"]) in (0, None)
+    assert "llamacpp-eager" not in capsys.readouterr().out
