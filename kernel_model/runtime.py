@@ -61,8 +61,11 @@ class Runtime:
     eager_launch_s: float = EAGER_LAUNCH_S   # per-kernel floor when graphs is False, s
     host_per_seq_s: float = 0.0   # host time per sequence sampled in a pass (scheduling,
     # input preparation, sampling bookkeeping, detokenisation) that the GPU waits for, s
-    split: str = ""               # the profile that runs under a tensor split (tp > 1), if
-    # another: llama.cpp's split buffers cannot be captured in a CUDA graph
+    eager_as: str = ""            # the profile that runs where this one's graphs do not
+    # apply (llama.cpp: a tensor split, tp > 1, or more than one sequence per step), if any
+    custom_allreduce: str = "any"  # where the stack runs its own one/two-shot all-reduce
+    # (with peer-to-peer access, up to direct_allreduce_max_bytes): "any"; "mesh" = only among
+    # GPUs a full NVLink / Infinity Fabric mesh joins, or 2 GPUs over PCIe; "none": NCCL only
 
 
 RUNTIMES = {r.name: r for r in [
@@ -93,29 +96,37 @@ RUNTIMES = {r.name: r for r in [
             "vLLM PR #1926 (CUDA graphs), vLLM 0.8 release notes (V1 default); "
             "host_per_seq_s: vLLM PR #818 (tokenizer + scheduling ~20 us per generated "
             "token, Llama-70B on 4 x A100), issue #6801 (~20 ms between steps at batch 200, "
-            "~100 us per sequence, 2024), issue #6854 (5-13 ms GPU bubble per decode step)",
-            host_per_seq_s=PYTHON_ENGINE_SEQ_S),
+            "~100 us per sequence, 2024), issue #6854 (5-13 ms GPU bubble per decode step); "
+            "custom all-reduce: custom_all_reduce.py ('not supported on more than two "
+            "PCIe-only GPUs': NCCL there)",
+            host_per_seq_s=PYTHON_ENGINE_SEQ_S, custom_allreduce="mesh"),
     Runtime("sglang", True, 0.0, False,
-            "SGLang (CUDA graphs for decode, overlap scheduler from 0.4): kernels as vLLM's",
-            "SGLang v0.4 release blog (zero-overhead batch scheduler)"),
+            "SGLang (CUDA graphs for decode, overlap scheduler from 0.4): kernels as vLLM's, "
+            "and vLLM's custom all-reduce with its rule (NCCL over PCIe beyond 2 GPUs)",
+            "SGLang v0.4 release blog (zero-overhead batch scheduler); its custom_all_reduce.py "
+            "(vLLM's)", custom_allreduce="mesh"),
     Runtime("tgi", True, 0.0, False,
             "Text Generation Inference from 2.0 (decode replayed as CUDA graphs)",
             "text-generation-inference PR #1703 (CUDA graphs by default)"),
     Runtime("llamacpp", True, 0.0, False,
             "llama.cpp (ggml CUDA backend): token generation replayed as one CUDA graph per "
-            "device from PR #6766 (May 2024), so split mode layer (pp here) keeps them; split "
-            "mode row / tensor (tp here) keeps the weights in split buffers, which graph "
-            "capture does not support, so there every kernel is launched eagerly",
-            "llama.cpp PR #6766 and ggml-cuda.cu ('disabling CUDA graphs due to split "
-            "buffer'); launch gap fitted on kernel_model/data/llamacpp.csv (PR #6766, "
+            "device from PR #6766 (May 2024), for one sequence per step (more run eagerly), "
+            "and split mode layer (pp here) keeps them. A "
+            "tensor split (tp here) runs at llamacpp-eager's gap: split mode row keeps the "
+            "weights in split buffers, which graph capture does not support, and syncs after "
+            "every matrix multiplication (not modelled: its all-reduces are priced as split "
+            "mode tensor's two per layer); split mode tensor (PR #19378, 2026) captures the "
+            "many sub-graphs between its syncs, at an overhead its author reports",
+            "llama.cpp PR #6766, PR #19378 and ggml-cuda.cu ('disabling CUDA graphs due to "
+            "split buffer'); launch gap fitted on kernel_model/data/llamacpp.csv (PR #6766, "
             "issue #6763: RTX 3090, RTX 4090, H100 PCIe, Llama-2-7B 4-bit, batch 1)",
-            split="llamacpp-eager"),
+            eager_as="llamacpp-eager", custom_allreduce="none"),
     Runtime("llamacpp-eager", False, 0.0, False,
             "llama.cpp without CUDA graphs (before PR #6766, May 2024, or built with "
             "GGML_CUDA_DISABLE_GRAPHS / GGML_CUDA_GRAPHS=OFF): every kernel launched from the "
             "host, at least eager_launch_s each",
-            "llama.cpp PR #6766 (its 'master' rows: no graphs); the published eager launch "
-            "floor (EAGER_LAUNCH_S)"),
+            "llama.cpp PR #6766 (its 'master' rows: no graphs); launch gap fitted on "
+            "kernel_model/data/llamacpp.csv", custom_allreduce="none"),
     Runtime("tgi-eager", False, 0.0, True,
             "Text Generation Inference before 2.0: eager PyTorch shards behind a Rust router, "
             "a router <-> shard round trip per token: eager_server_step_s of host time per "
@@ -152,12 +163,13 @@ def launch_gap(rt: Runtime, launch_overhead_s: float) -> float:
     return launch_overhead_s if rt.graphs else max(launch_overhead_s, rt.eager_launch_s)
 
 
-def split_runtime(name, tp) -> str:
-    """The profile a run of profile ``name`` uses at tensor parallelism ``tp``: its ``split``
-    profile where tp > 1 (llama.cpp: split mode row / tensor loses its CUDA graphs), else
-    its own name."""
+def plan_runtime(name, tp, batch=1) -> str:
+    """The profile a run of profile ``name`` uses at tensor parallelism ``tp`` and ``batch``
+    sequences per step: its ``eager_as`` profile where its graphs do not apply, else its own
+    name. llama.cpp captures a CUDA graph only for one sequence (ggml-cuda.cu: "disable CUDA
+    graphs for batch size > 1") on unsplit weights (split buffers cannot be captured)."""
     rt = get_runtime(name)
-    return rt.split if (rt.split and float(tp) > 1) else rt.name
+    return rt.eager_as if (rt.eager_as and (float(tp) > 1 or float(batch) > 1)) else rt.name
 
 
 def parameters(name, calibration=None, family: str | None = None) -> dict:
@@ -169,7 +181,8 @@ def parameters(name, calibration=None, family: str | None = None) -> dict:
     cal = (calibration or DEFAULT).resolve(family, rt.name)
     over = (calibration or DEFAULT).runtimes.get(rt.name, {})
     host = cal.step_overhead_s + (cal.eager_server_step_s if rt.host_per_pass else 0.0)
-    return {"runtime": rt.name, "graphs": rt.graphs, "tp_runs_as": rt.split or rt.name,
+    return {"runtime": rt.name, "graphs": rt.graphs, "eager_as": rt.eager_as or rt.name,
+            "custom_allreduce": rt.custom_allreduce,
             "launch_s": launch_gap(rt, cal.launch_overhead_s),
             "launch_graph_s": cal.launch_overhead_s,
             "launch_eager_s": max(cal.launch_overhead_s, rt.eager_launch_s),
@@ -196,8 +209,8 @@ _RULES = (
      "llamacpp-eager", "llama.cpp without CUDA graphs (as the text says: graphs arrived with "
      "PR #6766, May 2024)"),
     (re.compile(_LLAMACPP, re.I), "llamacpp",
-     "llama.cpp: token generation as CUDA graphs from PR #6766 (May 2024), one per device; "
-     "split mode row / tensor (tp > 1) launches eagerly (split buffers)"),
+     "llama.cpp: token generation as CUDA graphs from PR #6766 (May 2024), one per device, "
+     "for one sequence per step; split mode row / tensor (tp > 1) and batches launch eagerly"),
     (re.compile(r"\bsglang\b", re.I), "sglang", "SGLang: CUDA-graph decode"),
     (re.compile(r"\bvllm\b", re.I), "vllm",
      "vLLM: CUDA-graph decode by default from 0.2.5 (eager mode, older or --enforce-eager, "

@@ -20,7 +20,7 @@ from . import xp
 from .hardware import (get_gpu, get_interconnect, inter_node_for,
                        COLLECTIVE_CONSTANTS as _K)
 from .models import get_model
-from .runtime import get_runtime, launch_gap, split_runtime
+from .runtime import get_runtime, launch_gap, plan_runtime
 from .formats import resolve as _resolve_format, math_flops, get_format
 
 #: Plan fields that enter T as numbers (one value, or an axis of a sweep).
@@ -77,6 +77,7 @@ def link_facts(link, inter) -> dict:
     return {"bw": link.bw_gbps * 1e9, "lat0": link.latency_s, "p2p": float(link.p2p),
             "in_switch": float(link.in_switch), "net": float(net),
             "host": float(link.host_staged), "socket": float(link.cross_socket),
+            "pcie": float(link.kind == "pcie"),
             "nvls_bw": (link.nvls_gbps or link.bw_gbps) * 1e9,
             "bw_x": x.bw_gbps * 1e9, "lat_x0": x.latency_s,
             "ll_frac": k["ll_frac"], "simple_lat": k["simple_lat"],
@@ -118,7 +119,21 @@ def calibration(efficiency, family: str, runtime: str = "compiled"):
 @lru_cache(maxsize=64)
 def runtime_row(runtime: str) -> dict:
     rt = get_runtime(runtime)
-    return {"server": float(rt.host_per_pass), "fuse": rt.fusion, "t_seq": rt.host_per_seq_s}
+    return {"server": float(rt.host_per_pass), "fuse": rt.fusion, "t_seq": rt.host_per_seq_s,
+            "car": float(CUSTOM_ALLREDUCE[rt.custom_allreduce])}
+
+
+#: Runtime.custom_allreduce as a number: where the stack's one/two-shot all-reduce may run
+CUSTOM_ALLREDUCE = {"none": 0, "mesh": 1, "any": 2}
+
+
+def custom_allreduce_max(T, tp):
+    """Largest all-reduce (bytes) "auto" may run one/two-shot under the runtime's rule: the
+    calibrated ``direct_max``; 0 for a NCCL-only stack, and for a "mesh" stack (vLLM, SGLang)
+    over PCIe beyond 2 GPUs."""
+    car, pcie = T.get("car", 2.0), T.get("pcie", 0.0)
+    off = (car < 1) | ((car < 2) & (pcie > 0) & (tp > 2))
+    return xp.where(off, 0.0, T["direct_max"])
 
 
 def format_row(weight_format: str, weight_bits, gpu) -> dict:
@@ -160,7 +175,8 @@ def derive_link(T) -> dict:
         "bw_x": xp.where(net > 0, bw, T["bw_x"]) if "link_bw_gbps" in T else T["bw_x"],
         "lat_x": xp.where(net > 0, lat, T["lat_x0"] + step) if "link_latency_us" in T
         else T["lat_x0"] + step,
-        "gpn": xp.where(net > 0, 1.0, T["gpus_per_node"]), "direct_max": T["direct_max"]})
+        "gpn": xp.where(net > 0, 1.0, T["gpus_per_node"]),
+        "direct_max": custom_allreduce_max(T, T.get("tp", 1.0))})
     return link
 
 
@@ -190,8 +206,8 @@ def _link(gpu, interconnect, inter_node):
     return link_row(get_gpu(gpu), interconnect, inter_node)
 
 
-def _cal(efficiency, gpu, runtime, tp=1):
-    name = split_runtime(runtime, tp)        # llama.cpp under a tensor split: no CUDA graphs
+def _cal(efficiency, gpu, runtime, tp=1, batch=1):
+    name = plan_runtime(runtime, tp, batch)  # llama.cpp: graphs for one sequence, unsplit
     return cal_row(calibration(efficiency, get_gpu(gpu).family, name), get_runtime(name))
 
 
@@ -203,7 +219,7 @@ def _alg(algorithm):
 #: changes the numbers: one more entry). ``sweep`` lays each table out over the grid axes of
 #: its fields; one scenario is the length-1 case (:func:`scenario_T`).
 TABLES = ((MODEL_DEPS, _model), (("gpu",), _gpu), (LINK_DEPS, _link),
-          (("efficiency", "gpu", "runtime", "tp"), _cal), (("runtime",), runtime_row),
+          (("efficiency", "gpu", "runtime", "tp", "batch"), _cal), (("runtime",), runtime_row),
           (("algorithm",), _alg), (("weight_format", "weight_bits", "gpu"), format_row))
 
 

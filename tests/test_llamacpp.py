@@ -12,7 +12,7 @@ from kernel_model.cli import main as cli_main
 
 DATA = os.path.join(os.path.dirname(km.__file__), "data", "llamacpp.csv")
 KW = dict(model="llama-2-70b", gpu="rtx-4090", interconnect="pcie4_bad", weight_format="q4_k_m",
-          batch=1, prompt_tokens=16, output_tokens=128)
+          prompt_tokens=16, output_tokens=128)
 
 
 @pytest.mark.parametrize("framework,runtime", [
@@ -78,6 +78,23 @@ def test_cli_says_when_llamacpp_runs_without_graphs(capsys):
     args = ["--gpu", "rtx-4090", "--model", "llama-2-70b", "--weight-format", "q4_k_m",
             "--runtime", "llama.cpp"]
     assert cli_main(args + ["--tp", "2"]) in (0, None)
-    assert "as llamacpp-eager at tp > 1" in capsys.readouterr().out
+    assert "as llamacpp-eager: split weights cannot" in capsys.readouterr().out
     assert cli_main(args + ["--pp", "2"]) in (0, None)
     assert "llamacpp-eager" not in capsys.readouterr().out
+    assert cli_main(args + ["--pp", "2", "--batch-size", "4"]) in (0, None)
+    assert "as llamacpp-eager: more than one sequence per step" in capsys.readouterr().out
+
+
+def test_more_than_one_sequence_runs_llamacpp_eagerly():
+    """ggml-cuda captures a graph only for one sequence per step ("disable CUDA graphs for
+    batch size > 1"): at batch 4 the run is llamacpp-eager's exactly, at batch 1 the
+    graph profile's, and a sweep over batch applies the rule point by point."""
+    kw = {**KW, "model": "llama-2-7b", "interconnect": "none"}
+    a = km.simulate(**kw, runtime="llamacpp", batch=4)
+    assert a.tpot_s == km.simulate(**kw, runtime="llamacpp-eager", batch=4).tpot_s
+    assert km.simulate(**kw, runtime="llamacpp").tpot_s < km.simulate(
+        **kw, runtime="llamacpp-eager").tpot_s
+    df = km.sweep({**kw, "batch": [1, 2, 4], "runtime": ["llamacpp"]})
+    for _, r in df.iterrows():
+        assert r["tpot_s"] == pytest.approx(
+            km.simulate(**kw, batch=int(r["batch"]), runtime="llamacpp").tpot_s, rel=1e-12)

@@ -241,3 +241,30 @@ def test_optimize_searches_plans_on_the_given_runtime():
     # host time on every step can only cost throughput under the same latency limit
     assert e.best["tokens_per_s_per_gpu"] < c.best["tokens_per_s_per_gpu"]
     assert cli_main(["optimize", "--model", "llama-2-13b", "--runtime", "eager_srv"]) == 2
+
+
+def test_vllm_and_sglang_run_nccl_over_pcie_beyond_two_gpus():
+    """vLLM's custom all-reduce (SGLang's is vLLM's) refuses more than two PCIe-only GPUs
+    ("not supported on more than two PCIe-only GPUs", custom_all_reduce.py): there "auto" is
+    NCCL's own choice, the ring, exactly. With 2 GPUs over PCIe, or 8 on an NVLink mesh,
+    its one-shot kernel is faster than the ring; a stack without the rule keeps it at tp 8
+    over PCIe; llama.cpp has no custom all-reduce anywhere."""
+    kw = dict(model="llama-3.1-70b", gpu="rtx-pro-6000", interconnect="pcie5_good", batch=1)
+
+    def comm(**k):
+        return km.simulate(**{**kw, **k}).breakdown["communication"]
+    for rt in ("vllm", "sglang"):
+        assert km.get_runtime(rt).custom_allreduce == "mesh"
+        for tp in (4, 8):
+            assert comm(tp=tp, runtime=rt) == comm(tp=tp, runtime=rt, algorithm="ring")
+        assert comm(tp=2, runtime=rt) < comm(tp=2, runtime=rt, algorithm="ring")
+        assert comm(tp=8, runtime=rt, gpu="h100-sxm", interconnect="nvlink4") < comm(
+            tp=8, runtime=rt, gpu="h100-sxm", interconnect="nvlink4", algorithm="ring")
+    assert comm(tp=8, runtime="trtllm") < comm(tp=8, runtime="trtllm", algorithm="ring")
+    for tp in (2, 8):
+        assert comm(tp=tp, runtime="llamacpp") == comm(tp=tp, runtime="llamacpp", algorithm="ring")
+    # a sweep over runtimes and TP applies the rule point by point as simulate does
+    df = km.sweep({**kw, "tp": [2, 4, 8], "runtime": ["vllm", "compiled", "llamacpp"]})
+    for _, r in df.iterrows():
+        assert r["tpot_s"] == pytest.approx(
+            km.simulate(**kw, tp=int(r["tp"]), runtime=r["runtime"]).tpot_s, rel=1e-12)

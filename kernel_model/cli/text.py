@@ -248,9 +248,11 @@ def kernel_lines(res) -> list[str]:
 
 
 def _split_note(sc) -> str:
-    """Where the runtime runs as another profile under this plan's tensor split."""
-    from ..runtime import get_runtime, split_runtime
-    as_ = split_runtime(sc.runtime, sc.tp)
+    """Where the runtime runs as another profile under this plan (llama.cpp: no CUDA graph
+    for split weights or for more than one sequence)."""
+    from ..runtime import get_runtime, plan_runtime
+    as_ = plan_runtime(sc.runtime, sc.tp, sc.batch)
     if as_ == get_runtime(sc.runtime).name:
         return ""
-    return f" (as {as_} at tp > 1: its split weights cannot be captured in a CUDA graph)"
+    why = "split weights" if sc.tp > 1 else "more than one sequence per step"
+    return f" (as {as_}: {why} cannot be captured in a CUDA graph)"
