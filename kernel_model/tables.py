@@ -20,7 +20,7 @@ from . import xp
 from .hardware import (get_gpu, get_interconnect, inter_node_for,
                        COLLECTIVE_CONSTANTS as _K)
 from .models import get_model
-from .runtime import get_runtime, launch_gap, plan_runtime
+from .runtime import get_runtime, launch_gap
 from .formats import resolve as _resolve_format, math_flops, get_format
 
 #: Plan fields that enter T as numbers (one value, or an axis of a sweep).
@@ -154,6 +154,8 @@ def derive(T) -> dict:
                            "w_qkv", "w_o", "qkv_out", "attn_out", "kv_elems", "kv_groups",
                            "attn_flops", "mats", "ffn", "E", "k", "f_e", "f_s", "phi",
                            "embed_mats", "tp", "pp", "ep", "overlap")}
+    # the runtime's gap where its graphs do not apply (llama.cpp: plan_runtime's rule)
+    P["t_launch"] = xp.where((tp > 1) | (T["batch"] > 1), T["t_launch_eager"], T["t_launch"])
     P["gps"] = xp.maximum(tp, ep)
     P["B"], P["p"], P["o"] = T["batch"], T["prompt_tokens"], T["output_tokens"]
     P["ctx"] = T["prompt_tokens"] + T["output_tokens"] / 2.0
@@ -206,9 +208,16 @@ def _link(gpu, interconnect, inter_node):
     return link_row(get_gpu(gpu), interconnect, inter_node)
 
 
-def _cal(efficiency, gpu, runtime, tp=1, batch=1):
-    name = plan_runtime(runtime, tp, batch)  # llama.cpp: graphs for one sequence, unsplit
-    return cal_row(calibration(efficiency, get_gpu(gpu).family, name), get_runtime(name))
+def _cal(efficiency, gpu, runtime):
+    """The calibration row of ``runtime``, and ``t_launch_eager``: the per-kernel gap of its
+    ``eager_as`` profile, which a plan runs at where its graphs do not apply (llama.cpp: tp > 1
+    or more than one sequence per step; :func:`derive` picks; the two profiles differ only in
+    that gap)."""
+    family, rt = get_gpu(gpu).family, get_runtime(runtime)
+    row = cal_row(calibration(efficiency, family, rt.name), rt)
+    alt = get_runtime(rt.eager_as or rt.name)
+    row["t_launch_eager"] = launch_gap(alt, calibration(efficiency, family, alt.name).launch_overhead_s)
+    return row
 
 
 def _alg(algorithm):
@@ -219,7 +228,7 @@ def _alg(algorithm):
 #: changes the numbers: one more entry). ``sweep`` lays each table out over the grid axes of
 #: its fields; one scenario is the length-1 case (:func:`scenario_T`).
 TABLES = ((MODEL_DEPS, _model), (("gpu",), _gpu), (LINK_DEPS, _link),
-          (("efficiency", "gpu", "runtime", "tp", "batch"), _cal), (("runtime",), runtime_row),
+          (("efficiency", "gpu", "runtime"), _cal), (("runtime",), runtime_row),
           (("algorithm",), _alg), (("weight_format", "weight_bits", "gpu"), format_row))
 
 

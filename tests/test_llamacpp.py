@@ -98,3 +98,19 @@ def test_more_than_one_sequence_runs_llamacpp_eagerly():
     for _, r in df.iterrows():
         assert r["tpot_s"] == pytest.approx(
             km.simulate(**kw, batch=int(r["batch"]), runtime="llamacpp").tpot_s, rel=1e-12)
+
+
+def test_an_eager_as_profile_differs_from_its_graph_profile_only_in_the_launch_gap():
+    """The engine swaps only the per-kernel gap where llama.cpp's graphs do not apply
+    (tables.derive), so every other number of the two profiles must agree."""
+    from dataclasses import asdict
+    for rt in km.RUNTIMES.values():
+        if not rt.eager_as:
+            continue
+        alt = km.get_runtime(rt.eager_as)
+        a, b = asdict(rt), asdict(alt)
+        differ = {k for k in a if a[k] != b[k]}
+        assert differ <= {"name", "graphs", "description", "source", "eager_as"}, differ
+        cal = km.DEFAULT_CALIBRATION
+        ra, rb = cal.runtimes.get(rt.name, {}), cal.runtimes.get(alt.name, {})
+        assert set(ra) | set(rb) <= {"launch_overhead_s"}
