@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     if lc:
         m = V.summarize(V.validate(lc))
         per = ", ".join(f"{k} {v:.1f} %" for k, v in m["by_source"]["mape"].items())
-        print(f"llamacpp.csv (llama.cpp runtimes; their two launch gaps are fitted on it): MAPE "
+        print(f"llamacpp.csv (llama.cpp runtimes; their launch gaps are fitted on it): MAPE "
               f"{m['overall']:.1f} % over {m['ok']} rows ({per})")
     rate = statistics.median(n / t for t in t_val)
     print(f"target >= {TARGET:.0f} rows/s: {'PASS' if rate >= TARGET else 'FAIL'}")

@@ -157,6 +157,11 @@ def _check_runtimes(v, numeric) -> dict:
     return _check_overrides(v, numeric, "runtimes", RUNTIMES, lambda n: get_runtime(n).name)
 
 
+# llama.cpp's per-kernel gap without CUDA graphs less with them, measured in its 2024 rows
+# (llamacpp-2024-eager less llamacpp-2024, both fitted on kernel_model/data/llamacpp.csv); the
+# 2025-2026 profile has no rows without graphs, so its eager gap is its own plus this (derived)
+LLAMACPP_GRAPH_SAVING_S = 1.413416952575058e-05 - 1.138761484827555e-05
+
 # The class defaults above are the earlier fit on measurements.csv alone (A100). DEFAULT is
 # refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
 # measurements.csv + measurements_2025.csv: seven values, one of them per runtime.
@@ -173,6 +178,8 @@ DEFAULT = Calibration(
     roofline_exponent=1.767438069761306,
     families={},
     runtimes={'vllm': {'launch_overhead_s': 6.597784581968294e-06},
-              'llamacpp': {'launch_overhead_s': 1.138761484827555e-05},
-              'llamacpp-eager': {'launch_overhead_s': 1.413416952575058e-05}},
+              'llamacpp': {'launch_overhead_s': 3.847082711844976e-06},
+              'llamacpp-eager': {'launch_overhead_s': 3.847082711844976e-06 + LLAMACPP_GRAPH_SAVING_S},
+              'llamacpp-2024': {'launch_overhead_s': 1.138761484827555e-05},
+              'llamacpp-2024-eager': {'launch_overhead_s': 1.413416952575058e-05}},
     source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

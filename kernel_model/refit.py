@@ -21,10 +21,11 @@ on the other, the gap fitted on NVIDIA's NIM table (9.7 us) takes NeMo's H100 sw
 term transfers between stacks (December 2026). ``eager_server_step_s`` (15.5 ms) keeps
 its earlier fit on the three TGI < 2.0 rows, the only rows that depend on it; it could join
 ``PARAMS`` but moves by < 0.2 %. ``step_overhead_s`` stays 0: fitted, it trades against
-the launch gap and costs the issue-5 TP-scaling targets nothing to leave out. The two
-llama.cpp launch gaps (``launch_overhead_s@llamacpp`` with CUDA graphs, ``@llamacpp-eager``
-without) are fitted each alone on ``llamacpp.csv``, the only rows that depend on them, with
-this recipe's values held (``kernel_model/data/README.md``).
+the launch gap and costs the issue-5 TP-scaling targets nothing to leave out. The
+llama.cpp launch gaps (``launch_overhead_s@llamacpp``, ``@llamacpp-2024`` and
+``@llamacpp-2024-eager``) are fitted each alone on ``llamacpp.csv``, the only rows that depend
+on them, with this recipe's values held (``kernel_model/data/README.md``); ``@llamacpp-eager``
+is derived from them (``calibration.LLAMACPP_GRAPH_SAVING_S``).
 """
 from __future__ import annotations
 

@@ -28,8 +28,9 @@ published measurements of that runtime exist (``Calibration.runtimes``, fitted w
 
 Profiles: ``compiled`` (the default: any CUDA-graph / C++ runtime not named below),
 ``trtllm`` (its C++ runtime), ``trtllm-pytorch`` (its PyTorch backend, default from 1.0),
-``vllm``, ``sglang``, ``tgi`` (TGI >= 2.0), ``llamacpp`` (CUDA graphs per device; eager
-under a tensor split), ``llamacpp-eager`` (no graphs), ``tgi-eager`` (TGI < 2.0);
+``vllm``, ``sglang``, ``tgi`` (TGI >= 2.0), ``llamacpp`` (2025-2026: CUDA graphs per device;
+``llamacpp-eager`` under a tensor split or a batch), ``llamacpp-2024`` / ``llamacpp-2024-eager``
+(the same in 2024, before the fusion work), ``tgi-eager`` (TGI < 2.0);
 ``eager_server`` is an alias of ``tgi-eager``. ``runtime_for_framework`` maps the
 ``framework`` text of a measurements file to a profile by documented release facts.
 """
@@ -109,24 +110,36 @@ RUNTIMES = {r.name: r for r in [
             "Text Generation Inference from 2.0 (decode replayed as CUDA graphs)",
             "text-generation-inference PR #1703 (CUDA graphs by default)"),
     Runtime("llamacpp", True, 0.0, False,
-            "llama.cpp (ggml CUDA backend): token generation replayed as one CUDA graph per "
-            "device from PR #6766 (May 2024), for one sequence per step (more run eagerly), "
-            "and split mode layer (pp here) keeps them. A "
-            "tensor split (tp here) runs at llamacpp-eager's gap: split mode row keeps the "
-            "weights in split buffers, which graph capture does not support, and syncs after "
-            "every matrix multiplication (not modelled: its all-reduces are priced as split "
-            "mode tensor's two per layer); split mode tensor (PR #19378, 2026) captures the "
-            "many sub-graphs between its syncs, at an overhead its author reports",
-            "llama.cpp PR #6766, PR #19378 and ggml-cuda.cu ('disabling CUDA graphs due to "
-            "split buffer'); launch gap fitted on kernel_model/data/llamacpp.csv (PR #6766, "
-            "issue #6763: RTX 3090, RTX 4090, H100 PCIe, Llama-2-7B 4-bit, batch 1)",
+            "llama.cpp (ggml CUDA backend) as of 2025-2026: token generation replayed as one "
+            "CUDA graph per device (from PR #6766, May 2024) for one sequence per step (more "
+            "run at llamacpp-eager's gap), so split mode layer (pp here) keeps them, and the "
+            "2025 fusion work (fused norms, GEMV fusion PR #16715) shortened the gap. A tensor "
+            "split (tp here) runs at llamacpp-eager's gap: split mode row (removed in 2026, "
+            "PR #24216) kept the weights in split buffers, which graph capture does not "
+            "support; split mode tensor (PR #19378, 2026) captures the many sub-graphs "
+            "between its two syncs per layer, at an overhead its author reports",
+            "llama.cpp PR #6766, #19378, #24216 and ggml-cuda.cu ('disabling CUDA graphs due "
+            "to split buffer', 'disable CUDA graphs for batch size > 1'); launch gap fitted on "
+            "the 2025-2026 rows of kernel_model/data/llamacpp.csv (PR #15802: RTX 3090, "
+            "Llama-3-8B Q4_0; CambrianTech continuum PR #1627: RTX 5090, Qwen3-8B Q4_K_M)",
             eager_as="llamacpp-eager", custom_allreduce="none"),
     Runtime("llamacpp-eager", False, 0.0, False,
-            "llama.cpp without CUDA graphs (before PR #6766, May 2024, or built with "
-            "GGML_CUDA_DISABLE_GRAPHS / GGML_CUDA_GRAPHS=OFF): every kernel launched from the "
-            "host, at least eager_launch_s each",
-            "llama.cpp PR #6766 (its 'master' rows: no graphs); launch gap fitted on "
-            "kernel_model/data/llamacpp.csv", custom_allreduce="none"),
+            "llama.cpp (2025-2026) without CUDA graphs: a tensor split, more than one "
+            "sequence per step, or a build without graphs (GGML_CUDA_DISABLE_GRAPHS / "
+            "GGML_CUDA_GRAPHS=OFF)",
+            "derived, not fitted (no such rows): llamacpp's gap plus the 2.7 us per kernel "
+            "that graphs saved in the 2024 rows (llamacpp-2024-eager less llamacpp-2024)",
+            eager_launch_s=0.0, custom_allreduce="none"),
+    Runtime("llamacpp-2024", True, 0.0, False,
+            "llama.cpp in 2024, when CUDA graphs arrived (PR #6766, May 2024): graphs for one "
+            "sequence per step on unsplit weights, before the 2025 fusion work",
+            "launch gap fitted on the PR #6766 / issue #6763 graph rows of "
+            "kernel_model/data/llamacpp.csv (RTX 3090, RTX 4090, H100 PCIe, Llama-2-7B 4-bit)",
+            eager_as="llamacpp-2024-eager", custom_allreduce="none"),
+    Runtime("llamacpp-2024-eager", False, 0.0, False,
+            "llama.cpp in 2024 without CUDA graphs (before PR #6766, or where they do not apply)",
+            "launch gap fitted on the PR #6766 / issue #6763 rows without graphs "
+            "(kernel_model/data/llamacpp.csv)", eager_launch_s=0.0, custom_allreduce="none"),
     Runtime("tgi-eager", False, 0.0, True,
             "Text Generation Inference before 2.0: eager PyTorch shards behind a Rust router, "
             "a router <-> shard round trip per token: eager_server_step_s of host time per "
@@ -202,15 +215,23 @@ _TGI = re.compile(r"\b(tgi|text[- ]generation[- ]inference)\b", re.I)
 _TGI_FACT = ("TGI replays decode steps as CUDA graphs by default from 2.0 "
              "(text-generation-inference PR #1703)")
 _LLAMACPP = r"\b(llama\.?cpp|llama[- ]bench|llama[- ]server|ggml)\b"
+_NO_GRAPHS = (r"\b(no cuda graphs?|without cuda graphs?|graphs off|ggml_cuda_disable_graphs|"
+              r"ggml_cuda_graphs=off|before pr #?6766)")
+_Y2024 = r"(\b20(23|24)\b|pr #?6766\b)"      # a 2023-2024 build, or PR #6766's own rows
 # (pattern, profile, release fact), first match wins
 _RULES = (
-    (re.compile(_LLAMACPP + r".*\b(no cuda graphs?|without cuda graphs?|graphs off|"
-                r"ggml_cuda_disable_graphs|ggml_cuda_graphs=off|before pr #?6766)", re.I),
-     "llamacpp-eager", "llama.cpp without CUDA graphs (as the text says: graphs arrived with "
-     "PR #6766, May 2024)"),
+    (re.compile(_LLAMACPP + r"(?=.*" + _Y2024 + r").*" + _NO_GRAPHS, re.I),
+     "llamacpp-2024-eager", "llama.cpp in 2024 without CUDA graphs (as the text says: graphs "
+     "arrived with PR #6766, May 2024)"),
+    (re.compile(_LLAMACPP + r".*" + _Y2024, re.I), "llamacpp-2024",
+     "llama.cpp in 2024 (the text names 2023-2024 or PR #6766): CUDA graphs, before the 2025 "
+     "fusion work"),
+    (re.compile(_LLAMACPP + r".*" + _NO_GRAPHS, re.I), "llamacpp-eager",
+     "llama.cpp without CUDA graphs (as the text says)"),
     (re.compile(_LLAMACPP, re.I), "llamacpp",
-     "llama.cpp: token generation as CUDA graphs from PR #6766 (May 2024), one per device, "
-     "for one sequence per step; split mode row / tensor (tp > 1) and batches launch eagerly"),
+     "llama.cpp (2025-2026 unless the text names 2023-2024 or PR #6766): token generation as "
+     "CUDA graphs, one per device, for one sequence per step; a tensor split (tp > 1) and "
+     "batches launch eagerly"),
     (re.compile(r"\bsglang\b", re.I), "sglang", "SGLang: CUDA-graph decode"),
     (re.compile(r"\bvllm\b", re.I), "vllm",
      "vLLM: CUDA-graph decode by default from 0.2.5 (eager mode, older or --enforce-eager, "

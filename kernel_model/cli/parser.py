@@ -176,7 +176,7 @@ def _runtime(r):
                    help="serving runtime profile: " + ", ".join(list_runtimes())
                         + " (compiled: CUDA graphs / C++, the default; tgi-eager / eager_server: "
                           "a Python server without CUDA graphs, TGI < 2.0; llamacpp: CUDA graphs per "
-                          "GPU, none at --tp > 1)")
+                          "GPU, none at --tp > 1 or --batch-size > 1; llamacpp-2024: the same in 2024)")
     r.add_argument("--no-flash-attention", action="store_true", help="materialise attention scores")
 
 
