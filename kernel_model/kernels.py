@@ -100,7 +100,11 @@ def layer_work(P, tokens, seqs, ctx, prefill):
                 + phi * ((e_up_w + h * (mats - 1) * fs) * wb
                          + (moe_tok * (h + (mats - 1) * fe) + Ta * (mats - 1) * fs) * ab))
     w["router"] = (phi * 2.0 * Ta * h * E, phi * (h * E * ab + Ta * (h + E) * ab), z)
-    a2a = np.where(ep > 1, phi * tokens / gps * k * h * cb, 0.0)
+    # tokens travel to their experts' ranks only when attention is data-parallel (gps > tp:
+    # each rank holds other tokens); under tensor-parallel attention every rank already holds
+    # every token, computes its own experts and the all-reduce below combines them (vLLM's
+    # FusedMoEParallelConfig: all-to-all kernels only where dp_size > 1 and EP is on)
+    a2a = np.where((ep > 1) & (dp_attn > 1), phi * tokens / gps * k * h * cb, 0.0)
     w["dispatch_a2a"] = (z, z, a2a)
     w["mlp_up"] = (up_flops, up_bytes, z)
     act_elems = (1 - phi) * Ta * f_t + phi * (moe_tok * fe + Ta * fs)

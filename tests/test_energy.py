@@ -101,16 +101,23 @@ def test_link_bytes_are_ring_shares_of_each_collective():
     assert sent_bytes(800.0, 8, 2) == pytest.approx(2 * 7 / 8 * 800.0)
     assert sent_bytes(800.0, 4, 1) == pytest.approx(3 / 4 * 800.0)
     assert sent_bytes(800.0, 1, 2) == 0.0
-    sc = km.Scenario(model="mixtral-8x7b", gpu="h100-sxm", interconnect="nvlink4", tp=4, ep=2)
+    # 2 attention replicas of TP 2 over 4 GPUs, experts over EP 4: tokens travel to experts
+    sc = km.Scenario(model="mixtral-8x7b", gpu="h100-sxm", interconnect="nvlink4", tp=2, ep=4)
     P = params(sc)
     w = layer_work(P, 64.0, 4.0, 256.0, False)
     ar = float(w["allreduce_attn"][2]) + float(w["allreduce_mlp"][2])
     a2a = float(w["dispatch_a2a"][2]) + float(w["combine_a2a"][2])
     assert ar > 0 and a2a > 0
-    assert link_bytes(P, w, LAYER_KERNELS) == pytest.approx(ar * 2 * 3 / 4 + a2a * 1 / 2)
+    assert link_bytes(P, w, LAYER_KERNELS) == pytest.approx(ar * 2 * 1 / 2 + a2a * 3 / 4)
     tail = head_tail_work(P, 4.0, 4.0)
-    assert link_bytes(P, tail, TAIL_KERNELS) == pytest.approx(float(tail["logits_gather"][2]) * 3 / 4)
+    assert link_bytes(P, tail, TAIL_KERNELS) == pytest.approx(float(tail["logits_gather"][2]) * 1 / 2)
     assert link_bytes(P, w, ("attention", "mlp_up")) == 0.0
+    # TP 4 attention holds every token on every GPU: EP 2 needs no all-to-all, only the
+    # all-reduce TP needs anyway (vLLM: all-to-all kernels only where dp_size > 1)
+    P4 = params(km.Scenario(model="mixtral-8x7b", gpu="h100-sxm", interconnect="nvlink4", tp=4, ep=2))
+    w4 = layer_work(P4, 64.0, 4.0, 256.0, False)
+    assert float(w4["dispatch_a2a"][2]) == float(w4["combine_a2a"][2]) == 0.0
+    assert float(w4["allreduce_mlp"][2]) > 0
 
 
 def test_fp32_training_flops_cost_twice_the_16bit_energy():

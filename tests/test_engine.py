@@ -236,9 +236,16 @@ def test_moe_reads_only_the_experts_the_batch_picks():
     from kernel_model.kernels import expected_distinct_experts
     assert expected_distinct_experts(8, 2, 1) == pytest.approx(2.0)
     assert expected_distinct_experts(8, 2, 64) == pytest.approx(8.0, rel=1e-3)
-    ep = sim(model="mixtral-8x7b", gpu="h100-sxm", interconnect="nvlink4", tp=2, ep=2, batch=8)
+    # data-parallel attention (tp 1 over 2 GPUs): tokens travel to their experts' GPU
+    ep = sim(model="mixtral-8x7b", gpu="h100-sxm", interconnect="nvlink4", tp=1, ep=2, batch=8)
     assert (ep.timeline.name == "dispatch_a2a").any()
     assert ep.breakdown["communication"] > 0
+    # tensor-parallel attention holds every token on both GPUs: EP adds no all-to-all, so its
+    # communication is TP 2's own, exactly
+    tpep = sim(model="mixtral-8x7b", gpu="h100-sxm", interconnect="nvlink4", tp=2, ep=2, batch=8)
+    tp2 = sim(model="mixtral-8x7b", gpu="h100-sxm", interconnect="nvlink4", tp=2, batch=8)
+    assert not (tpep.timeline.name == "dispatch_a2a").any()
+    assert tpep.breakdown["communication"] == tp2.breakdown["communication"]
 
 
 def test_multi_node_tp_uses_the_inter_node_link():
