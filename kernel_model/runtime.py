@@ -185,6 +185,17 @@ def plan_runtime(name, tp, batch=1) -> str:
     return rt.eager_as if (rt.eager_as and (float(tp) > 1 or float(batch) > 1)) else rt.name
 
 
+def plan_note(name, tp, batch=1) -> str:
+    """A sentence where profile ``name`` runs as its ``eager_as`` profile under this plan
+    (llama.cpp: no CUDA graph for split weights or for more than one sequence), else ''."""
+    as_ = plan_runtime(name, tp, batch)
+    if as_ == get_runtime(name).name:
+        return ""
+    why = "split weights (tp > 1)" if float(tp) > 1 else "more than one sequence per step"
+    return (f"runtime {get_runtime(name).name} runs as {as_} here: {why} cannot be captured "
+            f"in a CUDA graph, so every kernel is launched from the host")
+
+
 def parameters(name, calibration=None, family: str | None = None) -> dict:
     """The physical numbers profile ``name`` runs with under ``calibration`` (default: the
     engine's), for GPUs of ``family``: launch gap with and without graphs, host time per

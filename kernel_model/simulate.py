@@ -13,6 +13,7 @@ import numpy as np
 from .scenario import Scenario
 from .collectives import ALGORITHMS
 from .formats import format_note
+from .runtime import plan_note
 from . import tables
 from .kernels import LAYER_KERNELS, HEAD_KERNELS, TAIL_KERNELS, KIND
 from . import schedule, memory, insight
@@ -177,6 +178,9 @@ def result_from(sc: Scenario, P: dict, out: dict) -> Result:
                         f"{sc.gpu} has {mem['capacity'] / 1e9:.0f} GB (short by {short:.1f} GB); "
                         f"raise tp/pp, lower weight_bits/kv_bits, batch or context")
     note = format_note(sc.weight_format_spec(), sc.gpu_spec())
+    if note:
+        warnings.append(note)
+    note = plan_note(sc.runtime, sc.tp, sc.batch)
     if note:
         warnings.append(note)
     if sc.pp > 1 and sc.micro_batches < sc.pp:

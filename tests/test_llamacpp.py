@@ -82,15 +82,19 @@ def test_the_published_llamacpp_rows_are_within_15_percent():
     assert set(ok.runtime) == {"llamacpp", "llamacpp-2024", "llamacpp-2024-eager"}
 
 
-def test_cli_says_when_llamacpp_runs_without_graphs(capsys):
+def test_cli_and_result_say_when_llamacpp_runs_without_graphs(capsys):
     args = ["--gpu", "rtx-4090", "--model", "llama-2-70b", "--weight-format", "q4_k_m",
             "--runtime", "llama.cpp"]
     assert cli_main(args + ["--tp", "2"]) in (0, None)
-    assert "as llamacpp-eager: split weights cannot" in capsys.readouterr().out
+    assert "runs as llamacpp-eager here: split weights (tp > 1)" in capsys.readouterr().out
     assert cli_main(args + ["--pp", "2"]) in (0, None)
     assert "llamacpp-eager" not in capsys.readouterr().out
     assert cli_main(args + ["--pp", "2", "--batch-size", "4"]) in (0, None)
-    assert "as llamacpp-eager: more than one sequence per step" in capsys.readouterr().out
+    assert "more than one sequence per step" in capsys.readouterr().out
+    # the dashboard shows Result.warnings: the same sentence is there
+    r = km.simulate(**KW, tp=2, runtime="llamacpp")
+    assert any("runs as llamacpp-eager" in w for w in r.warnings)
+    assert not any("llamacpp-eager" in w for w in km.simulate(**KW, pp=2, runtime="llamacpp").warnings)
 
 
 def test_more_than_one_sequence_runs_llamacpp_eagerly():

@@ -169,6 +169,21 @@ def test_runtime_dropdown_drives_the_breakdown(comms):
     assert np.sum(d.breakdown.bars_pre.y) == pytest.approx(ref.ttft_s * 1e3, rel=1e-9)
 
 
+def test_a_llamacpp_tensor_split_says_it_runs_without_graphs(comms):
+    """llama.cpp cannot capture split weights in a CUDA graph: at TP 2 the card's warnings say
+    the plan runs as llamacpp-eager, at TP 1 they do not."""
+    d = Dashboard(model="llama-2-70b", gpu="rtx-4090", interconnect="pcie4_bad",
+                  weight_format="q4_k_m", tp=4)
+    d.controls.widgets["runtime"].value = "llamacpp"
+    assert d.model.runtime == "llamacpp"
+    assert "runs as llamacpp-eager here" in d.cards.warnings.value
+    ref = km.simulate(model="llama-2-70b", gpu="rtx-4090", interconnect="pcie4_bad",
+                      weight_format="q4_k_m", tp=4, runtime="llamacpp-eager")
+    assert d.model.result.tpot_s == pytest.approx(ref.tpot_s, rel=1e-12)
+    d.model.set(tp=1, pp=4)
+    assert d.model.tp == 1 and "llamacpp-eager" not in d.cards.warnings.value
+
+
 # ---- charts -----------------------------------------------------------------------------
 def test_scaling_chart_matches_simulate_at_each_tp_and_highlights_the_plan(comms):
     s = ScalingChart(**BIG, tp=4)

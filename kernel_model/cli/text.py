@@ -62,7 +62,7 @@ def describe(res, a, scaling, extra=()) -> str:
         L.append(f"              nodes of {sc.gpus_per_node} joined by {x.name} ({x.bw_gbps:g} GB/s)")
     L.append(f"  plan        tp={sc.tp} pp={sc.pp} ep={sc.ep}, batch {sc.batch}, "
              f"micro-batches {sc.micro_batches}, algorithm {sc.algorithm}, comm group {sc.comm_group}, "
-             f"overlap {sc.overlap:.0%}, {sc.runtime} runtime" + _split_note(sc))
+             f"overlap {sc.overlap:.0%}, {sc.runtime} runtime")
     from ..formats import describe
     L.append(f"  precision   weights {describe(sc.weight_format, sc.weight_bits, sc.gpu_spec())}, "
              f"KV cache {sc.kv_bits}-bit, "
@@ -245,14 +245,3 @@ def kernel_lines(res) -> list[str]:
     L.append(f"  {res.kernels_per_step} kernels and {res.collectives_per_step} collectives per step "
              f"on the busiest stage")
     return L
-
-
-def _split_note(sc) -> str:
-    """Where the runtime runs as another profile under this plan (llama.cpp: no CUDA graph
-    for split weights or for more than one sequence)."""
-    from ..runtime import get_runtime, plan_runtime
-    as_ = plan_runtime(sc.runtime, sc.tp, sc.batch)
-    if as_ == get_runtime(sc.runtime).name:
-        return ""
-    why = "split weights" if sc.tp > 1 else "more than one sequence per step"
-    return f" (as {as_}: {why} cannot be captured in a CUDA graph)"
