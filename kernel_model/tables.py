@@ -130,9 +130,11 @@ CUSTOM_ALLREDUCE = {"none": 0, "mesh": 1, "any": 2}
 def custom_allreduce_max(T, tp):
     """Largest all-reduce (bytes) "auto" may run one/two-shot under the runtime's rule: the
     calibrated ``direct_max``; 0 for a NCCL-only stack, and for a "mesh" stack (vLLM, SGLang)
-    over PCIe beyond 2 GPUs."""
+    over PCIe beyond 2 GPUs or at a world size its kernel does not take (2, 4, 6, 8 only:
+    ``CustomAllreduce._SUPPORTED_WORLD_SIZES``)."""
     car, pcie = T.get("car", 2.0), T.get("pcie", 0.0)
-    off = (car < 1) | ((car < 2) & (pcie > 0) & (tp > 2))
+    odd = (tp != 2) & (tp != 4) & (tp != 6) & (tp != 8)
+    off = (car < 1) | ((car < 2) & (((pcie > 0) & (tp > 2)) | odd))
     return xp.where(off, 0.0, T["direct_max"])
 
 

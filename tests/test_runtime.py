@@ -261,6 +261,11 @@ def test_vllm_and_sglang_run_nccl_over_pcie_beyond_two_gpus():
         assert comm(tp=8, runtime=rt, gpu="h100-sxm", interconnect="nvlink4") < comm(
             tp=8, runtime=rt, gpu="h100-sxm", interconnect="nvlink4", algorithm="ring")
     assert comm(tp=8, runtime="trtllm") < comm(tp=8, runtime="trtllm", algorithm="ring")
+    # vLLM's kernel takes world sizes 2, 4, 6 and 8 only (_SUPPORTED_WORLD_SIZES): NVLink TP 3
+    # runs NCCL, TP 4 its kernel
+    nv = dict(gpu="h100-sxm", interconnect="nvlink4", model="opt-66b")   # 72 heads, MHA
+    assert comm(tp=3, runtime="vllm", **nv) == comm(tp=3, runtime="vllm", algorithm="ring", **nv)
+    assert comm(tp=6, runtime="vllm", **nv) < comm(tp=6, runtime="vllm", algorithm="ring", **nv)
     for tp in (2, 8):
         assert comm(tp=tp, runtime="llamacpp") == comm(tp=tp, runtime="llamacpp", algorithm="ring")
     # a sweep over runtimes and TP applies the rule point by point as simulate does
