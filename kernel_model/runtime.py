@@ -225,7 +225,9 @@ _VERSION = re.compile(r"\bv?(\d+)\.(\d+)(?:\.(\d+))?")
 _TGI = re.compile(r"\b(tgi|text[- ]generation[- ]inference)\b", re.I)
 _TGI_FACT = ("TGI replays decode steps as CUDA graphs by default from 2.0 "
              "(text-generation-inference PR #1703)")
-_LLAMACPP = r"\b(llama\.?cpp|llama[- ]bench|llama[- ]server|ggml)\b"
+# llama.cpp, its tools, and the apps that run its ggml CUDA backend (Ollama, LM Studio, KoboldCpp)
+_LLAMACPP = (r"\b(llama\.?cpp|llama[- ]bench|llama[- ]server|ggml|ollama|lm ?studio|"
+             r"kobold\.?cpp)\b")
 _NO_GRAPHS = (r"\b(no cuda graphs?|without cuda graphs?|graphs off|ggml_cuda_disable_graphs|"
               r"ggml_cuda_graphs=off|before pr #?6766)")
 _Y2024 = r"(\b20(23|24)\b|pr #?6766\b)"      # a 2023-2024 build, or PR #6766's own rows

@@ -23,7 +23,10 @@ KW = dict(model="llama-2-70b", gpu="rtx-4090", interconnect="pcie4_bad", weight_
     ("llama.cpp (PR #6766 CUDA graphs)", "llamacpp-2024"),
     ("llama.cpp, April 2024", "llamacpp-2024"),
     ("llama.cpp master before PR #6766 (no CUDA graphs)", "llamacpp-2024-eager"),
-    ("llamafile", "compiled"),                      # not llama.cpp's name: no rule
+    ("Ollama 0.6.2", "llamacpp"),                   # apps on llama.cpp's ggml CUDA backend
+    ("LM Studio 0.3 (CUDA llama.cpp runtime)", "llamacpp"),
+    ("KoboldCpp 1.80", "llamacpp"),
+    ("llamafile", "compiled"),                      # built without graphs until 2026: no rule
 ])
 def test_framework_text_picks_the_llamacpp_profiles(framework, runtime):
     assert km.runtime_for_framework(framework)[0] == runtime
