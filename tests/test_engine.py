@@ -422,3 +422,18 @@ def test_deepseek_preset_matches_its_config_json():
     imported = km.model_from_hf_config(Path(__file__).parent / "fixtures" / "hf" / "deepseek-v3" / "config.json")
     assert km.get_model("deepseek-r1").shape() == imported.shape()
     assert km.get_model("deepseek-v3").attention == "mla"
+
+
+def test_the_tensorrt_llm_deepseek_check_table_reads_and_ep_costs_what_tp_costs():
+    """benchmarks/data/trtllm-deepseek-r1-batch1.csv (TensorRT-LLM #5929): every row is
+    simulated, and at TP 8 the EP 4 / EP 8 predictions equal EP none's, as measured on B200
+    (6.6-6.8 ms whichever EP)."""
+    from pathlib import Path
+    from kernel_model import validate as V
+    path = Path(__file__).parent.parent / "benchmarks" / "data" / "trtllm-deepseek-r1-batch1.csv"
+    df = V.validate(str(path))
+    assert len(df) == 24 and (df.status == "ok").all()
+    itl = df[(df.metric == "tpot_ms") & (df.gpu == "b200")]
+    for isl, g in itl.groupby("prompt_tokens"):
+        assert g.predicted.nunique() == 1, g[["ep", "predicted"]]
+        assert g.measured.max() / g.measured.min() < 1.05
