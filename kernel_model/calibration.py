@@ -157,10 +157,12 @@ def _check_runtimes(v, numeric) -> dict:
     return _check_overrides(v, numeric, "runtimes", RUNTIMES, lambda n: get_runtime(n).name)
 
 
-# llama.cpp's per-kernel gap without CUDA graphs less with them, measured in its 2024 rows
-# (llamacpp-2024-eager less llamacpp-2024, both fitted on kernel_model/data/llamacpp.csv); the
-# 2025-2026 profile has no rows without graphs, so its eager gap is its own plus this (derived)
-LLAMACPP_GRAPH_SAVING_S = 1.413416952575058e-05 - 1.138761484827555e-05
+# llama.cpp's per-kernel gaps, each fitted alone on kernel_model/data/llamacpp.csv: 2024 with
+# and without CUDA graphs, and 2025-2026 with them; the 2025-2026 profile has no rows without
+# graphs, so its eager gap is its own plus the saving the 2024 rows measure (derived)
+_LLAMACPP_2024_S, _LLAMACPP_2024_EAGER_S = 1.138761484827555e-05, 1.413416952575058e-05
+_LLAMACPP_S = 3.847082711844976e-06
+LLAMACPP_GRAPH_SAVING_S = _LLAMACPP_2024_EAGER_S - _LLAMACPP_2024_S
 
 # The class defaults above are the earlier fit on measurements.csv alone (A100). DEFAULT is
 # refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
@@ -178,8 +180,8 @@ DEFAULT = Calibration(
     roofline_exponent=1.767438069761306,
     families={},
     runtimes={'vllm': {'launch_overhead_s': 6.597784581968294e-06},
-              'llamacpp': {'launch_overhead_s': 3.847082711844976e-06},
-              'llamacpp-eager': {'launch_overhead_s': 3.847082711844976e-06 + LLAMACPP_GRAPH_SAVING_S},
-              'llamacpp-2024': {'launch_overhead_s': 1.138761484827555e-05},
-              'llamacpp-2024-eager': {'launch_overhead_s': 1.413416952575058e-05}},
+              'llamacpp': {'launch_overhead_s': _LLAMACPP_S},
+              'llamacpp-eager': {'launch_overhead_s': _LLAMACPP_S + LLAMACPP_GRAPH_SAVING_S},
+              'llamacpp-2024': {'launch_overhead_s': _LLAMACPP_2024_S},
+              'llamacpp-2024-eager': {'launch_overhead_s': _LLAMACPP_2024_EAGER_S}},
     source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

@@ -176,13 +176,20 @@ def launch_gap(rt: Runtime, launch_overhead_s: float) -> float:
     return launch_overhead_s if rt.graphs else max(launch_overhead_s, rt.eager_launch_s)
 
 
+def graphs_off(tp, batch):
+    """Where a profile with an ``eager_as`` profile runs as it (numbers or arrays): llama.cpp
+    captures a CUDA graph only for one sequence (ggml-cuda.cu: "disable CUDA graphs for batch
+    size > 1") on unsplit weights (split buffers cannot be captured). The one rule for
+    :func:`plan_runtime` and the engine (``tables.derive``)."""
+    return (tp > 1) | (batch > 1)
+
+
 def plan_runtime(name, tp, batch=1) -> str:
     """The profile a run of profile ``name`` uses at tensor parallelism ``tp`` and ``batch``
-    sequences per step: its ``eager_as`` profile where its graphs do not apply, else its own
-    name. llama.cpp captures a CUDA graph only for one sequence (ggml-cuda.cu: "disable CUDA
-    graphs for batch size > 1") on unsplit weights (split buffers cannot be captured)."""
+    sequences per step: its ``eager_as`` profile where its graphs do not apply
+    (:func:`graphs_off`), else its own name."""
     rt = get_runtime(name)
-    return rt.eager_as if (rt.eager_as and (float(tp) > 1 or float(batch) > 1)) else rt.name
+    return rt.eager_as if (rt.eager_as and graphs_off(float(tp), float(batch))) else rt.name
 
 
 def plan_note(name, tp, batch=1) -> str:

@@ -177,12 +177,8 @@ def result_from(sc: Scenario, P: dict, out: dict) -> Result:
         warnings.append(f"does not fit: needs {mem['total'] / 1e9:.1f} GB per GPU but a "
                         f"{sc.gpu} has {mem['capacity'] / 1e9:.0f} GB (short by {short:.1f} GB); "
                         f"raise tp/pp, lower weight_bits/kv_bits, batch or context")
-    note = format_note(sc.weight_format_spec(), sc.gpu_spec())
-    if note:
-        warnings.append(note)
-    note = plan_note(sc.runtime, sc.tp, sc.batch)
-    if note:
-        warnings.append(note)
+    warnings += [n for n in (format_note(sc.weight_format_spec(), sc.gpu_spec()),
+                             plan_note(sc.runtime, sc.tp, sc.batch)) if n]
     if sc.pp > 1 and sc.micro_batches < sc.pp:
         warnings.append(f"pp={sc.pp} with {sc.micro_batches} micro-batch(es): stages wait for "
                         f"each other (pipeline bubble); use micro_batches >= {sc.pp} for throughput")

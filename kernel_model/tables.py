@@ -20,7 +20,7 @@ from . import xp
 from .hardware import (get_gpu, get_interconnect, inter_node_for,
                        COLLECTIVE_CONSTANTS as _K)
 from .models import get_model
-from .runtime import get_runtime, launch_gap
+from .runtime import get_runtime, graphs_off, launch_gap
 from .formats import resolve as _resolve_format, math_flops, get_format
 
 #: Plan fields that enter T as numbers (one value, or an axis of a sweep).
@@ -133,8 +133,8 @@ def custom_allreduce_max(T, tp):
     over PCIe beyond 2 GPUs or at a world size its kernel does not take (2, 4, 6, 8 only:
     ``CustomAllreduce._SUPPORTED_WORLD_SIZES``)."""
     car, pcie = T.get("car", 2.0), T.get("pcie", 0.0)
-    odd = (tp != 2) & (tp != 4) & (tp != 6) & (tp != 8)
-    off = (car < 1) | ((car < 2) & (((pcie > 0) & (tp > 2)) | odd))
+    unsupported = (tp != 2) & (tp != 4) & (tp != 6) & (tp != 8)
+    off = (car < 1) | ((car < 2) & (((pcie > 0) & (tp > 2)) | unsupported))
     return xp.where(off, 0.0, T["direct_max"])
 
 
@@ -156,8 +156,8 @@ def derive(T) -> dict:
                            "w_qkv", "w_o", "qkv_out", "attn_out", "kv_elems", "kv_groups",
                            "attn_flops", "mats", "ffn", "E", "k", "f_e", "f_s", "phi",
                            "embed_mats", "tp", "pp", "ep", "overlap")}
-    # the runtime's gap where its graphs do not apply (llama.cpp: plan_runtime's rule)
-    P["t_launch"] = xp.where((tp > 1) | (T["batch"] > 1), T["t_launch_eager"], T["t_launch"])
+    # the runtime's gap where its graphs do not apply (llama.cpp: runtime.graphs_off)
+    P["t_launch"] = xp.where(graphs_off(tp, T["batch"]), T["t_launch_eager"], T["t_launch"])
     P["gps"] = xp.maximum(tp, ep)
     P["B"], P["p"], P["o"] = T["batch"], T["prompt_tokens"], T["output_tokens"]
     P["ctx"] = T["prompt_tokens"] + T["output_tokens"] / 2.0

@@ -63,8 +63,8 @@ def describe(res, a, scaling, extra=()) -> str:
     L.append(f"  plan        tp={sc.tp} pp={sc.pp} ep={sc.ep}, batch {sc.batch}, "
              f"micro-batches {sc.micro_batches}, algorithm {sc.algorithm}, comm group {sc.comm_group}, "
              f"overlap {sc.overlap:.0%}, {sc.runtime} runtime")
-    from ..formats import describe
-    L.append(f"  precision   weights {describe(sc.weight_format, sc.weight_bits, sc.gpu_spec())}, "
+    from ..formats import describe as describe_format    # not this function's own name
+    L.append(f"  precision   weights {describe_format(sc.weight_format, sc.weight_bits, sc.gpu_spec())}, "
              f"KV cache {sc.kv_bits}-bit, "
              f"communication {sc.comm_bits}-bit")
     L.append(f"  request     {sc.prompt_tokens} prompt + {sc.output_tokens} output tokens "
