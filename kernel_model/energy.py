@@ -31,6 +31,7 @@ MEMORY_PJ_PER_BYTE = {
     "gddr6": (60.0, "7.5 pJ/bit, estimate for GDDR6"),
     "gddr6x": (58.0, "7.25 pJ/bit, Micron GDDR6X"),
     "gddr7": (48.0, "6 pJ/bit, estimate for GDDR7"),
+    "lpddr5x": (32.0, "~4 pJ/bit, estimate for LPDDR5x"),
 }
 GPU_MEMORY = {
     "a100-sxm-40gb": "hbm2e", "a100-sxm-80gb": "hbm2e", "a100-pcie-80gb": "hbm2e",
@@ -38,7 +39,7 @@ GPU_MEMORY = {
     "mi300x": "hbm3", "l40s": "gddr6", "a10g": "gddr6", "rtx-4090": "gddr6x",
     "rtx-3090": "gddr6x", "rtx-pro-6000": "gddr7", "a100-pcie-40gb": "hbm2e", "h100-nvl": "hbm3",
     "h20": "hbm3", "l4": "gddr6", "l40": "gddr6", "rtx-a6000": "gddr6", "rtx-6000-ada": "gddr6",
-    "rtx-5090": "gddr7", "gb200": "hbm3e", "mi325x": "hbm3e",
+    "rtx-5090": "gddr7", "gb200": "hbm3e", "mi325x": "hbm3e", "b300": "hbm3e", "gb10": "lpddr5x",
 }
 FAMILY_MEMORY = {"ampere": "hbm2e", "hopper": "hbm3", "blackwell": "hbm3e", "cdna3": "hbm3",
                  "ada": "gddr6x"}

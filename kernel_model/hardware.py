@@ -103,6 +103,12 @@ _5090 = ("GeForce RTX 5090: 3352 AI TOPS (FP4, sparse) / 2 for dense / 2 for FP3
          "(GeForce halves it, as the rtx-4090 preset: 1321 AI TOPS -> FP8 330) = FP4 838, "
          "FP8 419, BF16 209.5; the same as the RTX 4090's 165 scaled by 170 vs 128 SMs at "
          "2.41 vs 2.52 GHz boost (x 1.27)")
+_B300 = ("glennklockwood.com/garden/processors/B300 (NVIDIA HGX B300 figures, per GPU, dense): "
+         "BF16 2250, FP8 4500, FP4 13125 TFLOPS; 288 GB HBM3e at 8 TB/s, 1400 W maximum")
+_GB10 = ("NVIDIA DGX Spark product page as reported (dgx-spark.warehack.ing, ai-infrastructure.net; "
+         "Hot Chips 2025 GB10 talk): up to 1 PFLOP FP4 with sparsity, dense = half (500), FP8 and "
+         "BF16 halving again (250 / 125, Blackwell's 2:1 steps); 128 GB LPDDR5x at 273 GB/s "
+         "shared with the CPU, ~140 W SoC")
 _RTXP = ("NVIDIA RTX PRO 6000 Blackwell datasheet: 4000 AI TOPS FP4 with sparsity, dense = half "
          "(2000); BF16 / FP8 ~470 / ~940 as in shared/REFERENCE.md")
 
@@ -177,6 +183,15 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
                "3352 AI TOPS = FP4 with sparsity)",
         notes="GeForce: no P2P on the stock driver (host-staged, as rtx-4090); PCIe 5",
         fp4_tflops=838, peak_source=_5090),
+    GPU("b300", 2250, 4500, 8000, 288, 1400, 120, "blackwell", "nvlink5",
+        source="NVIDIA HGX B300 (Blackwell Ultra) figures per GPU, see peak_source",
+        notes="Blackwell Ultra: B200's BF16 / FP8 peaks and HBM bandwidth, 1.5x its memory "
+              "and dense FP4", fp4_tflops=13125, peak_source=_B300),
+    GPU("gb10", 125, 250, 273, 128, 140, 30, "blackwell", "roce",
+        source="NVIDIA DGX Spark (GB10 Grace Blackwell superchip), see peak_source",
+        notes="desktop superchip: a Blackwell GPU (6144 CUDA cores) on 128 GB of LPDDR5x "
+              "unified memory; two units join over ConnectX-7 200 GbE", fp4_tflops=500,
+        peak_source=_GB10),
 ]}
 
 _BUILTIN_GPUS = frozenset(GPUS)
@@ -268,7 +283,10 @@ GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
                "4090": "rtx-4090", "3090": "rtx-3090", "5090": "rtx-5090", "gb200-nvl72": "gb200",
                "rtx-pro-6000-blackwell": "rtx-pro-6000", "mi300": "mi300x", "mi325": "mi325x",
                "a6000": "rtx-a6000", "a10": "a10g", "6000-ada": "rtx-6000-ada",
-               "h800": "h800-sxm", "a800": "a800-sxm-80gb"}
+               "h800": "h800-sxm", "a800": "a800-sxm-80gb", "dgx-spark": "gb10", "spark": "gb10", "b300-sxm": "b300",
+               "blackwell-ultra": "b300",
+               # GB300's GPU is B300's die at a higher power limit (peaks a few % higher)
+               "gb300": "b300", "gb300-nvl72": "b300"}
 
 # The typical GPU of each preset (the old CLI's --preset picked one GPU per preset).
 TYPICAL_GPU = {

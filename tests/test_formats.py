@@ -55,7 +55,11 @@ def test_every_gpu_names_a_source_for_its_peaks():
     from kernel_model.hardware import _BUILTIN_GPUS
     for g in (km.get_gpu(n) for n in _BUILTIN_GPUS):     # not GPUs other tests registered
         assert g.peak_source, g.name
-        if g.family == "blackwell":
+        if g.name == "b300":     # Blackwell Ultra: 1.5x B200's dense FP4 at B200's FP8
+            b200 = km.get_gpu("b200")
+            assert (g.fp8_tflops, g.fp4_tflops) == (b200.fp8_tflops, pytest.approx(
+                1.5 * b200.fp4_tflops, rel=0.03))
+        elif g.family == "blackwell":
             assert g.fp4_tflops and g.fp4_tflops == pytest.approx(2 * g.fp8_tflops, rel=0.07)
         else:
             assert g.fp4_tflops is None, g.name

@@ -114,7 +114,7 @@ def test_cli(capsys):
     ref = gemm(4096, 4096, 4096, gpu="h100-sxm", dtype="fp8", tp=2, shard="row")
     assert d["time_s"] == pytest.approx(ref.time_s) and d["bound"] == ref.bound
     for bad in (base + ["--dtype", "int3"], ["--mode", "gemm", "--k", "1", "--n", "1"],
-                base + ["--tp", "two"], base[:-1] + ["b300"]):
+                base + ["--tp", "two"], base[:-1] + ["b400"]):
         assert cli_main(bad) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("nexora: error:")

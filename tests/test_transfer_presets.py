@@ -26,6 +26,9 @@ C = COLLECTIVE_CONSTANTS["eager_call_s"]
     ("rtx-6000-ada", 1457 / 4, 1457 / 2, None, 960, 48, "ada"),
     # 3352 AI TOPS (FP4, sparse) / 2 (dense) / 2 (GeForce: FP32 accumulate at half rate)
     ("rtx-5090", 3352 / 16, 3352 / 8, 3352 / 4, 1792, 32, "blackwell"),
+    # HGX B300 per GPU, dense; GB10 (DGX Spark): 1 PFLOP FP4 with sparsity, 2:1 steps down
+    ("b300", 2250, 4500, 13125, 8000, 288, "blackwell"),
+    ("gb10", 1000 / 8, 1000 / 4, 1000 / 2, 273, 128, "blackwell"),
 ])
 def test_new_gpu_presets_carry_their_datasheet_figures(name, bf16, fp8, fp4, hbm, mem, family):
     g = km.get_gpu(name)
@@ -63,6 +66,8 @@ def test_a_bigger_memory_bandwidth_is_never_slower_at_batch_1():
     ("NVIDIA RTX 6000 Ada Generation", "rtx-6000-ada"), ("NVIDIA RTX A6000", "rtx-a6000"),
     ("RTX PRO 6000 Blackwell Server Edition", "rtx-pro-6000"), ("NVIDIA H100 NVL", "h100-nvl"),
     ("B200 SXM6 180GB", "b200"), ("MI300X OAM", "mi300x"), ("h100 pcie 80gb", "h100-pcie"),
+    ("HGX B300", "b300"), ("GB300 NVL72", "b300"), ("NVIDIA DGX Spark", "gb10"),
+    ("NVIDIA GB10", "gb10"),
 ])
 def test_usual_gpu_spellings_find_their_preset(spelling, preset):
     assert canonical_gpu(spelling) == preset
