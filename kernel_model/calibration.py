@@ -163,6 +163,11 @@ def _check_runtimes(v, numeric) -> dict:
 _LLAMACPP_2024_S, _LLAMACPP_2024_EAGER_S = 1.138761484827555e-05, 1.413416952575058e-05
 _LLAMACPP_S = 3.847082711844976e-06
 LLAMACPP_GRAPH_SAVING_S = _LLAMACPP_2024_EAGER_S - _LLAMACPP_2024_S
+# SGLang's per-kernel gap, fitted alone on kernel_model/data/sglang.csv (36 decode rows, six
+# sources: InferenceX's DeepSeek-R1 tables on B200 / B300 / H200, the Qwen3 speed benchmark on
+# H20, LMSYS's gpt-oss blog on B200); before it, SGLang took the global gap, fitted on
+# 2023-era C++ stacks on A100
+_SGLANG_S = 8.897134501298373e-06
 
 # The class defaults above are the earlier fit on measurements.csv alone (A100). DEFAULT is
 # refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
@@ -183,5 +188,6 @@ DEFAULT = Calibration(
               'llamacpp': {'launch_overhead_s': _LLAMACPP_S},
               'llamacpp-eager': {'launch_overhead_s': _LLAMACPP_S + LLAMACPP_GRAPH_SAVING_S},
               'llamacpp-2024': {'launch_overhead_s': _LLAMACPP_2024_S},
-              'llamacpp-2024-eager': {'launch_overhead_s': _LLAMACPP_2024_EAGER_S}},
+              'llamacpp-2024-eager': {'launch_overhead_s': _LLAMACPP_2024_EAGER_S},
+              'sglang': {'launch_overhead_s': _SGLANG_S}},
     source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

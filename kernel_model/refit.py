@@ -25,7 +25,9 @@ the launch gap and costs the issue-5 TP-scaling targets nothing to leave out. Th
 llama.cpp launch gaps (``launch_overhead_s@llamacpp``, ``@llamacpp-2024`` and
 ``@llamacpp-2024-eager``) are fitted each alone on ``llamacpp.csv``, the only rows that depend
 on them, with this recipe's values held (``kernel_model/data/README.md``); ``@llamacpp-eager``
-is derived from them (``calibration.LLAMACPP_GRAPH_SAVING_S``).
+is derived from them (``calibration.LLAMACPP_GRAPH_SAVING_S``). SGLang's gap
+(``launch_overhead_s@sglang``) is fitted alone on ``sglang.csv`` in the same way: no row of
+``FILES`` runs SGLang.
 """
 from __future__ import annotations
 

@@ -105,7 +105,9 @@ RUNTIMES = {r.name: r for r in [
             "SGLang (CUDA graphs for decode, overlap scheduler from 0.4): kernels as vLLM's, "
             "and vLLM's custom all-reduce with its rule (NCCL over PCIe beyond 2 GPUs)",
             "SGLang v0.4 release blog (zero-overhead batch scheduler); its custom_all_reduce.py "
-            "(vLLM's)", custom_allreduce="mesh"),
+            "(vLLM's); launch gap fitted on kernel_model/data/sglang.csv (InferenceX DeepSeek-R1 "
+            "on B200 / B300 / H200, Qwen3 speed benchmark on H20, LMSYS gpt-oss on B200)",
+            custom_allreduce="mesh"),
     Runtime("tgi", True, 0.0, False,
             "Text Generation Inference from 2.0 (decode replayed as CUDA graphs)",
             "text-generation-inference PR #1703 (CUDA graphs by default)"),

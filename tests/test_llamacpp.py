@@ -130,3 +130,37 @@ def test_an_eager_as_profile_differs_from_its_graph_profile_only_in_the_launch_g
         cal = km.DEFAULT_CALIBRATION
         ra, rb = cal.runtimes.get(rt.name, {}), cal.runtimes.get(alt.name, {})
         assert set(ra) | set(rb) <= {"launch_overhead_s"}
+
+
+def test_the_split_modes_on_four_rtx_4090s_match_the_published_table():
+    """llama.cpp PR #19378's table (checked, not fitted): layer (pp 4) against tensor split
+    (tp 4, eager, two syncs per layer through host memory). Every row within 12 %, and the
+    model orders the two splits as measured where they differ by 25 % or more."""
+    path = os.path.join(os.path.dirname(km.__file__), os.pardir, "benchmarks", "data",
+                        "llamacpp-split-4x4090.csv")
+    df = V.validate(path)
+    assert len(df) == 6 and (df.error_pct.abs() < 12.0).all(), df[["id", "error_pct"]]
+    assert set(df.runtime) == {"llamacpp"}
+    for (model, depth), g in df.groupby(["model", "prompt_tokens"]):
+        layer = g[g.pp == 4].iloc[0]
+        tensor = g[g.tp == 4].iloc[0]
+        measured = layer.measured / tensor.measured        # tpot: > 1 where tensor is faster
+        predicted = layer.predicted / tensor.predicted
+        if measured > 1.25:
+            assert predicted > 1.15, (model, depth, measured, predicted)
+        assert abs(predicted / measured - 1) < 0.15, (model, depth, measured, predicted)
+
+
+def test_a_dgx_spark_is_predicted_from_its_spec_sheet():
+    """The gb10 preset (273 GB/s LPDDR5x, no fitted term) against llama.cpp's own DGX Spark
+    benchmarks and a second GB10: within 15 % on average, no row beyond 30 %, and at batch 1
+    the 120B MoE is slower than the 20B one, as measured."""
+    path = os.path.join(os.path.dirname(km.__file__), os.pardir, "benchmarks", "data",
+                        "llamacpp-gb10.csv")
+    df = V.validate(path)
+    assert len(df) == 24 and set(df.gpu) == {"gb10"}
+    assert df.error_pct.abs().mean() < 15.0 and (df.error_pct.abs() < 30.0).all()
+    b1 = df[(df.batch == 1) & (df.prompt_tokens == 1) & (df.source == "llamacpp-dgx-spark-bench")]
+    t = b1.set_index("model")
+    assert t.loc["gpt-oss-120b", "predicted"] > t.loc["gpt-oss-20b", "predicted"]
+    assert t.loc["gpt-oss-120b", "measured"] > t.loc["gpt-oss-20b", "measured"]
