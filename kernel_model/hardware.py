@@ -134,8 +134,10 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         source="AMD Instinct MI325X datasheet (1307.4 TFLOPS BF16 dense, 256 GB HBM3E at "
                "6.0 TB/s, 1000 W)", peak_source=_CDNA3),
     GPU("l40s", 362, 733, 864, 48, 350, 40, "ada", "pcie4_good", notes="PCIe only", peak_source=_ADA),
-    GPU("a10g", 125, None, 600, 24, 300, 30, "ampere", "pcie4_good",
-        notes="PCIe only; 125 TFLOPS peak (often quoted 70 sustained)", peak_source=_AMP),
+    GPU("a10g", 125, None, 600, 24, 300, 30, "ampere", "pcie4_bad",
+        notes="PCIe only; 125 TFLOPS peak (often quoted 70 sustained); AWS g5 only, where the "
+              "A10Gs have no PCIe P2P: NCCL stages through host memory (NO_P2P)",
+        peak_source=_AMP),
     GPU("rtx-4090", 165, 330, 1008, 24, 450, 30, "ada", "pcie4_bad",
         notes="PCIe only; FP16 with FP32 accumulate 82.6 TFLOPS", peak_source=_ADA),
     GPU("rtx-3090", 71, None, 936, 24, 350, 30, "ampere", "pcie4_bad",
@@ -155,9 +157,10 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
                "96 GB HBM3 at 4.0 TB/s, NVLink 900 GB/s, 400 W)",
         notes="export-compliant Hopper: full NVLink and HBM, a seventh of H100's math",
         peak_source=_HOP),
-    GPU("l4", 121, 242, 300, 24, 72, 16, "ada", "pcie4_good",
+    GPU("l4", 121, 242, 300, 24, 72, 16, "ada", "pcie4_bad",
         source="NVIDIA L4 datasheet (BF16 242 / FP8 485 TFLOPS with sparsity, 24 GB GDDR6 at "
-               "300 GB/s, 72 W)", notes="PCIe only", peak_source=_ADA),
+               "300 GB/s, 72 W)", notes="PCIe only; a cloud card: AWS g6 has no PCIe P2P "
+               "(NO_P2P)", peak_source=_ADA),
     GPU("l40", 181, 362, 864, 48, 300, 35, "ada", "pcie4_good",
         source="NVIDIA L40 datasheet (BF16 362 / FP8 724 TFLOPS with sparsity, 48 GB GDDR6 at "
                "864 GB/s, 300 W)", notes="PCIe only", peak_source=_ADA),
@@ -195,6 +198,14 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
 ]}
 
 _BUILTIN_GPUS = frozenset(GPUS)
+
+# GPUs whose own link is host-staged PCIe, and why (the reason a row's generic "pcie" gets)
+NO_P2P = {
+    "a10g": "AWS g5 instances: NCCL runs between A10Gs over shared host memory (SHM), "
+            "NVIDIA/nccl#1298",
+    "l4": "AWS g6 instances have no PCIe P2P (llm-d-infra PR #181)",
+}
+GEFORCE_NO_P2P = "GeForce: no P2P on the stock driver"
 
 INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
     Interconnect("pcie4_good", 25.5, 9.52e-07, 900, "pcie",

@@ -39,6 +39,9 @@ INFERENCE_COLUMNS = ("num_gpus", "interconnect", "weight_bits", "tp", "pp", "ep"
                      "prompt_tokens", "output_tokens")
 TRAINING_COLUMNS = ("seq_len", "global_batch", "micro_batch", "dp", "tp", "pp", "recompute",
                     "sequence_parallel")
+# columns where 0 is a value: a decode from an empty context (read as one prompt token)
+ZERO_OK = ("prompt_tokens",)
+PROMPT0_NOTE = "prompt_tokens 0 read as 1 (decode from an empty context)"
 INFERENCE_INTS = ("num_gpus", "weight_bits", "tp", "pp", "ep", "batch", "prompt_tokens",
                   "output_tokens")
 TRAINING_INTS = ("seq_len", "global_batch", "micro_batch", "dp", "tp", "pp")
@@ -197,10 +200,11 @@ def read_table(path_or_df) -> tuple[Table, str]:
         if col not in parsed:
             parsed[col] = _floats(df[col])
         x = parsed[col]
+        low = 0 if col in ZERO_OK else 1
         with np.errstate(invalid="ignore"):
             if whole:
-                ok = np.isfinite(x) & (x == np.floor(x)) & (x >= 1) & (x <= MAX_INT)
-                allowed = f"a whole number >= 1 (at most {MAX_INT:.0e})"
+                ok = np.isfinite(x) & (x == np.floor(x)) & (x >= low) & (x <= MAX_INT)
+                allowed = f"a whole number >= {low} (at most {MAX_INT:.0e})"
             else:
                 ok = np.isfinite(x) & (x > 0)
                 allowed = "a number > 0 (finite)"
@@ -239,6 +243,7 @@ def read_table(path_or_df) -> tuple[Table, str]:
     fmt, notes = _precision(df, inf, num, err, parsed)
     err.raise_first()
     link_note = _links(df, inf, notes)
+    _empty_prompts(num, inf, link_note)
     return Table(text=df, num=num, is_train=is_train, weight_format=fmt, notes=notes,
                  link_note=link_note), name
 
@@ -263,7 +268,8 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
       else a GPU whose own link has P2P (datacenter and workstation cards) -> ``pcie5_good``
       for Gen5 (``pcie5_bad`` where the notes put the GPUs on two sockets), ``pcie4_good``
       for Gen3/4, and the card's own P2P preset where the generation is not given;
-    * else (GeForce cards: no P2P on the stock driver) -> ``pcie4_bad``.
+    * else (GeForce cards: no P2P on the stock driver; cloud cards whose instances have none,
+      ``hardware.NO_P2P``: A10G, L4) -> ``pcie4_bad``.
     "p2p: not stated" says nothing either way.
 
     ``nvlink`` (or ``nvlink3``) on a GPU whose own link is a later NVLink (``nvlink4`` on
@@ -292,8 +298,10 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
         except ValueError:
             return interconnect, ""         # the unknown GPU is the row's error
         if get_interconnect(g.native_link).host_staged:
-            return "pcie4_bad", (f"{interconnect}: {g.name} has no P2P on the stock driver "
-                                 f"(staged through host memory)")
+            from .hardware import NO_P2P, GEFORCE_NO_P2P
+            why = NO_P2P.get(g.name, GEFORCE_NO_P2P)
+            return "pcie4_bad", (f"{interconnect}: {g.name} has no P2P ({why}; staged through "
+                                 f"host memory)")
         own = g.native_link if g.native_link.startswith("pcie") else None
         why = f"{g.name} has P2P"
     from .validate_collectives import SOCKET_RE
@@ -332,6 +340,15 @@ def nvlink_for(interconnect: str, gpu: str) -> tuple[str, str]:
     if g.native_link.startswith("nvlink") and g.native_link != "nvlink":
         return g.native_link, f"{interconnect}: {g.name}'s NVLink is {g.native_link}"
     return interconnect, ""
+
+
+def _empty_prompts(num, inf, link_note) -> None:
+    """A decode measured from an empty context (llama-bench ``tg128``: ``prompt_tokens`` 0)
+    starts from one token, as the engine needs one to decode from; the row says so."""
+    p0 = inf & (num["prompt_tokens"] == 0)
+    if p0.any():
+        num["prompt_tokens"] = np.where(p0, 1.0, num["prompt_tokens"])
+        link_note[p0] = [f"{n}; {PROMPT0_NOTE}" if n else PROMPT0_NOTE for n in link_note[p0]]
 
 
 def _links(df, inf, notes) -> np.ndarray:

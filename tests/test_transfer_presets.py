@@ -43,9 +43,16 @@ def test_new_gpu_presets_carry_their_datasheet_figures(name, bf16, fp8, fp4, hbm
 
 
 def test_geforce_cards_default_to_host_staged_pcie():
-    """No P2P on the stock driver: their own link is the host-staged preset."""
-    for name in ("rtx-4090", "rtx-3090", "rtx-5090"):
+    """No P2P on the stock driver: their own link is the host-staged preset; so are the cloud
+    cards whose instances give none (A10G: AWS g5, L4: AWS g6), each with its reason."""
+    from kernel_model.hardware import NO_P2P
+    for name in ("rtx-4090", "rtx-3090", "rtx-5090", "a10g", "l4"):
         assert get_interconnect(km.get_gpu(name).native_link).host_staged
+    assert set(NO_P2P) == {"a10g", "l4"}
+    assert "SHM" in link_for("pcie4", "a10g", "")[1] and "GeForce" in link_for(
+        "pcie4", "rtx-4090", "")[1]
+    for name in ("l40s", "a100-pcie-80gb", "rtx-a6000", "rtx-pro-6000"):
+        assert not get_interconnect(km.get_gpu(name).native_link).host_staged
 
 
 def test_a_bigger_memory_bandwidth_is_never_slower_at_batch_1():
@@ -211,6 +218,9 @@ def test_fewer_bytes_per_weight_decode_faster_when_bandwidth_bound():
     ("pcie4", "rtx-4090", "p2p: not stated", "pcie4_bad"),   # says nothing either way
     ("pcie4", "l40s", "p2p: not stated", "pcie4_good"),
     ("PCIe Gen4 x16", "a10g", "p2p: no", "pcie4_bad"),
+    ("pcie4", "a10g", "", "pcie4_bad"),                      # AWS g5: SHM, no P2P
+    ("pcie", "l4", "", "pcie4_bad"),                         # AWS g6: no PCIe P2P
+    ("pcie4", "a10g", "P2P enabled", "pcie4_good"),          # the notes win
     ("pcie4", "rtx-4090", "p2p: yes", "pcie4_good"),
 ])
 def test_pcie_links_named_by_generation_resolve_to_a_preset(link, gpu, notes, preset):
@@ -244,7 +254,7 @@ def test_validate_simulates_a_row_whose_link_is_named_by_generation(tmp_path):
     out = km.validate(path)
     assert list(out.status) == ["ok", "ok"]
     assert out.predicted.iloc[0] == out.predicted.iloc[1]      # the same system, bit for bit
-    assert "pcie4: rtx-4090 has no P2P on the stock driver" in out.note.iloc[0]
+    assert "pcie4: rtx-4090 has no P2P (GeForce: no P2P on the stock driver" in out.note.iloc[0]
 
 
 # ---- the bus bandwidth the insight names ----------------------------------------------------

@@ -158,6 +158,10 @@ def test_calibration_override_reaches_every_row(tmp_path):
     (HEADER, [ROWS[0], ROWS[1].replace(",20.0,", ",abc,")], r"line 3 \(id r2\): column 'value'"),
     (HEADER, [ROWS[0].replace(",10.0,", ",0,")], r"column 'value' must be a number > 0"),
     (HEADER, [ROWS[0].replace(",128,256,", ",12.5,256,")], r"column 'prompt_tokens'"),
+    (HEADER, [ROWS[0].replace(",128,256,", ",-1,256,")],
+     r"column 'prompt_tokens' must be a whole number >= 0 .* '-1'"),
+    (HEADER, [ROWS[0].replace(",128,256,", ",128,0,")],
+     r"column 'output_tokens' must be a whole number >= 1 .* '0'"),
     (HEADER, [ROWS[0].replace(",none,", ",,")], r"column 'interconnect' is empty"),
     (HEADER, [], r"no measurement rows"),
 ])
@@ -307,3 +311,15 @@ def test_package_level_validate_is_the_function_and_the_module(tmp_path):
     assert km.validate.summarize(df)["ok"] == len(ROWS)
     with pytest.raises(ValueError, match="no such measurements file"):
         km.validate(tmp_path / "missing.csv")
+
+
+def test_a_decode_from_an_empty_context_reads_as_one_prompt_token(tmp_path):
+    """llama-bench's tg128 decodes from an empty context: prompt_tokens 0 is a value, not an
+    error. The row is predicted as with one prompt token, and its note says so."""
+    zero = ROWS[0].replace(",128,256,", ",0,256,")
+    one = ROWS[0].replace(",128,256,", ",1,256,")
+    a = V.validate(write(tmp_path, [zero], name="zero.csv"))
+    b = V.validate(write(tmp_path, [one], name="one.csv"))
+    assert a.at[0, "status"] == "ok" and a.at[0, "predicted"] == b.at[0, "predicted"]
+    assert "prompt_tokens 0 read as 1" in a.at[0, "note"]
+    assert "prompt_tokens 0" not in str(b.at[0, "note"])
