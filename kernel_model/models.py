@@ -169,6 +169,8 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
            experts=8, top_k=2),
     _llama("mixtral-8x22b", "mistralai/Mixtral-8x22B-v0.1", 56, 6144, 48, 8, 16384, 32768,
            experts=8, top_k=2),
+    # DBRX: d_model 6144, 48 heads / 8 KV heads, ffn_hidden_size 10752, 16 experts top-4
+    _llama("dbrx", "databricks/dbrx-base", 40, 6144, 48, 8, 10752, 100352, experts=16, top_k=4),
     _llama("qwen2.5-7b", "Qwen/Qwen2.5-7B", 28, 3584, 28, 4, 18944, 152064),
     _llama("qwen2.5-72b", "Qwen/Qwen2.5-72B", 80, 8192, 64, 8, 29568, 152064),
     ModelSpec("opt-13b", 40, 5120, 40, 40, 20480, 50272, gated_mlp=False, tie_embeddings=True,

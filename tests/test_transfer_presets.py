@@ -112,6 +112,14 @@ def test_a_checkpoint_name_with_an_unknown_word_is_refused(name):
         km.get_model(name)
 
 
+def test_dbrx_matches_its_published_parameter_counts():
+    """Databricks: 132B parameters in total, 36B active (16 experts, 4 per token)."""
+    m = km.get_model("databricks/dbrx-instruct")
+    assert (m.name, m.experts, m.top_k) == ("dbrx", 16, 4)
+    assert m.total_params / 1e9 == pytest.approx(132, rel=0.01)
+    assert m.active_params / 1e9 == pytest.approx(36, rel=0.02)
+
+
 def test_gpt_oss_20b_matches_its_model_card():
     """OpenAI gpt-oss model card: 20.91 B total, 3.61 B active (embedding lookup not counted)."""
     m = km.get_model("gpt-oss-20b")
