@@ -243,6 +243,7 @@ def read_table(path_or_df) -> tuple[Table, str]:
     fmt, notes = _precision(df, inf, num, err, parsed)
     err.raise_first()
     link_note = _links(df, inf, notes)
+    _multi_node(df, inf, num, notes, link_note)
     _empty_prompts(num, inf, link_note)
     return Table(text=df, num=num, is_train=is_train, weight_format=fmt, notes=notes,
                  link_note=link_note), name
@@ -340,6 +341,68 @@ def nvlink_for(interconnect: str, gpu: str) -> tuple[str, str]:
     if g.native_link.startswith("nvlink") and g.native_link != "nvlink":
         return g.native_link, f"{interconnect}: {g.name}'s NVLink is {g.native_link}"
     return interconnect, ""
+
+
+NETWORK_LINKS = ("ib_hdr", "ib_ndr", "roce", "efa", "tcp", "tcpxo")
+GENERIC_IB = ("infiniband", "ib")
+
+
+def network_split(interconnect: str, gpu: str, notes: str, num_gpus: float,
+                  gpus_per_node: int = 8) -> tuple[str, str]:
+    """(``intra+inter`` or the name as it is, reason) for a row that names the network of a
+    multi-node run: ``nvlink4+ib_ndr`` / ``nvlink4 + InfiniBand`` (the link inside each node,
+    then the network; a generic intra-node name resolves as :func:`link_for` says), or only
+    the network (``ib_ndr``, ``InfiniBand``) on more GPUs than one node holds, whose nodes
+    then use the GPU's own link. ``InfiniBand`` / ``IB`` without a generation is the
+    engine's default for the GPU (HDR for Ampere, NDR after)."""
+    text = str(interconnect).strip()
+    parts = [p.strip() for p in text.split("+")]
+    if len(parts) > 2 or not all(parts):
+        return text, ""
+
+    def net(name):
+        key = re.sub(r"[-\s]+", "_", name.lower())
+        if key in GENERIC_IB:
+            from .hardware import get_gpu, inter_node_for
+            try:
+                return inter_node_for(get_gpu(gpu)).name
+            except ValueError:
+                return None                # the unknown GPU is the row's error
+        return key if key in NETWORK_LINKS else None
+
+    if len(parts) == 2:
+        inter = net(parts[1])
+        if inter is None:
+            return text, ""
+        intra, why = link_for(parts[0], gpu, notes)
+        reason = f"{text}: {intra} inside each node, {inter} between nodes"
+        return f"{intra}+{inter}", (f"{why}; {reason}" if why else reason)
+    inter = net(text)
+    if inter is None or not num_gpus > gpus_per_node:
+        return text, ""
+    from .hardware import get_gpu
+    try:
+        intra = get_gpu(gpu).native_link
+    except ValueError:
+        return text, ""                    # the unknown GPU is the row's error
+    return f"{intra}+{inter}", (f"{text} on {int(num_gpus)} GPUs: the network between "
+                                f"{gpus_per_node}-GPU nodes, {intra} (the GPU's own) inside them")
+
+
+def _multi_node(df, inf, num, notes, link_note) -> None:
+    """Rewrite rows that name a multi-node run's network (:func:`network_split`) in place."""
+    if not inf.any():
+        return
+    ic = df["interconnect"].astype(str)
+    lower = ic.str.lower()
+    cand = inf & (ic.str.contains("+", regex=False)
+                  | lower.str.replace(r"[-\s]+", "_", regex=True).isin(NETWORK_LINKS + GENERIC_IB)
+                  ).to_numpy(dtype=bool)
+    for i in np.flatnonzero(cand):
+        name, why = network_split(ic.iat[i], df["gpu"].iat[i], notes[i], num["num_gpus"][i])
+        if why:
+            df.iat[i, df.columns.get_loc("interconnect")] = name
+            link_note[i] = f"{link_note[i]}; {why}" if link_note[i] else why
 
 
 def _empty_prompts(num, inf, link_note) -> None:

@@ -100,10 +100,11 @@ def row_format(row: dict) -> tuple[str, str]:
 
 
 def _kw(row, efficiency) -> dict:
-    return dict(model=row["model"], gpu=row["gpu"], interconnect=row["interconnect"],
+    intra, _, inter = str(row["interconnect"]).partition("+")   # "nvlink4+ib_ndr": multi-node
+    return dict(model=row["model"], gpu=row["gpu"], interconnect=intra,
                 tp=row["tp"], pp=row["pp"], ep=row["ep"], weight_bits=row["weight_bits"],
                 weight_format=row.get("weight_format") or "auto", kv_bits=row.get("kv_bits", 16),
-                gpus_per_node=GPUS_PER_NODE, inter_node="auto",
+                gpus_per_node=GPUS_PER_NODE, inter_node=inter or "auto",
                 runtime=row.get("runtime", "compiled"), efficiency=efficiency)
 
 

@@ -323,3 +323,36 @@ def test_a_decode_from_an_empty_context_reads_as_one_prompt_token(tmp_path):
     assert a.at[0, "status"] == "ok" and a.at[0, "predicted"] == b.at[0, "predicted"]
     assert "prompt_tokens 0 read as 1" in a.at[0, "note"]
     assert "prompt_tokens 0" not in str(b.at[0, "note"])
+
+
+def test_a_multi_node_row_may_name_its_network(tmp_path):
+    """16 H100s: "nvlink4+ib_ndr", "nvlink4 + InfiniBand", "NVLink+IB NDR" and a bare "ib_ndr"
+    all mean NVLink 4 inside each 8-GPU node and NDR InfiniBand between them, exactly as
+    naming the node link alone does (the engine's default network for Hopper is NDR); HDR
+    named for the network of an A100 pair of nodes is used as named. A bare network name on
+    GPUs that fit one node is left as it is, and an unknown network is that row's error."""
+    row = ("{id},src,B,vLLM 0.6,{gpu},{n},{ic},llama-3.1-405b,8,8,{pp},1,1,128,128,"
+           "tpot_ms,30.0,")
+    names = ["nvlink4", "nvlink4+ib_ndr", "nvlink4 + InfiniBand", "NVLink+IB NDR", "ib_ndr"]
+    rows = [row.format(id=f"h{i}", gpu="h100-sxm", n=16, ic=ic, pp=2) for i, ic in enumerate(names)]
+    rows += [row.format(id="a0", gpu="a100-sxm-80gb", n=16, ic="nvlink+ib_hdr", pp=2),
+             row.format(id="a1", gpu="a100-sxm-80gb", n=16, ic="nvlink+ib_ndr", pp=2),
+             row.format(id="x0", gpu="h100-sxm", n=16, ic="nvlink4+warp_drive", pp=2)]
+    df = V.validate(write(tmp_path, rows)).set_index("id")
+    h = df.loc[[f"h{i}" for i in range(len(names))]]
+    assert (h.status == "ok").all() and h.predicted.nunique() == 1
+    assert set(h.interconnect[1:]) == {"nvlink4+ib_ndr"}
+    want = km.simulate(km.Scenario(model="llama-3.1-405b", gpu="h100-sxm", interconnect="nvlink4",
+                                   inter_node="ib_ndr", tp=8, pp=2, batch=1, prompt_tokens=128,
+                                   output_tokens=128, weight_bits=8, runtime="vllm")).tpot_s * 1e3
+    assert h.predicted.iloc[0] == pytest.approx(want, rel=1e-12)
+    assert "nvlink4 (the GPU's own) inside them" in h.note["h4"]
+    hdr = km.simulate(km.Scenario(model="llama-3.1-405b", gpu="a100-sxm-80gb", interconnect="nvlink",
+                                  inter_node="ib_hdr", tp=8, pp=2, batch=1, prompt_tokens=128,
+                                  output_tokens=128, weight_bits=8, runtime="vllm")).tpot_s * 1e3
+    assert df.at["a0", "predicted"] == pytest.approx(hdr, rel=1e-12)
+    assert df.at["a1", "predicted"] < df.at["a0", "predicted"]      # NDR is faster than HDR
+    assert "warp_drive" in df.at["x0", "status"] and "ib_ndr" in df.at["x0", "status"]
+    two = V.validate(write(tmp_path, [row.format(id="t", gpu="h100-sxm", n=8, ic="ib_ndr", pp=1)],
+                           name="two.csv"))
+    assert two.at[0, "interconnect"] == "ib_ndr"                      # fits one node: as named
