@@ -78,7 +78,7 @@ CUSTOM_KERNELS = {
     "luke_custom_allreduce": "oneshot",
 }
 # GPUs on two CPU sockets, as notes say it (collectives rows here, measurement rows in
-# validate_io.link_for)
+# validate_links.link_for)
 SOCKET_RE = re.compile(r"different CPU sockets|2 CPU sockets|two (CPU )?sockets|cross[- ]socket|"
                        r"dual[- ]socket|topo(?:logy)?:\s*SYS\b", re.I)
 INTRA_RE = re.compile(r"intra-node link:\s*(nvlink[345]?|pcie[345])", re.I)
@@ -118,7 +118,7 @@ def link_name(text, gpu) -> tuple[str | None, str]:
     on H100/H200/H20, 5 on B200/GB200, the bridge on H100 NVL, NVLink 3 otherwise), and a
     full part's NVLink on an 8-link board (``nvlink4`` on an H800) that board's own.
     ``(None, "")`` where the cell names no link."""
-    from .validate_io import PCIE_LINK_RE, fewer_links_for, nvlink_for
+    from .validate_links import PCIE_LINK_RE, fewer_links_for, nvlink_for
     raw = str(text).strip()
     key = re.sub(r"[-\s]+", "_", raw.lower())
     why = ""

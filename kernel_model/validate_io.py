@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +18,9 @@ import pandas as pd
 
 from ._files import check_file, MAX_TABLE_BYTES
 from .runtime import runtime_for_framework
+# link names (kernel_model/validate_links.py), re-exported for the callers that import them here
+from .validate_links import (PCIE_LINK_RE, link_for, fewer_links_for, nvlink_for,  # noqa: F401
+                             network_split, _links, _multi_node)
 
 # metric -> (result field, scale to the file's unit, unit); "_throughput": batch x output
 # tokens x data-parallel replicas / e2e_s (a static batch's whole requests, all GPUs)
@@ -249,162 +251,6 @@ def read_table(path_or_df) -> tuple[Table, str]:
                  link_note=link_note), name
 
 
-# ---- a PCIe link named by generation -> a preset -------------------------------------------
-PCIE_LINK_RE = re.compile(r"^pcie[-_ ]?(?:gen)?([345])?(?:\.0)?(?:[-_ ]?x16)?$", re.I)
-_NO_P2P = re.compile(r"\b(no|without|disabled?)[- ]p2p\b|\bp2p[: (]*(no|off|disabled|not "
-                     r"supported)\b|host[- ]staged|through (the )?host", re.I)
-_P2P = re.compile(r"\bp2p[: (]*(yes|on|enabled?)\b|\b(with|enabled?|via) p2p\b|"
-                  r"\bp2p[- ](driver|kernel module)", re.I)
-
-
-def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
-    """(interconnect preset, reason) of a row whose ``interconnect`` names a PCIe link by
-    generation (``pcie``, ``pcie4``, ``PCIe 5.0``, ``pcie_gen5``) rather than a preset; any
-    other name is returned as it is, with no reason. The rules, as for collectives rows
-    (``validate_collectives.preset_for``):
-
-    * notes that say P2P is off ("no P2P", "P2P disabled", "p2p: no", "host-staged") ->
-      ``pcie4_bad`` (staged through host memory, any generation);
-    * notes that say P2P is on ("P2P enabled", "p2p: yes", "with P2P", a "P2P driver"), or
-      else a GPU whose own link has P2P (datacenter and workstation cards) -> ``pcie5_good``
-      for Gen5 (``pcie5_bad`` where the notes put the GPUs on two sockets), ``pcie4_good``
-      for Gen3/4, and the card's own P2P preset where the generation is not given;
-    * else (GeForce cards: no P2P on the stock driver; cloud cards whose instances have none,
-      ``hardware.NO_P2P``: A10G, L4) -> ``pcie4_bad``.
-    "p2p: not stated" says nothing either way.
-
-    ``nvlink`` (or ``nvlink3``) on a GPU whose own link is a later NVLink (``nvlink4`` on
-    H100/H200, ``nvlink5`` on B200/GB200, ``nvlink_bridge`` on H100 NVL) is read as that
-    link: a measured H100 board has no NVLink 3."""
-    if str(interconnect).strip().lower() in _NVLINK_GENERIC:
-        if str(interconnect).strip().lower() == "nvswitch":   # the GPU's own NVLink, by switch
-            link = nvlink_for("nvlink", gpu)[0]
-            return link, f"{interconnect}: {link} (the GPU's own NVLink)"
-        return nvlink_for(interconnect, gpu)
-    fewer = fewer_links_for(interconnect, gpu)
-    if fewer:
-        return fewer
-    m = PCIE_LINK_RE.match(str(interconnect).strip())
-    if not m:
-        return interconnect, ""
-    notes = notes or ""
-    if _NO_P2P.search(notes):
-        return "pcie4_bad", f"{interconnect}: the notes say no P2P (staged through host memory)"
-    if _P2P.search(notes):
-        own, why = None, "the notes say P2P"
-    else:
-        from .hardware import get_gpu, get_interconnect
-        try:
-            g = get_gpu(gpu)
-        except ValueError:
-            return interconnect, ""         # the unknown GPU is the row's error
-        if get_interconnect(g.native_link).host_staged:
-            from .hardware import NO_P2P, GEFORCE_NO_P2P
-            why = NO_P2P.get(g.name, GEFORCE_NO_P2P)
-            return "pcie4_bad", (f"{interconnect}: {g.name} has no P2P ({why}; staged through "
-                                 f"host memory)")
-        own = g.native_link if g.native_link.startswith("pcie") else None
-        why = f"{g.name} has P2P"
-    from .validate_collectives import SOCKET_RE
-    gen, two = m.group(1), bool(SOCKET_RE.search(notes))
-    if gen == "5" or (gen is None and own and own.startswith("pcie5")):
-        return ("pcie5_bad" if two else "pcie5_good"), f"{interconnect}: {why}"
-    return "pcie4_good", f"{interconnect}: {why}"
-
-
-_NVLINK_GENERIC = ("nvlink", "nvlink3", "nvswitch")
-
-
-def fewer_links_for(link: str, gpu: str) -> tuple[str, str] | None:
-    """(the GPU's own preset, reason) where ``link`` names the full-link preset that the
-    GPU's own link is a fewer-link variant of (``nvlink4`` on an H800 -> ``nvlink4_h800``:
-    a measured H800 board has 8 NVLinks, not 18); else None."""
-    from .hardware import FEWER_LINKS, get_gpu, get_interconnect
-    try:
-        g, named = get_gpu(gpu), get_interconnect(link).name
-    except ValueError:
-        return None
-    if FEWER_LINKS.get(g.native_link, ("",))[0] == named:
-        return g.native_link, f"{link}: {g.name} has {FEWER_LINKS[g.native_link][1]} NVLinks"
-    return None
-
-
-def nvlink_for(interconnect: str, gpu: str) -> tuple[str, str]:
-    """(preset, reason) of a generic NVLink name on ``gpu``: the GPU's own link where that is
-    an NVLink other than NVLink 3 (``nvlink4``, ``nvlink5``, ``nvlink_bridge``, the 8-link
-    H800 / A800 presets), else ``interconnect`` as it is, with no reason."""
-    from .hardware import get_gpu
-    try:
-        g = get_gpu(gpu)
-    except ValueError:
-        return interconnect, ""
-    if g.native_link.startswith("nvlink") and g.native_link != "nvlink":
-        return g.native_link, f"{interconnect}: {g.name}'s NVLink is {g.native_link}"
-    return interconnect, ""
-
-
-NETWORK_LINKS = ("ib_hdr", "ib_ndr", "roce", "efa", "tcp", "tcpxo")
-GENERIC_IB = ("infiniband", "ib")
-
-
-def network_split(interconnect: str, gpu: str, notes: str, num_gpus: float,
-                  gpus_per_node: int = 8) -> tuple[str, str]:
-    """(``intra+inter`` or the name as it is, reason) for a row that names the network of a
-    multi-node run: ``nvlink4+ib_ndr`` / ``nvlink4 + InfiniBand`` (the link inside each node,
-    then the network; a generic intra-node name resolves as :func:`link_for` says), or only
-    the network (``ib_ndr``, ``InfiniBand``) on more GPUs than one node holds, whose nodes
-    then use the GPU's own link. ``InfiniBand`` / ``IB`` without a generation is the
-    engine's default for the GPU (HDR for Ampere, NDR after)."""
-    text = str(interconnect).strip()
-    parts = [p.strip() for p in text.split("+")]
-    if len(parts) > 2 or not all(parts):
-        return text, ""
-
-    def net(name):
-        key = re.sub(r"[-\s]+", "_", name.lower())
-        if key in GENERIC_IB:
-            from .hardware import get_gpu, inter_node_for
-            try:
-                return inter_node_for(get_gpu(gpu)).name
-            except ValueError:
-                return None                # the unknown GPU is the row's error
-        return key if key in NETWORK_LINKS else None
-
-    if len(parts) == 2:
-        inter = net(parts[1])
-        if inter is None:
-            return text, ""
-        intra, why = link_for(parts[0], gpu, notes)
-        reason = f"{text}: {intra} inside each node, {inter} between nodes"
-        return f"{intra}+{inter}", (f"{why}; {reason}" if why else reason)
-    inter = net(text)
-    if inter is None or not num_gpus > gpus_per_node:
-        return text, ""
-    from .hardware import get_gpu
-    try:
-        intra = get_gpu(gpu).native_link
-    except ValueError:
-        return text, ""                    # the unknown GPU is the row's error
-    return f"{intra}+{inter}", (f"{text} on {int(num_gpus)} GPUs: the network between "
-                                f"{gpus_per_node}-GPU nodes, {intra} (the GPU's own) inside them")
-
-
-def _multi_node(df, inf, num, notes, link_note) -> None:
-    """Rewrite rows that name a multi-node run's network (:func:`network_split`) in place."""
-    if not inf.any():
-        return
-    ic = df["interconnect"].astype(str)
-    lower = ic.str.lower()
-    cand = inf & (ic.str.contains("+", regex=False)
-                  | lower.str.replace(r"[-\s]+", "_", regex=True).isin(NETWORK_LINKS + GENERIC_IB)
-                  ).to_numpy(dtype=bool)
-    for i in np.flatnonzero(cand):
-        name, why = network_split(ic.iat[i], df["gpu"].iat[i], notes[i], num["num_gpus"][i])
-        if why:
-            df.iat[i, df.columns.get_loc("interconnect")] = name
-            link_note[i] = f"{link_note[i]}; {why}" if link_note[i] else why
-
-
 def _empty_prompts(num, inf, link_note) -> None:
     """A decode measured from an empty context (llama-bench ``tg128``: ``prompt_tokens`` 0)
     starts from one token, as the engine needs one to decode from; the row says so."""
@@ -412,31 +258,6 @@ def _empty_prompts(num, inf, link_note) -> None:
     if p0.any():
         num["prompt_tokens"] = np.where(p0, 1.0, num["prompt_tokens"])
         link_note[p0] = [f"{n}; {PROMPT0_NOTE}" if n else PROMPT0_NOTE for n in link_note[p0]]
-
-
-def _links(df, inf, notes) -> np.ndarray:
-    """Resolve generic link names (:func:`link_for`) in place; the reason per row."""
-    out = np.full(len(df), "", dtype=object)
-    if not inf.any():
-        return out
-    ic = df["interconnect"].to_numpy(dtype=object)
-    text = df["interconnect"].astype(str).str.strip()
-    from .hardware import FEWER_LINKS
-    bases = {base for base, *_ in FEWER_LINKS.values()}
-    generic = text.str.match(PCIE_LINK_RE.pattern, case=False) \
-        | text.str.lower().isin(_NVLINK_GENERIC) | text.str.lower().isin(bases)
-    rows = np.flatnonzero(inf & generic.to_numpy(dtype=bool))
-    if not len(rows):
-        return out
-    key = pd.Series(ic[rows]).astype(str) + "\0" + df["gpu"].to_numpy(dtype=object)[rows] \
-        + "\0" + pd.Series(notes[rows]).astype(str)
-    codes, uniq = pd.factorize(key)
-    pairs = [link_for(*u.split("\0")) for u in uniq]
-    ic = ic.copy()
-    ic[rows] = np.array([p[0] for p in pairs], dtype=object)[codes]
-    out[rows] = np.array([p[1] for p in pairs], dtype=object)[codes]
-    df["interconnect"] = ic
-    return out
 
 
 def _precision(df, inf, num, err, parsed):

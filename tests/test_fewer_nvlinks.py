@@ -9,7 +9,7 @@ import pytest
 import kernel_model as km
 from kernel_model import hardware as H
 from kernel_model import validate_collectives as VC
-from kernel_model.validate_io import link_for
+from kernel_model.validate_links import link_for
 
 
 @pytest.mark.parametrize("gpu, full, link, base, links, of", [

@@ -11,7 +11,7 @@ from kernel_model.hardware import canonical_gpu, get_interconnect, COLLECTIVE_CO
 from kernel_model.formats import get_format
 from kernel_model.models import canonical_model
 from kernel_model.simulate import link_params
-from kernel_model.validate_io import link_for
+from kernel_model.validate_links import link_for
 
 C = COLLECTIVE_CONSTANTS["eager_call_s"]
 
