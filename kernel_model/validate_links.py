@@ -155,10 +155,10 @@ def _multi_node(df, inf, num, notes, link_note) -> None:
     if not inf.any():
         return
     ic = df["interconnect"].astype(str)
-    lower = ic.str.lower()
-    cand = inf & (ic.str.contains("+", regex=False)
-                  | lower.str.replace(r"[-\s]+", "_", regex=True).isin(NETWORK_LINKS + GENERIC_IB)
-                  ).to_numpy(dtype=bool)
+    codes, uniq = pd.factorize(ic)                  # a handful of names over many rows
+    named = np.array(["+" in u or re.sub(r"[-\s]+", "_", u.lower()) in NETWORK_LINKS + GENERIC_IB
+                      for u in uniq], dtype=bool)
+    cand = inf & (codes >= 0) & named[np.maximum(codes, 0)]
     for i in np.flatnonzero(cand):
         name, why = network_split(ic.iat[i], df["gpu"].iat[i], notes[i], num["num_gpus"][i])
         if why:
