@@ -105,8 +105,8 @@ _5090 = ("GeForce RTX 5090: 3352 AI TOPS (FP4, sparse) / 2 for dense / 2 for FP3
          "2.41 vs 2.52 GHz boost (x 1.27)")
 _B300 = ("glennklockwood.com/garden/processors/B300 (NVIDIA HGX B300 figures, per GPU, dense): "
          "BF16 2250, FP8 4500, FP4 13125 TFLOPS; 288 GB HBM3e at 8 TB/s, 1400 W maximum")
-_GB10 = ("NVIDIA DGX Spark product page as reported (dgx-spark.warehack.ing, ai-infrastructure.net; "
-         "Hot Chips 2025 GB10 talk): up to 1 PFLOP FP4 with sparsity, dense = half (500), FP8 and "
+_GB10 = ("NVIDIA DGX Spark product page as reported (dgx-spark.warehack.ing, "
+         "ai-infrastructure.net; Hot Chips 2025 GB10 talk): up to 1 PFLOP FP4 with sparsity, dense = half (500), FP8 and "
          "BF16 halving again (250 / 125, Blackwell's 2:1 steps); 128 GB LPDDR5x at 273 GB/s "
          "shared with the CPU, ~140 W SoC")
 _RTXP = ("NVIDIA RTX PRO 6000 Blackwell datasheet: 4000 AI TOPS FP4 with sparsity, dense = half "
@@ -294,8 +294,8 @@ GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
                "4090": "rtx-4090", "3090": "rtx-3090", "5090": "rtx-5090", "gb200-nvl72": "gb200",
                "rtx-pro-6000-blackwell": "rtx-pro-6000", "mi300": "mi300x", "mi325": "mi325x",
                "a6000": "rtx-a6000", "a10": "a10g", "6000-ada": "rtx-6000-ada",
-               "h800": "h800-sxm", "a800": "a800-sxm-80gb", "dgx-spark": "gb10", "spark": "gb10", "b300-sxm": "b300",
-               "blackwell-ultra": "b300",
+               "h800": "h800-sxm", "a800": "a800-sxm-80gb", "dgx-spark": "gb10", "spark": "gb10",
+               "b300-sxm": "b300", "blackwell-ultra": "b300",
                # GB300's GPU is B300's die at a higher power limit (peaks a few % higher)
                "gb300": "b300", "gb300-nvl72": "b300"}
 

@@ -347,8 +347,8 @@ def test_a_multi_node_row_may_name_its_network(tmp_path):
                                    output_tokens=128, weight_bits=8, runtime="vllm")).tpot_s * 1e3
     assert h.predicted.iloc[0] == pytest.approx(want, rel=1e-12)
     assert "nvlink4 (the GPU's own) inside them" in h.note["h4"]
-    hdr = km.simulate(km.Scenario(model="llama-3.1-405b", gpu="a100-sxm-80gb", interconnect="nvlink",
-                                  inter_node="ib_hdr", tp=8, pp=2, batch=1, prompt_tokens=128,
+    hdr = km.simulate(km.Scenario(model="llama-3.1-405b", gpu="a100-sxm-80gb",
+                                  interconnect="nvlink", inter_node="ib_hdr", tp=8, pp=2, batch=1, prompt_tokens=128,
                                   output_tokens=128, weight_bits=8, runtime="vllm")).tpot_s * 1e3
     assert df.at["a0", "predicted"] == pytest.approx(hdr, rel=1e-12)
     assert df.at["a1", "predicted"] < df.at["a0", "predicted"]      # NDR is faster than HDR
