@@ -152,6 +152,12 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         source="NVIDIA H100 datasheet, H100 NVL column (BF16 1671 / FP8 3341 TFLOPS with "
                "sparsity, 94 GB HBM3 at 3.9 TB/s, 350-400 W)",
         notes="PCIe card; pairs joined by NVLink bridges (600 GB/s)", peak_source=_HOP),
+    GPU("h200-nvl", 835, 1671, 4800, 141, 600, 60, "hopper", "nvlink_bridge",
+        source="NVIDIA H200 datasheet, H200 NVL column (BF16 1671 / FP8 3341 TFLOPS with "
+               "sparsity, 141 GB HBM3e at 4.8 TB/s, up to 600 W)",
+        notes="PCIe card; 2- or 4-way NVLink bridges (900 GB/s; the nvlink_bridge preset is "
+              "H100 NVL's 600 GB/s bridge, so bridged collectives are a little slow here)",
+        peak_source=_HOP),
     GPU("h20", 148, 296, 4000, 96, 400, 60, "hopper", "nvlink4",
         source="NVIDIA HGX H20 product brief as reported (BF16 148 / FP8 296 TFLOPS dense, "
                "96 GB HBM3 at 4.0 TB/s, NVLink 900 GB/s, 400 W)",

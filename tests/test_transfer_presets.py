@@ -29,6 +29,7 @@ C = COLLECTIVE_CONSTANTS["eager_call_s"]
     # HGX B300 per GPU, dense; GB10 (DGX Spark): 1 PFLOP FP4 with sparsity, 2:1 steps down
     ("b300", 2250, 4500, 13125, 8000, 288, "blackwell"),
     ("gb10", 1000 / 8, 1000 / 4, 1000 / 2, 273, 128, "blackwell"),
+    ("h200-nvl", 1671 / 2, 3341 / 2, None, 4800, 141, "hopper"),
 ])
 def test_new_gpu_presets_carry_their_datasheet_figures(name, bf16, fp8, fp4, hbm, mem, family):
     g = km.get_gpu(name)
@@ -74,7 +75,7 @@ def test_a_bigger_memory_bandwidth_is_never_slower_at_batch_1():
     ("RTX PRO 6000 Blackwell Server Edition", "rtx-pro-6000"), ("NVIDIA H100 NVL", "h100-nvl"),
     ("B200 SXM6 180GB", "b200"), ("MI300X OAM", "mi300x"), ("h100 pcie 80gb", "h100-pcie"),
     ("HGX B300", "b300"), ("GB300 NVL72", "b300"), ("NVIDIA DGX Spark", "gb10"),
-    ("NVIDIA GB10", "gb10"),
+    ("NVIDIA GB10", "gb10"), ("NVIDIA H200 NVL", "h200-nvl"),
 ])
 def test_usual_gpu_spellings_find_their_preset(spelling, preset):
     assert canonical_gpu(spelling) == preset
@@ -82,7 +83,7 @@ def test_usual_gpu_spellings_find_their_preset(spelling, preset):
 
 
 @pytest.mark.parametrize("name", ["a100-pcie", "h800-pcie", "A800 80GB PCIe", "v100",
-                                  "RTX 3090 Ti", "h100-foo", "H200 NVL"])
+                                  "RTX 3090 Ti", "h100-foo", "H200 SXM NVL"])
 def test_an_ambiguous_or_unknown_gpu_is_refused_with_the_closest_names(name):
     """A word that names another chip (pcie, ti, a model number) is never dropped."""
     assert canonical_gpu(name) is None
