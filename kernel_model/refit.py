@@ -1,8 +1,9 @@
 """The shipped calibration's recipe: which fields are fitted, on which files. Re-runnable.
 
     python -m kernel_model.refit            # fit, print the parameters with the rows that
-                                            # support each, every file's errors, and the
-                                            # DEFAULT literal for kernel_model/calibration.py
+                                            # support each (the runtime gaps fitted alone on
+                                            # their own files too, SOLO), every file's errors,
+                                            # and the DEFAULT literal for calibration.py
     cal, rep = refit()                      # the same from Python
 
 After a change to the engine (e.g. the collective model), run it, paste the printed literal
@@ -70,6 +71,31 @@ def refit(max_evals: int = 1500, params=PARAMS, start=None):
     return C.fit(files(), params=params, max_evals=max_evals, start=start)
 
 
+# fields fitted each alone on a file of their own, this recipe's values held (the files of
+# FILES have no row on these runtimes); llamacpp-eager is derived from them (see calibration)
+SOLO = (("llamacpp.csv", "launch_overhead_s@llamacpp"),
+        ("llamacpp.csv", "launch_overhead_s@llamacpp-2024"),
+        ("llamacpp.csv", "launch_overhead_s@llamacpp-2024-eager"),
+        ("sglang.csv", "launch_overhead_s@sglang"))
+
+
+def solo(cal):
+    """Fit each ``SOLO`` field alone on its file, everything else as in ``cal``; (the
+    calibration with them, [(file, report), ...]). The llamacpp-eager gap is llamacpp's plus
+    the graph saving the 2024 rows show (``calibration.LLAMACPP_GRAPH_SAVING_S``)."""
+    reports = []
+    for name, param in SOLO:
+        got, rep = C.fit(V.find_measurements(name), params=(param,), start=cal)
+        runtime = param.partition("@")[2]
+        cal = cal.replace(runtimes={**cal.runtimes, runtime: dict(got.runtimes[runtime])})
+        reports.append((name, rep))
+    gap = {r: cal.runtimes[r]["launch_overhead_s"]
+           for r in ("llamacpp", "llamacpp-2024", "llamacpp-2024-eager")}
+    eager = gap["llamacpp"] + gap["llamacpp-2024-eager"] - gap["llamacpp-2024"]
+    cal = cal.replace(runtimes={**cal.runtimes, "llamacpp-eager": {"launch_overhead_s": eager}})
+    return cal, reports
+
+
 def check(cal=None) -> list[tuple[str, float, float, bool]]:
     """(target, value %, limit %, passed) of issue 11 on the shipped files under ``cal``."""
     out = []
@@ -99,6 +125,11 @@ def main(argv=None) -> int:
     cal, rep = refit()
     print(C.format_fit(rep))
     print()
+    cal, reports = solo(cal)
+    for name, r in reports:
+        print(f"fitted alone on {name}:")
+        print(C.format_fit(r))
+        print()
     for name in FILES + (HOLDOUT,):
         s = V.summarize(V.validate(V.find_measurements(name), calibration=cal))
         print(f"{name}: MAPE {s['overall']:.1f} % over {s['ok']} rows")

@@ -131,3 +131,19 @@ def test_refit_literal_reproduces_the_shipped_calibration():
                                   "llamacpp-2024-eager", "sglang"} and back.families == {}
     names = {p.partition("@")[0] for p in refit.PARAMS}
     assert len(refit.PARAMS) == 7 and names <= set(km.calibrate.numeric_fields())
+
+
+def test_refit_fits_the_solo_gaps_on_their_own_files_and_reproduces_the_shipped_ones():
+    """`python -m kernel_model.refit` also fits the llama.cpp and SGLang gaps, each alone on
+    its file with the rest held, and prints each with its rows: from DEFAULT it lands on the
+    shipped values, and llamacpp-eager stays llamacpp's gap plus the 2024 graph saving."""
+    cal, reports = refit.solo(km.DEFAULT_CALIBRATION)
+    for name, param in refit.SOLO:
+        rt = param.partition("@")[2]
+        assert cal.runtimes[rt]["launch_overhead_s"] == pytest.approx(
+            km.DEFAULT_CALIBRATION.runtimes[rt]["launch_overhead_s"], rel=1e-3), rt
+    g = {r: o["launch_overhead_s"] for r, o in cal.runtimes.items()}
+    assert g["llamacpp-eager"] - g["llamacpp"] == pytest.approx(
+        g["llamacpp-2024-eager"] - g["llamacpp-2024"], rel=1e-9)
+    assert [n for n, _ in reports] == [n for n, _ in refit.SOLO]
+    assert all(int(r["parameters"]["rows"].iloc[0]) >= 2 for _, r in reports)
