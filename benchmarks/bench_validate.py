@@ -112,7 +112,8 @@ def main(argv=None) -> int:
               f"{n5['ok'] - sat['rows']} rows ({per}); saturation rows (serving model): "
               f"MAPE {sat['mape']:.1f} % over {sat['rows']} rows (target 20 %)")
     for name, what in (("llamacpp.csv", "llama.cpp runtimes; their launch gaps are fitted on it"),
-                       ("sglang.csv", "SGLang; its launch gap is fitted on it")):
+                       ("sglang.csv", "SGLang; its launch gap is fitted on it"),
+                       ("localengines.csv", "MLC LLM, ExLlamaV2; their gaps are fitted on it")):
         path = V.find_measurements(name)
         if path:
             m = V.summarize(V.validate(path))

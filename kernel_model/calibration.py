@@ -168,6 +168,10 @@ LLAMACPP_GRAPH_SAVING_S = _LLAMACPP_2024_EAGER_S - _LLAMACPP_2024_S
 # H20, LMSYS's gpt-oss blog on B200); before it, SGLang took the global gap, fitted on
 # 2023-era C++ stacks on A100
 _SGLANG_S = 8.897134501298373e-06
+# MLC LLM's and ExLlamaV2's gaps, each fitted alone on kernel_model/data/localengines.csv
+# (mlc-ai/llm-perf-bench, Oct 2023: Llama-2-7B / 13B 4-bit at batch 1 on an RTX 4090 and an
+# RTX 3090 Ti); before them both took the global gap, 2-4x theirs
+_MLC_S, _EXLLAMAV2_S = 3.952535671499565e-06, 7.849147524255873e-06
 
 # The class defaults above are the earlier fit on measurements.csv alone (A100). DEFAULT is
 # refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
@@ -189,5 +193,7 @@ DEFAULT = Calibration(
               'llamacpp-eager': {'launch_overhead_s': _LLAMACPP_S + LLAMACPP_GRAPH_SAVING_S},
               'llamacpp-2024': {'launch_overhead_s': _LLAMACPP_2024_S},
               'llamacpp-2024-eager': {'launch_overhead_s': _LLAMACPP_2024_EAGER_S},
-              'sglang': {'launch_overhead_s': _SGLANG_S}},
+              'sglang': {'launch_overhead_s': _SGLANG_S},
+              'mlc': {'launch_overhead_s': _MLC_S},
+              'exllamav2': {'launch_overhead_s': _EXLLAMAV2_S}},
     source="fitted by kernel_model.refit on measurements.csv + measurements_2025.csv")

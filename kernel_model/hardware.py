@@ -142,6 +142,10 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         notes="PCIe only; FP16 with FP32 accumulate 82.6 TFLOPS", peak_source=_ADA),
     GPU("rtx-3090", 71, None, 936, 24, 350, 30, "ampere", "pcie4_bad",
         notes="NVLink bridge optional", peak_source=_AMP),
+    GPU("rtx-3090-ti", 80, None, 1008, 24, 450, 30, "ampere", "pcie4_bad",
+        source="NVIDIA GeForce RTX 3090 Ti specifications (24 GB GDDR6X at 1008 GB/s, 450 W); "
+               "tensor peak: the RTX 3090's 71 TFLOPS x 10752 / 10496 CUDA cores x 1.86 / "
+               "1.70 GHz boost", notes="GeForce: no P2P on the stock driver", peak_source=_AMP),
     GPU("rtx-pro-6000", 470, 940, 1792, 96, 600, 40, "blackwell", "pcie5_good",
         notes="Blackwell workstation card, PCIe 5", fp4_tflops=2000, peak_source=_RTXP),
     # more datacenter and workstation cards (dense peaks: half the datasheets' sparse figures)
@@ -297,7 +301,7 @@ INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric", "pcie5_
                         "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad",
                         "xgmi": "infinity_fabric"}
 GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
-               "4090": "rtx-4090", "3090": "rtx-3090", "5090": "rtx-5090", "gb200-nvl72": "gb200",
+               "4090": "rtx-4090", "3090": "rtx-3090", "3090-ti": "rtx-3090-ti", "5090": "rtx-5090", "gb200-nvl72": "gb200",
                "rtx-pro-6000-blackwell": "rtx-pro-6000", "mi300": "mi300x", "mi325": "mi325x",
                "a6000": "rtx-a6000", "a10": "a10g", "6000-ada": "rtx-6000-ada",
                "h800": "h800-sxm", "a800": "a800-sxm-80gb", "dgx-spark": "gb10", "spark": "gb10",

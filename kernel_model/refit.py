@@ -27,8 +27,8 @@ llama.cpp launch gaps (``launch_overhead_s@llamacpp``, ``@llamacpp-2024`` and
 ``@llamacpp-2024-eager``) are fitted each alone on ``llamacpp.csv``, the only rows that depend
 on them, with this recipe's values held (``kernel_model/data/README.md``); ``@llamacpp-eager``
 is derived from them (``calibration.LLAMACPP_GRAPH_SAVING_S``). SGLang's gap
-(``launch_overhead_s@sglang``) is fitted alone on ``sglang.csv`` in the same way: no row of
-``FILES`` runs SGLang.
+(``launch_overhead_s@sglang``) is fitted alone on ``sglang.csv`` in the same way, and MLC
+LLM's and ExLlamaV2's on ``localengines.csv``: no row of ``FILES`` runs these stacks.
 """
 from __future__ import annotations
 
@@ -76,7 +76,9 @@ def refit(max_evals: int = 1500, params=PARAMS, start=None):
 SOLO = (("llamacpp.csv", "launch_overhead_s@llamacpp"),
         ("llamacpp.csv", "launch_overhead_s@llamacpp-2024"),
         ("llamacpp.csv", "launch_overhead_s@llamacpp-2024-eager"),
-        ("sglang.csv", "launch_overhead_s@sglang"))
+        ("sglang.csv", "launch_overhead_s@sglang"),
+        ("localengines.csv", "launch_overhead_s@mlc"),
+        ("localengines.csv", "launch_overhead_s@exllamav2"))
 
 
 def solo(cal):

@@ -142,6 +142,18 @@ RUNTIMES = {r.name: r for r in [
             "llama.cpp in 2024 without CUDA graphs (before PR #6766, or where they do not apply)",
             "launch gap fitted on the PR #6766 / issue #6763 rows without graphs "
             "(kernel_model/data/llamacpp.csv)", eager_launch_s=0.0, custom_allreduce="none"),
+    Runtime("mlc", True, 0.0, False,
+            "MLC LLM (TVM-compiled model, decode as CUDA graphs, fused quantized GEMV "
+            "kernels; tensor parallelism through TVM Disco over NCCL)",
+            "launch gap fitted on the single-GPU rows of kernel_model/data/localengines.csv "
+            "(mlc-ai/llm-perf-bench, Oct 2023: RTX 4090 and RTX 3090 Ti, Llama-2-7B / 13B "
+            "4-bit)", custom_allreduce="none"),
+    Runtime("exllamav2", True, 0.0, False,
+            "ExLlamaV2 (fused quantized matmul and attention kernels for GPTQ / EXL2 weights; "
+            "several GPUs split the model by layers, gpu_split)",
+            "launch gap fitted on the single-GPU rows of kernel_model/data/localengines.csv "
+            "(mlc-ai/llm-perf-bench, Oct 2023: RTX 4090 and RTX 3090 Ti, Llama-2-7B / 13B "
+            "GPTQ)", custom_allreduce="none"),
     Runtime("tgi-eager", False, 0.0, True,
             "Text Generation Inference before 2.0: eager PyTorch shards behind a Rust router, "
             "a router <-> shard round trip per token: eager_server_step_s of host time per "
@@ -255,6 +267,9 @@ _RULES = (
      "CUDA graphs, one per device, for one sequence per step; a tensor split (tp > 1) and "
      "batches launch eagerly"),
     (re.compile(r"\bsglang\b", re.I), "sglang", "SGLang: CUDA-graph decode"),
+    (re.compile(r"\bmlc(?:[- ]?llm)?\b", re.I), "mlc", "MLC LLM: a TVM-compiled engine"),
+    (re.compile(r"\b(exllama(?:v2)?|tabby ?api)\b", re.I), "exllamav2",
+     "ExLlamaV2 (TabbyAPI serves it): fused quantized kernels"),
     (re.compile(r"\bvllm\b", re.I), "vllm",
      "vLLM: CUDA-graph decode by default from 0.2.5 (eager mode, older or --enforce-eager, "
      "is ~1.5 ms/step slower on a 7B model: inside the spread between frameworks)"),

@@ -76,6 +76,7 @@ def test_a_bigger_memory_bandwidth_is_never_slower_at_batch_1():
     ("B200 SXM6 180GB", "b200"), ("MI300X OAM", "mi300x"), ("h100 pcie 80gb", "h100-pcie"),
     ("HGX B300", "b300"), ("GB300 NVL72", "b300"), ("NVIDIA DGX Spark", "gb10"),
     ("NVIDIA GB10", "gb10"), ("NVIDIA H200 NVL", "h200-nvl"),
+    ("NVIDIA GeForce RTX 3090 Ti", "rtx-3090-ti"), ("RTX 3090", "rtx-3090"),
 ])
 def test_usual_gpu_spellings_find_their_preset(spelling, preset):
     assert canonical_gpu(spelling) == preset
@@ -83,7 +84,7 @@ def test_usual_gpu_spellings_find_their_preset(spelling, preset):
 
 
 @pytest.mark.parametrize("name", ["a100-pcie", "h800-pcie", "A800 80GB PCIe", "v100",
-                                  "RTX 3090 Ti", "h100-foo", "H200 SXM NVL"])
+                                  "RTX 3080 Ti", "h100-foo", "H200 SXM NVL"])
 def test_an_ambiguous_or_unknown_gpu_is_refused_with_the_closest_names(name):
     """A word that names another chip (pcie, ti, a model number) is never dropped."""
     assert canonical_gpu(name) is None

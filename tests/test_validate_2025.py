@@ -125,10 +125,11 @@ def test_refit_literal_reproduces_the_shipped_calibration():
     exec(refit.literal(km.DEFAULT_CALIBRATION), ns)
     back = ns["DEFAULT"]
     assert back.to_dict() == {**km.DEFAULT_CALIBRATION.to_dict(), "source": back.source}
-    # vLLM's gap is fitted with the recipe; llama.cpp's alone on llamacpp.csv and SGLang's
-    # alone on sglang.csv, carried over
+    # vLLM's gap is fitted with the recipe; llama.cpp's alone on llamacpp.csv, SGLang's on
+    # sglang.csv, MLC LLM's and ExLlamaV2's on localengines.csv, carried over
     assert set(back.runtimes) == {"vllm", "llamacpp", "llamacpp-eager", "llamacpp-2024",
-                                  "llamacpp-2024-eager", "sglang"} and back.families == {}
+                                  "llamacpp-2024-eager", "sglang", "mlc", "exllamav2"} \
+        and back.families == {}
     names = {p.partition("@")[0] for p in refit.PARAMS}
     assert len(refit.PARAMS) == 7 and names <= set(km.calibrate.numeric_fields())
 
