@@ -37,6 +37,11 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
     ``nvlink`` (or ``nvlink3``) on a GPU whose own link is a later NVLink (``nvlink4`` on
     H100/H200, ``nvlink5`` on B200/GB200, ``nvlink_bridge`` on H100 NVL) is read as that
     link: a measured H100 board has no NVLink 3."""
+    gen = _NVLINK_SPELT.match(re.sub(r"[-\s]+", "", str(interconnect).strip().lower()))
+    if gen and str(interconnect).strip().lower() not in ("nvlink3", "nvlink4", "nvlink5"):
+        named = "nvlink" if gen.group(1) == "3" else f"nvlink{gen.group(1)}"
+        fewer = fewer_links_for(named, gpu)
+        return (fewer or (named, f"{interconnect}: {named}"))
     if str(interconnect).strip().lower() in _NVLINK_GENERIC:
         if str(interconnect).strip().lower() == "nvswitch":   # the GPU's own NVLink, by switch
             link = nvlink_for("nvlink", gpu)[0]
@@ -74,6 +79,7 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
 
 
 _NVLINK_GENERIC = ("nvlink", "nvlink3", "nvswitch")
+_NVLINK_SPELT = re.compile(r"^nvlink([345])(?:\.0)?$")     # "NVLink 5", "nvlink-4", "NVLink3.0"
 
 
 def fewer_links_for(link: str, gpu: str) -> tuple[str, str] | None:
@@ -122,20 +128,18 @@ def network_split(interconnect: str, gpu: str, notes: str, num_gpus: float,
         return text, ""
 
     def net(name):
-        key = re.sub(r"[-\s]+", "_", name.lower())
-        if key in GENERIC_IB:
-            from .hardware import get_gpu, inter_node_for
-            try:
-                return inter_node_for(get_gpu(gpu)).name
-            except ValueError:
-                return None                # the unknown GPU is the row's error
-        return key if key in NETWORK_LINKS else None
+        return network_of(name, gpu)
 
     if len(parts) == 2:
         inter = net(parts[1])
         if inter is None:
             return text, ""
         intra, why = link_for(parts[0], gpu, notes)
+        from .hardware import get_interconnect
+        try:
+            intra = get_interconnect(intra).name        # "NVLink4" -> "nvlink4"
+        except ValueError:
+            pass                                         # an unknown link is the row's error
         reason = f"{text}: {intra} inside each node, {inter} between nodes"
         return f"{intra}+{inter}", (f"{why}; {reason}" if why else reason)
     inter = net(text)
@@ -150,14 +154,31 @@ def network_split(interconnect: str, gpu: str, notes: str, num_gpus: float,
                                 f"{gpus_per_node}-GPU nodes, {intra} (the GPU's own) inside them")
 
 
+def network_of(name: str, gpu: str) -> str | None:
+    """The network preset a name spells (``ib_ndr``, ``InfiniBand NDR``, ``IB``, ``RoCE v2``,
+    ``Ethernet``: the collectives files' spellings, ``validate_collectives._spelling``), or
+    None. ``InfiniBand`` without a generation is the GPU's default; an unknown GPU has none."""
+    key = re.sub(r"[-\s]+", "_", str(name).strip().lower())
+    if key in NETWORK_LINKS:
+        return key
+    if key in GENERIC_IB:
+        from .hardware import get_gpu, inter_node_for
+        try:
+            return inter_node_for(get_gpu(gpu)).name
+        except ValueError:
+            return None                    # the unknown GPU is the row's error
+    from .validate_collectives import _spelling
+    other = _spelling(key, gpu)
+    return other if other in NETWORK_LINKS else None
+
+
 def _multi_node(df, inf, num, notes, link_note) -> None:
     """Rewrite rows that name a multi-node run's network (:func:`network_split`) in place."""
     if not inf.any():
         return
     ic = df["interconnect"].astype(str)
     codes, uniq = pd.factorize(ic)                  # a handful of names over many rows
-    named = np.array(["+" in u or re.sub(r"[-\s]+", "_", u.lower()) in NETWORK_LINKS + GENERIC_IB
-                      for u in uniq], dtype=bool)
+    named = np.array(["+" in u or network_of(u, "") is not None for u in uniq], dtype=bool)
     cand = inf & (codes >= 0) & named[np.maximum(codes, 0)]
     for i in np.flatnonzero(cand):
         name, why = network_split(ic.iat[i], df["gpu"].iat[i], notes[i], num["num_gpus"][i])
@@ -175,8 +196,10 @@ def _links(df, inf, notes) -> np.ndarray:
     text = df["interconnect"].astype(str).str.strip()
     from .hardware import FEWER_LINKS
     bases = {base for base, *_ in FEWER_LINKS.values()}
+    spelt = text.str.lower().str.replace(r"[-\s]+", "", regex=True)
     generic = text.str.match(PCIE_LINK_RE.pattern, case=False) \
-        | text.str.lower().isin(_NVLINK_GENERIC) | text.str.lower().isin(bases)
+        | text.str.lower().isin(_NVLINK_GENERIC) | text.str.lower().isin(bases) \
+        | (spelt.str.match(_NVLINK_SPELT.pattern) & ~text.str.lower().isin(bases))
     rows = np.flatnonzero(inf & generic.to_numpy(dtype=bool))
     if not len(rows):
         return out

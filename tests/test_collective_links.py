@@ -26,6 +26,13 @@ C = COLLECTIVE_CONSTANTS["eager_call_s"]
     ("xGMI", "mi300x", "infinity_fabric"), ("Infinity Fabric", "mi300x", "infinity_fabric"),
     ("nvlink_bridge", "h100-nvl", "nvlink_bridge"), ("pcie4_bad", "l40s", "pcie4_bad"),
     ("tcpxo", "h100-sxm", "tcpxo"),
+    # a generation after NVLink, an InfiniBand by name or by the GPU's default, RoCE v2, and
+    # plain Ethernet (NCCL's socket transport)
+    ("NVLink 5", "b200", "nvlink5"), ("nvlink-4", "h100-sxm", "nvlink4"),
+    ("NVLink3.0", "a100", "nvlink3"), ("InfiniBand NDR", "h100-sxm", "ib_ndr"),
+    ("HDR InfiniBand", "a100", "ib_hdr"), ("InfiniBand", "a100", "ib_hdr"),
+    ("IB", "h100-sxm", "ib_ndr"), ("RoCE v2", "h100-sxm", "roce"), ("RoCEv2", "gb10", "roce"),
+    ("Ethernet", "l40s", "tcp"),
 ])
 def test_link_cells_in_other_spellings(cell, gpu, link):
     assert VC.link_name(cell, gpu)[0] == link
@@ -33,6 +40,8 @@ def test_link_cells_in_other_spellings(cell, gpu, link):
 
 def test_an_unknown_link_is_still_refused_with_the_closest():
     assert VC.link_name("infinty fabric", "mi300x") == (None, "")
+    for cell in ("NVLink 6", "IB XDR", "sxm", "hccs"):
+        assert VC.link_name(cell, "h100-sxm") == (None, "")
     df = pd.read_csv(DATA, dtype=str, keep_default_na=False).head(2)
     df.loc[1, "link"] = "infinty fabric"
     with pytest.raises(ValueError, match="closest: infinity_fabric"):

@@ -356,3 +356,26 @@ def test_a_multi_node_row_may_name_its_network(tmp_path):
     two = V.validate(write(tmp_path, [row.format(id="t", gpu="h100-sxm", n=8, ic="ib_ndr", pp=1)],
                            name="two.csv"))
     assert two.at[0, "interconnect"] == "ib_ndr"                      # fits one node: as named
+
+
+def test_common_spellings_of_a_link_are_read_not_refused(tmp_path):
+    """"NVLink 4", "nvlink-5", "NVLink3.0", "InfiniBand NDR", "RoCE v2" and "Ethernet" name
+    presets (each row's note says how it was read): a file that spells them so is simulated,
+    and a row predicts what the preset's own name predicts."""
+    row = ("{id},src,B,vLLM 0.6,{gpu},{n},{ic},llama-3.1-405b,8,8,{pp},1,1,128,128,"
+           "tpot_ms,30.0,")
+    cases = [("NVLink 4", "nvlink4", "h100-sxm", 8), ("nvlink-5", "nvlink5", "b200", 8),
+             ("NVLink3.0", "nvlink", "a100-sxm-80gb", 8),
+             ("InfiniBand NDR", "nvlink4+ib_ndr", "h100-sxm", 16),
+             ("NVLink4 + RoCE v2", "nvlink4+roce", "h100-sxm", 16),
+             ("Ethernet", "nvlink4+tcp", "h100-sxm", 16)]
+    rows = []
+    for i, (spelt, preset, gpu, n) in enumerate(cases):
+        rows.append(row.format(id=f"s{i}", gpu=gpu, n=n, ic=spelt, pp=n // 8))
+        rows.append(row.format(id=f"p{i}", gpu=gpu, n=n, ic=preset, pp=n // 8))
+    df = V.validate(write(tmp_path, rows)).set_index("id")
+    assert (df.status == "ok").all(), df.status
+    for i, (spelt, preset, *_ ) in enumerate(cases):
+        assert df.at[f"s{i}", "interconnect"] == preset
+        assert df.at[f"s{i}", "predicted"] == df.at[f"p{i}", "predicted"]
+        assert spelt in df.at[f"s{i}", "note"]
