@@ -50,6 +50,7 @@ COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send
 COLLECTIVE_ALIASES = {"allreduce": "all_reduce", "allgather": "all_gather",
                       "reducescatter": "reduce_scatter", "alltoall": "all_to_all",
                       "sendrecv": "send_recv", "send/recv": "send_recv", "p2p": "send_recv",
+                      "all2all": "all_to_all", "a2a": "all_to_all",
                       "bcast": "broadcast"}
 # NCCL's own choice; RCCL (AMD's port of NCCL) also picks its own one-shot kernels and MSCCL
 # algorithms for small and mid-size all-reduces on MI250X / MI300X (ROCm/rccl PR #929 "1-shot
@@ -284,12 +285,41 @@ def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
             if v is not None and (v < 1 or v != int(v) or v > MAX_RANKS):
                 raise _bad(path, line, col, r[col], f"a whole number from 1 to {MAX_RANKS}, or empty")
             counts[col] = None if v is None else int(v)
+        alg, alg_why = algorithm_name(r["algorithm"])
+        if alg_why:
+            why = f"{why}; {alg_why}" if why else alg_why
         rows.append(dict(r, link=link, link_note=why, own_link=own, collective=c,
                          size_bytes=size, time_us=t, busbw_gbs=bw,
-                         algorithm=str(r["algorithm"]).strip().lower(), p2p=_yes(r["p2p"]),
+                         algorithm=alg, p2p=_yes(r["p2p"]),
                          notes="" if pd.isna(r.get("notes", "")) else str(r.get("notes", "")),
                          **counts))
     return rows
+
+
+# NCCL's own choice spelt otherwise, and NCCL algorithms the model does not tell apart
+# (CollNet / SHARP, PAT, NVLS+tree): read as NCCL's own choice, the row's note says so
+_NCCL_CHOICE = ("", "auto", "default", "nccldefault")
+_NCCL_OTHER = ("collnet", "collnetdirect", "collnetchain", "pat", "nvlstree")
+
+
+def algorithm_name(text) -> tuple[str, str]:
+    """(algorithm, note) of an ``algorithm`` cell: ``nccl``, ``rccl``, ``ring``, ``tree``,
+    ``nvls`` (spelt with any case, hyphens or spaces), NCCL's own choice for an empty cell,
+    ``auto`` or ``default`` and for the NCCL algorithms not modelled apart (noted), and any
+    other name as a custom kernel's, one-/two-shot spelt either way (``one-shot``)."""
+    raw = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+    key = re.sub(r"[-_\s]+", "", raw.strip().lower())
+    if key in _NCCL_CHOICE:
+        return "nccl", ""
+    if key in _NCCL_OTHER:
+        return "nccl", f"algorithm {raw!r} read as NCCL's own choice (not modelled apart)"
+    if key in NCCL_ALGOS:
+        return key, ""
+    name = raw.strip().lower()
+    for spelt, kernel in (("oneshot", "oneshot"), ("twoshot", "twoshot")):
+        if spelt in key and kernel not in name:
+            name = f"{name} ({kernel})"
+    return name, ""
 
 
 def _num(v, path, line, col):
