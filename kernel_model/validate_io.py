@@ -247,8 +247,39 @@ def read_table(path_or_df) -> tuple[Table, str]:
     link_note = _links(df, inf, notes)
     _multi_node(df, inf, num, notes, link_note)
     _empty_prompts(num, inf, link_note)
+    _metric_spellings(df, num, link_note)
     return Table(text=df, num=num, is_train=is_train, weight_format=fmt, notes=notes,
                  link_note=link_note), name
+
+
+# other spellings of a metric -> (the metric, factor to its unit); ITL is TPOT's other name
+METRIC_SPELLINGS = {"tpot_s": ("tpot_ms", 1e3), "itl_ms": ("tpot_ms", 1.0),
+                    "itl_s": ("tpot_ms", 1e3), "ttft_s": ("ttft_ms", 1e3),
+                    "e2e_latency_ms": ("e2e_latency_s", 1e-3), "e2e_s": ("e2e_latency_s", 1.0),
+                    "e2e_ms": ("e2e_latency_s", 1e-3)}
+
+
+def _metric_spellings(df, num, link_note) -> None:
+    """Read a metric written in another case, unit or name (``TPOT_ms``, ``tpot_s``,
+    ``itl_ms``, ``e2e_latency_ms``) as the file format's own, its value converted; the row's
+    note says so. Any other unknown metric stays the row's error."""
+    codes, uniq = pd.factorize(df["metric"].astype(str))     # a handful of names
+    known = set(ALL_METRICS)
+    col = df.columns.get_loc("metric")
+    for c, raw in enumerate(uniq):
+        k = raw.strip().lower()
+        if k in METRIC_SPELLINGS:
+            name, factor = METRIC_SPELLINGS[k]
+            why = f"metric {raw!r} read as {name}" + (f" (value x {factor:g})" if factor != 1 else "")
+        elif k in known and k != raw:
+            name, factor, why = k, 1.0, ""
+        else:
+            continue
+        for i in np.flatnonzero(codes == c):
+            num["value"][i] = num["value"][i] * factor
+            df.iat[i, col] = name
+            if why:
+                link_note[i] = f"{link_note[i]}; {why}" if link_note[i] else why
 
 
 def _empty_prompts(num, inf, link_note) -> None:

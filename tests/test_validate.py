@@ -85,7 +85,7 @@ def test_rows_that_cannot_be_simulated_keep_a_reason_and_leave_the_mape(tmp_path
         "b1,src-c,A,fw,a100-sxm-80gb,4,nvlink,llama-2-7b,16,8,1,1,1,100,50,tpot_ms,9.0,",
         "b2,src-c,A,fw,a100-sxm-80gb,12,nvlink,llama-2-7b,16,8,1,1,1,100,50,tpot_ms,9.0,",
         "b3,src-c,A,fw,a100-sxm-80g,1,none,llama-2-7b,16,1,1,1,1,100,50,tpot_ms,9.0,",
-        "b4,src-c,A,fw,a100-sxm-80gb,1,none,llama-2-7b,16,1,1,1,1,100,50,tpot_s,9.0,",
+        "b4,src-c,A,fw,a100-sxm-80gb,1,none,llama-2-7b,16,1,1,1,1,100,50,tpot_us,9.0,",
         "b5,src-c,A,fw,a100-sxm-80gb,3,nvlink,llama-2-7b,16,3,1,1,1,100,50,tpot_ms,9.0,",
         "b6,src-c,A,fw,a100-sxm-80gb,2,none,llama-2-7b,16,2,1,1,1,100,50,tpot_ms,9.0,",
     ]
@@ -379,3 +379,28 @@ def test_common_spellings_of_a_link_are_read_not_refused(tmp_path):
         assert df.at[f"s{i}", "interconnect"] == preset
         assert df.at[f"s{i}", "predicted"] == df.at[f"p{i}", "predicted"]
         assert spelt in df.at[f"s{i}", "note"]
+
+
+def test_a_metric_in_another_case_unit_or_name_is_read_with_its_value_converted(tmp_path):
+    """"TPOT_ms", "tpot_s" (x 1000), "itl_ms" (inter-token latency, TPOT's other name),
+    "e2e_latency_ms" (/ 1000) and "ttft_s" name the format's metrics: each row predicts and
+    measures as its canonical twin, and says how it was read; an unknown one stays the row's
+    error."""
+    r = ROWS[0]
+    pairs = [("TPOT_ms", "10.0", "tpot_ms", "10.0"), ("tpot_s", "0.01", "tpot_ms", "10.0"),
+             ("itl_ms", "10.0", "tpot_ms", "10.0"), ("ttft_s", "0.02", "ttft_ms", "20.0"),
+             ("e2e_latency_ms", "2500", "e2e_latency_s", "2.5")]
+    rows = []
+    for i, (m, v, canon, cv) in enumerate(pairs):
+        rows.append(r.replace("r1,", f"a{i},", 1).replace(",tpot_ms,10.0,", f",{m},{v},"))
+        rows.append(r.replace("r1,", f"b{i},", 1).replace(",tpot_ms,10.0,", f",{canon},{cv},"))
+    rows.append(r.replace("r1,", "x,", 1).replace(",tpot_ms,", ",tokens_per_s,"))
+    df = V.validate(write(tmp_path, rows)).set_index("id")
+    for i, (m, _, canon, _) in enumerate(pairs):
+        a, b = df.loc[f"a{i}"], df.loc[f"b{i}"]
+        assert (a.metric, a.status) == (canon, "ok")
+        assert a.measured == pytest.approx(b.measured, rel=1e-12)
+        assert a.predicted == b.predicted
+        if m.lower() != canon:
+            assert f"metric {m!r} read as {canon}" in a.note
+    assert df.at["x", "status"].startswith("unknown metric 'tokens_per_s'")

@@ -56,7 +56,7 @@ def _random_file(tmp_path, n=400, seed=0):
     df["output_tokens"] = rng.integers(1, 500, n).astype(str)
     u = rng.random(n)
     df.loc[u < 0.05, "gpu"] = "a100-sxm-80g"
-    df.loc[(u > 0.05) & (u < 0.1), "metric"] = "tpot_s"
+    df.loc[(u > 0.05) & (u < 0.1), "metric"] = "tpot_us"
     df.loc[(u > 0.1) & (u < 0.2), "model"] = "mixtral-8x7b"
     df.loc[(u > 0.1) & (u < 0.15), "ep"] = "2"
     df.loc[(u > 0.2) & (u < 0.3), "interconnect"] = "none"
@@ -77,7 +77,7 @@ def test_random_plans_equal_the_row_by_row_mapping(tmp_path, seed):
         assert (df.at[rid, "status"], df.at[rid, "note"]) == (status, note)
         if status == "ok":
             assert df.at[rid, "predicted"] == pytest.approx(pred, rel=1e-9)
-    bad_metric = df[df["metric"] == "tpot_s"]
+    bad_metric = df[df["metric"] == "tpot_us"]
     assert len(bad_metric) and bad_metric["status"].str.startswith("unknown metric").all()
 
 
