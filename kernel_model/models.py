@@ -281,7 +281,12 @@ MODEL_ALIASES = {"llama-7b": "llama-2-7b", "llama-13b": "llama-2-13b", "llama-70
                  "deepseek-r1-distill-qwen-7b": "qwen2.5-7b",
                  # fine-tunes that keep their base's shapes (their config.json files: Nemotron-70B
                  # is Llama-3.1-70B's LlamaForCausalLM, QwQ-32B is Qwen2.5-32B's Qwen2ForCausalLM)
-                 "llama-3.1-nemotron-70b": "llama-3.1-70b", "qwq-32b": "qwen2.5-32b"}
+                 "llama-3.1-nemotron-70b": "llama-3.1-70b", "qwq-32b": "qwen2.5-32b",
+                 # the same shapes under another name: Qwen3-Coder-30B-A3B's config.json is
+                 # Qwen3-30B-A3B's (48 layers, 128 experts top-8); Phi-3-mini's 4k / 128k
+                 # context variants share one shape
+                 "qwen3-coder-30b-a3b": "qwen3-30b-a3b", "phi-3-mini-4k": "phi-3-mini",
+                 "phi-3-mini-128k": "phi-3-mini"}
 
 # trailing words of a published checkpoint name that do not change its shape
 _CHECKPOINT_WORDS = re.compile(

@@ -151,6 +151,9 @@ def test_more_dense_presets_match_their_published_parameter_counts(name, billion
     ("mistralai/Mistral-Nemo-Instruct-2407", "mistral-nemo-12b"),
     ("deepseek-ai/DeepSeek-R1-Distill-Llama-70B", "llama-3.3-70b"),
     ("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", "qwen2.5-32b"),
+    ("Qwen/Qwen3-Coder-30B-A3B-Instruct", "qwen3-30b-a3b"),
+    ("microsoft/Phi-3-mini-4k-instruct", "phi-3-mini"),
+    ("microsoft/Phi-3-mini-128k-instruct", "phi-3-mini"),
 ])
 def test_more_checkpoint_names(spelling, preset):
     assert km.get_model(spelling).name == preset
