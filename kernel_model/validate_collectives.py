@@ -37,6 +37,7 @@ import pandas as pd
 
 from . import collectives as coll
 from .hardware import get_interconnect, INTERCONNECTS, closest, COLLECTIVE_CONSTANTS
+from .validate_links import link_key, link_spelling
 
 REQUIRED = ("system", "gpu", "num_gpus", "nodes", "gpus_per_node", "link", "p2p",
             "collective", "algorithm", "size_bytes", "time_us", "busbw_gbs")
@@ -121,14 +122,14 @@ def link_name(text, gpu) -> tuple[str | None, str]:
     ``(None, "")`` where the cell names no link."""
     from .validate_links import PCIE_LINK_RE, fewer_links_for, nvlink_for
     raw = str(text).strip()
-    key = re.sub(r"[-\s]+", "_", raw.lower())
+    key = link_key(raw)
     why = ""
     if key in ("nvlink", "nvswitch"):
         own = nvlink_for("nvlink", gpu)[0]
         if own != "nvlink":                       # a later or narrower NVLink than NVLink 3
             return own, f"link {raw!r} read as {own} (the GPU's own NVLink)"
         key, why = "nvlink3", f"link {raw!r} read as nvlink3 (the GPU's own NVLink)"
-    other = None if key in LINKS else _spelling(key, gpu)
+    other = None if key in LINKS else link_spelling(key, gpu)
     if other:
         key, why = other, f"link {raw!r} read as {other}"
     if key in LINKS:
@@ -146,35 +147,6 @@ def link_name(text, gpu) -> tuple[str | None, str]:
     except ValueError:
         return None, ""
     return preset, ("" if preset == key else f"link {raw!r}: the {preset} preset")
-
-
-_NVLINK_GEN = re.compile(r"^nvlink_?([345])(?:\.0)?$")
-_IB = re.compile(r"^(?:infiniband|ib)(?:_(hdr|ndr))?$|^(hdr|ndr)(?:_(?:infiniband|ib))?$")
-_TCP = ("ethernet", "tcp_ip", "tcp/ip", "socket", "sockets")
-
-
-def _spelling(key: str, gpu) -> str | None:
-    """The :data:`LINKS` name that another common spelling stands for, else None:
-    ``NVLink 5`` / ``nvlink-4`` -> ``nvlink5`` / ``nvlink4``; ``InfiniBand NDR``, ``IB HDR``,
-    ``NDR`` -> ``ib_ndr`` / ``ib_hdr``, and ``InfiniBand`` / ``IB`` without a generation the
-    GPU's own (``hardware.inter_node_for``: HDR for Ampere, NDR after); ``RoCE v2`` ->
-    ``roce``; plain ``Ethernet`` / sockets (no RDMA: NCCL's socket transport) -> ``tcp``."""
-    m = _NVLINK_GEN.match(key)
-    if m:
-        return f"nvlink{m.group(1)}"
-    m = _IB.match(key)
-    if m:
-        gen = m.group(1) or m.group(2)
-        if gen:
-            return f"ib_{gen}"
-        from .hardware import get_gpu, inter_node_for
-        try:
-            return inter_node_for(get_gpu(str(gpu))).name
-        except ValueError:
-            return "ib_ndr"
-    if re.match(r"^roce_?v?2?$", key):
-        return "roce"
-    return "tcp" if key in _TCP else None
 
 
 def is_network(link: str) -> bool:

@@ -37,7 +37,7 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
     ``nvlink`` (or ``nvlink3``) on a GPU whose own link is a later NVLink (``nvlink4`` on
     H100/H200, ``nvlink5`` on B200/GB200, ``nvlink_bridge`` on H100 NVL) is read as that
     link: a measured H100 board has no NVLink 3."""
-    gen = _NVLINK_SPELT.match(re.sub(r"[-\s]+", "", str(interconnect).strip().lower()))
+    gen = NVLINK_GEN_RE.match(link_key(interconnect))
     if gen and str(interconnect).strip().lower() not in ("nvlink3", "nvlink4", "nvlink5"):
         named = "nvlink" if gen.group(1) == "3" else f"nvlink{gen.group(1)}"
         fewer = fewer_links_for(named, gpu)
@@ -79,7 +79,45 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
 
 
 _NVLINK_GENERIC = ("nvlink", "nvlink3", "nvswitch")
-_NVLINK_SPELT = re.compile(r"^nvlink([345])(?:\.0)?$")     # "NVLink 5", "nvlink-4", "NVLink3.0"
+
+
+def link_key(name) -> str:
+    """A link name as the spelling rules read it: lower case, hyphens and spaces as
+    underscores (``NVLink 5`` -> ``nvlink_5``, ``InfiniBand NDR`` -> ``infiniband_ndr``)."""
+    return re.sub(r"[-\s]+", "_", str(name).strip().lower())
+
+
+# a link name in lower case, hyphens and spaces as underscores ("NVLink 5" -> "nvlink_5")
+NVLINK_GEN_RE = re.compile(r"^nvlink_?([345])(?:\.0)?$")
+_IB = re.compile(r"^(?:infiniband|ib)(?:_(hdr|ndr))?$|^(hdr|ndr)(?:_(?:infiniband|ib))?$")
+_TCP = ("ethernet", "tcp_ip", "tcp/ip", "socket", "sockets")
+
+
+def link_spelling(key: str, gpu) -> str | None:
+    """The link name (``validate_collectives.LINKS``) that another common spelling stands
+    for, ``key`` written as :func:`link_key` writes it, else None:
+    ``NVLink 5`` / ``nvlink-4`` -> ``nvlink5`` / ``nvlink4``; ``InfiniBand NDR``, ``IB HDR``,
+    ``NDR`` -> ``ib_ndr`` / ``ib_hdr``, and ``InfiniBand`` / ``IB`` without a generation the
+    GPU's own (``hardware.inter_node_for``: HDR for Ampere, NDR after); ``RoCE v2`` ->
+    ``roce``; plain ``Ethernet`` / sockets (no RDMA: NCCL's socket transport) -> ``tcp``."""
+    m = NVLINK_GEN_RE.match(key)
+    if m:
+        return f"nvlink{m.group(1)}"
+    m = _IB.match(key)
+    if m:
+        gen = m.group(1) or m.group(2)
+        if gen:
+            return f"ib_{gen}"
+        from .hardware import get_gpu, inter_node_for
+        try:
+            return inter_node_for(get_gpu(str(gpu))).name
+        except ValueError:
+            return "ib_ndr"
+    if re.match(r"^roce_?v?2?$", key):
+        return "roce"
+    return "tcp" if key in _TCP else None
+
+
 
 
 def fewer_links_for(link: str, gpu: str) -> tuple[str, str] | None:
@@ -111,7 +149,6 @@ def nvlink_for(interconnect: str, gpu: str) -> tuple[str, str]:
 
 
 NETWORK_LINKS = ("ib_hdr", "ib_ndr", "roce", "efa", "tcp", "tcpxo")
-GENERIC_IB = ("infiniband", "ib")
 
 
 def network_split(interconnect: str, gpu: str, notes: str, num_gpus: float,
@@ -127,11 +164,8 @@ def network_split(interconnect: str, gpu: str, notes: str, num_gpus: float,
     if len(parts) > 2 or not all(parts):
         return text, ""
 
-    def net(name):
-        return network_of(name, gpu)
-
     if len(parts) == 2:
-        inter = net(parts[1])
+        inter = network_of(parts[1], gpu)
         if inter is None:
             return text, ""
         intra, why = link_for(parts[0], gpu, notes)
@@ -142,7 +176,7 @@ def network_split(interconnect: str, gpu: str, notes: str, num_gpus: float,
             pass                                         # an unknown link is the row's error
         reason = f"{text}: {intra} inside each node, {inter} between nodes"
         return f"{intra}+{inter}", (f"{why}; {reason}" if why else reason)
-    inter = net(text)
+    inter = network_of(text, gpu)
     if inter is None or not num_gpus > gpus_per_node:
         return text, ""
     from .hardware import get_gpu
@@ -156,19 +190,10 @@ def network_split(interconnect: str, gpu: str, notes: str, num_gpus: float,
 
 def network_of(name: str, gpu: str) -> str | None:
     """The network preset a name spells (``ib_ndr``, ``InfiniBand NDR``, ``IB``, ``RoCE v2``,
-    ``Ethernet``: the collectives files' spellings, ``validate_collectives._spelling``), or
-    None. ``InfiniBand`` without a generation is the GPU's default; an unknown GPU has none."""
-    key = re.sub(r"[-\s]+", "_", str(name).strip().lower())
-    if key in NETWORK_LINKS:
-        return key
-    if key in GENERIC_IB:
-        from .hardware import get_gpu, inter_node_for
-        try:
-            return inter_node_for(get_gpu(gpu)).name
-        except ValueError:
-            return None                    # the unknown GPU is the row's error
-    from .validate_collectives import _spelling
-    other = _spelling(key, gpu)
+    ``Ethernet``: :func:`link_spelling`), or None. ``InfiniBand`` without a generation is
+    the GPU's default."""
+    key = link_key(name)
+    other = key if key in NETWORK_LINKS else link_spelling(key, gpu)
     return other if other in NETWORK_LINKS else None
 
 
@@ -196,10 +221,10 @@ def _links(df, inf, notes) -> np.ndarray:
     text = df["interconnect"].astype(str).str.strip()
     from .hardware import FEWER_LINKS
     bases = {base for base, *_ in FEWER_LINKS.values()}
-    spelt = text.str.lower().str.replace(r"[-\s]+", "", regex=True)
+    spelt = text.str.lower().str.replace(r"[-\s]+", "_", regex=True)
     generic = text.str.match(PCIE_LINK_RE.pattern, case=False) \
         | text.str.lower().isin(_NVLINK_GENERIC) | text.str.lower().isin(bases) \
-        | (spelt.str.match(_NVLINK_SPELT.pattern) & ~text.str.lower().isin(bases))
+        | (spelt.str.match(NVLINK_GEN_RE.pattern) & ~text.str.lower().isin(bases))
     rows = np.flatnonzero(inf & generic.to_numpy(dtype=bool))
     if not len(rows):
         return out

@@ -333,7 +333,8 @@ def test_a_multi_node_row_may_name_its_network(tmp_path):
     GPUs that fit one node is left as it is, and an unknown network is that row's error."""
     row = ("{id},src,B,vLLM 0.6,{gpu},{n},{ic},llama-3.1-405b,8,8,{pp},1,1,128,128,"
            "tpot_ms,30.0,")
-    names = ["nvlink4", "nvlink4+ib_ndr", "nvlink4 + InfiniBand", "NVLink+IB NDR", "ib_ndr"]
+    names = ["nvlink4", "nvlink4+ib_ndr", "nvlink4 + InfiniBand", "NVLink+IB NDR", "ib_ndr",
+             "InfiniBand", "IB"]
     rows = [row.format(id=f"h{i}", gpu="h100-sxm", n=16, ic=ic, pp=2) for i, ic in enumerate(names)]
     rows += [row.format(id="a0", gpu="a100-sxm-80gb", n=16, ic="nvlink+ib_hdr", pp=2),
              row.format(id="a1", gpu="a100-sxm-80gb", n=16, ic="nvlink+ib_ndr", pp=2),
@@ -347,6 +348,7 @@ def test_a_multi_node_row_may_name_its_network(tmp_path):
                                    output_tokens=128, weight_bits=8, runtime="vllm")).tpot_s * 1e3
     assert h.predicted.iloc[0] == pytest.approx(want, rel=1e-12)
     assert "nvlink4 (the GPU's own) inside them" in h.note["h4"]
+    assert "InfiniBand on 16 GPUs" in h.note["h5"] and "IB on 16 GPUs" in h.note["h6"]
     hdr = km.simulate(km.Scenario(model="llama-3.1-405b", gpu="a100-sxm-80gb",
                                   interconnect="nvlink", inter_node="ib_hdr", tp=8, pp=2, batch=1, prompt_tokens=128,
                                   output_tokens=128, weight_bits=8, runtime="vllm")).tpot_s * 1e3
