@@ -162,7 +162,14 @@ def _check_runtimes(v, numeric) -> dict:
 # graphs, so its eager gap is its own plus the saving the 2024 rows measure (derived)
 _LLAMACPP_2024_S, _LLAMACPP_2024_EAGER_S = 1.138761484827555e-05, 1.413416952575058e-05
 _LLAMACPP_S = 3.847082711844976e-06
-LLAMACPP_GRAPH_SAVING_S = _LLAMACPP_2024_EAGER_S - _LLAMACPP_2024_S
+
+
+def llamacpp_eager_gap(llamacpp_s, llamacpp_2024_s, llamacpp_2024_eager_s):
+    """Today's llama.cpp gap without CUDA graphs (no rows of its own): its gap with them plus
+    the per-kernel saving graphs gave the 2024 rows."""
+    return llamacpp_s + (llamacpp_2024_eager_s - llamacpp_2024_s)
+
+
 # SGLang's per-kernel gap, fitted alone on kernel_model/data/sglang.csv (36 decode rows, six
 # sources: InferenceX's DeepSeek-R1 tables on B200 / B300 / H200, the Qwen3 speed benchmark on
 # H20, LMSYS's gpt-oss blog on B200); before it, SGLang took the global gap, fitted on
@@ -190,7 +197,8 @@ DEFAULT = Calibration(
     families={},
     runtimes={'vllm': {'launch_overhead_s': 6.597784581968294e-06},
               'llamacpp': {'launch_overhead_s': _LLAMACPP_S},
-              'llamacpp-eager': {'launch_overhead_s': _LLAMACPP_S + LLAMACPP_GRAPH_SAVING_S},
+              'llamacpp-eager': {'launch_overhead_s': llamacpp_eager_gap(
+                  _LLAMACPP_S, _LLAMACPP_2024_S, _LLAMACPP_2024_EAGER_S)},
               'llamacpp-2024': {'launch_overhead_s': _LLAMACPP_2024_S},
               'llamacpp-2024-eager': {'launch_overhead_s': _LLAMACPP_2024_EAGER_S},
               'sglang': {'launch_overhead_s': _SGLANG_S},

@@ -26,7 +26,7 @@ the launch gap and costs the issue-5 TP-scaling targets nothing to leave out. Th
 llama.cpp launch gaps (``launch_overhead_s@llamacpp``, ``@llamacpp-2024`` and
 ``@llamacpp-2024-eager``) are fitted each alone on ``llamacpp.csv``, the only rows that depend
 on them, with this recipe's values held (``kernel_model/data/README.md``); ``@llamacpp-eager``
-is derived from them (``calibration.LLAMACPP_GRAPH_SAVING_S``). SGLang's gap
+is derived from them (``calibration.llamacpp_eager_gap``). SGLang's gap
 (``launch_overhead_s@sglang``) is fitted alone on ``sglang.csv`` in the same way, and MLC
 LLM's and ExLlamaV2's on ``localengines.csv``: no row of ``FILES`` runs these stacks.
 """
@@ -84,16 +84,16 @@ SOLO = (("llamacpp.csv", "launch_overhead_s@llamacpp"),
 def solo(cal):
     """Fit each ``SOLO`` field alone on its file, everything else as in ``cal``; (the
     calibration with them, [(file, report), ...]). The llamacpp-eager gap is llamacpp's plus
-    the graph saving the 2024 rows show (``calibration.LLAMACPP_GRAPH_SAVING_S``)."""
+    the graph saving the 2024 rows show (``calibration.llamacpp_eager_gap``)."""
     reports = []
     for name, param in SOLO:
         got, rep = C.fit(V.find_measurements(name), params=(param,), start=cal)
         runtime = param.partition("@")[2]
         cal = cal.replace(runtimes={**cal.runtimes, runtime: dict(got.runtimes[runtime])})
         reports.append((name, rep))
-    gap = {r: cal.runtimes[r]["launch_overhead_s"]
-           for r in ("llamacpp", "llamacpp-2024", "llamacpp-2024-eager")}
-    eager = gap["llamacpp"] + gap["llamacpp-2024-eager"] - gap["llamacpp-2024"]
+    from .calibration import llamacpp_eager_gap
+    eager = llamacpp_eager_gap(*(cal.runtimes[r]["launch_overhead_s"]
+                                 for r in ("llamacpp", "llamacpp-2024", "llamacpp-2024-eager")))
     cal = cal.replace(runtimes={**cal.runtimes, "llamacpp-eager": {"launch_overhead_s": eager}})
     return cal, reports
 
