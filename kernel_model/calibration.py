@@ -183,6 +183,9 @@ _MLC_S, _EXLLAMAV2_S = 3.952535671499565e-06, 7.849147524255873e-06
 # The class defaults above are the earlier fit on measurements.csv alone (A100). DEFAULT is
 # refitted by `python -m kernel_model.refit` (its recipe: kernel_model/refit.py) on
 # measurements.csv + measurements_2025.csv: seven values, one of them per runtime.
+# eager_server_step_s (TGI < 2.0's host time per pass) is fitted alone by refit.eager_server on
+# the TGI 1.0.3 study's FP16 rows, p4d (measurements.csv) and g5 (data/tgi-sagemaker-g5.csv),
+# the p4d source kept within measurements.csv's 20 % per-source target.
 DEFAULT = Calibration(
     flops_efficiency=0.68745347223237,
     attention_efficiency=0.9999735796679972,
@@ -192,7 +195,7 @@ DEFAULT = Calibration(
     collective_step_s=0.0,
     direct_allreduce_max_bytes=524288.0,
     step_overhead_s=0.0,
-    eager_server_step_s=0.0155,
+    eager_server_step_s=0.00969,
     roofline_exponent=1.767438069761306,
     families={},
     runtimes={'vllm': {'launch_overhead_s': 6.597784581968294e-06},

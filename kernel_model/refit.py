@@ -19,9 +19,13 @@ could not be told apart from that source's stack. The hold-out file checks this 
 Hopper: fitting ``launch_overhead_s@hopper`` on one of its two non-vLLM sources and testing
 on the other, the gap fitted on NVIDIA's NIM table (9.7 us) takes NeMo's H100 sweep from
 5.5 % to 23 %, and the gap fitted on NeMo's sweep (15.1 us) is the global one: no Hopper
-term transfers between stacks (December 2026). ``eager_server_step_s`` (15.5 ms) keeps
-its earlier fit on the three TGI < 2.0 rows, the only rows that depend on it; it could join
-``PARAMS`` but moves by < 0.2 %. ``step_overhead_s`` stays 0: fitted, it trades against
+term transfers between stacks (December 2026). ``eager_server_step_s``, the host time per
+pass of TGI < 2.0, is fitted alone (``eager_server``) on the FP16 rows of the one study that
+measured TGI 1.0.3 on two machines: its three p4d rows in ``measurements.csv`` and its six g5
+(A10G) rows in ``tgi-sagemaker-g5.csv``. The machines disagree (the p4d rows imply 13-17 ms
+a pass, the g5 rows -1 to 6), so the fit takes the value where the worse machine's MAPE is
+smallest (8.62 ms, 24 % each), moved up as far as the p4d rows need to stay within the 20 %
+per-source target ``measurements.csv`` keeps (issue 5). ``step_overhead_s`` stays 0: fitted, it trades against
 the launch gap and costs the issue-5 TP-scaling targets nothing to leave out. The
 llama.cpp launch gaps (``launch_overhead_s@llamacpp``, ``@llamacpp-2024`` and
 ``@llamacpp-2024-eager``) are fitted each alone on ``llamacpp.csv``, the only rows that depend
@@ -33,6 +37,8 @@ LLM's and ExLlamaV2's on ``localengines.csv``: no row of ``FILES`` runs these st
 from __future__ import annotations
 
 import sys
+
+import pandas as pd
 
 from . import calibrate as C
 from . import validate as V
@@ -98,6 +104,70 @@ def solo(cal):
     return cal, reports
 
 
+# the TGI 1.0.3 study (hf-tgi-sagemaker): its p4d rows ship in measurements.csv, its g5 rows here
+EAGER_FILE = "tgi-sagemaker-g5.csv"
+
+
+def eager_rows() -> dict[str, pd.DataFrame]:
+    """The rows ``eager_server_step_s`` is fitted on, by machine: the FP16 rows of the TGI
+    1.0.3 study (its GPTQ rows miss by an amount that grows with the weights, a kernel's
+    inefficiency, not host time; ``kernel_model/data/README.md``)."""
+    m = pd.read_csv(V.find_measurements("measurements.csv"))
+    g5 = pd.read_csv(V.find_measurements(EAGER_FILE))
+    return {"p4d (8 x A100-SXM, measurements.csv)": m[m["source"] == "hf-tgi-sagemaker"],
+            f"g5 (A10G, {EAGER_FILE})": g5[g5["weight_bits"] == 16]}
+
+
+def eager_mape(cal, rows=None) -> dict[str, float]:
+    """MAPE (%) of each machine's rows of ``eager_rows()`` under ``cal``."""
+    rows = eager_rows() if rows is None else rows
+    return {k: float(V.validate(df, calibration=cal, progress=False)["error_pct"].abs().mean())
+            for k, df in rows.items()}
+
+
+def _golden(f, a: float, b: float, tol: float) -> float:
+    """The x in [a, b] where a unimodal ``f`` is smallest (golden-section search)."""
+    g = (5 ** 0.5 - 1) / 2
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = f(c), f(d)
+    while b - a > tol:
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - g * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + g * (b - a)
+            fd = f(d)
+    return (a + b) / 2
+
+
+def eager_server(cal, lo: float = 0.0, hi: float = 0.02, tol: float = 1e-5):
+    """Fit ``eager_server_step_s`` alone, everything else as in ``cal``: the value in [lo, hi] s
+    where the worse machine's MAPE is smallest, then, if the p4d rows (a source of the shipped
+    ``measurements.csv``) would leave the per-source target the project keeps there
+    (``validate_report.TARGET_SOURCE``, 20 %), the smallest larger value that keeps them
+    inside it (their MAPE falls as the value grows up to their own best, ~15 ms). Returns (the
+    calibration with it, {machine: MAPE %}, the unconstrained value)."""
+    from .validate_report import TARGET_SOURCE
+    rows = eager_rows()
+    shipped = next(iter(rows))
+
+    def mape(x):
+        return eager_mape(cal.replace(eager_server_step_s=x), rows)
+
+    free = _golden(lambda x: max(mape(x).values()), lo, hi, tol)
+    x = free
+    if mape(free)[shipped] > TARGET_SOURCE:
+        a, b = free, hi
+        while b - a > tol:
+            mid = (a + b) / 2
+            a, b = (mid, b) if mape(mid)[shipped] > TARGET_SOURCE else (a, mid)
+        x = b
+    best = cal.replace(eager_server_step_s=round(x, 5))
+    return best, eager_mape(best, rows), round(free, 5)
+
+
 def check(cal=None) -> list[tuple[str, float, float, bool]]:
     """(target, value %, limit %, passed) of issue 11 on the shipped files under ``cal``."""
     out = []
@@ -132,6 +202,13 @@ def main(argv=None) -> int:
         print(f"fitted alone on {name}:")
         print(C.format_fit(r))
         print()
+    cal, by, free = eager_server(cal)
+    print(f"eager_server_step_s = {cal.eager_server_step_s * 1e3:.2f} ms, fitted alone on the "
+          f"TGI 1.0.3 FP16 rows (the worse machine's MAPE smallest at {free * 1e3:.2f} ms; "
+          f"the p4d source kept within its target):")
+    for k, v in by.items():
+        print(f"  {k}: {len(eager_rows()[k])} rows, MAPE {v:.1f} %")
+    print()
     for name in FILES + (HOLDOUT,):
         s = V.summarize(V.validate(V.find_measurements(name), calibration=cal))
         print(f"{name}: MAPE {s['overall']:.1f} % over {s['ok']} rows")

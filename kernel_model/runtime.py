@@ -158,7 +158,8 @@ RUNTIMES = {r.name: r for r in [
             "Text Generation Inference before 2.0: eager PyTorch shards behind a Rust router, "
             "a router <-> shard round trip per token: eager_server_step_s of host time per "
             "forward pass",
-            "eager_server_step_s fitted on hf-tgi-sagemaker (TGI 1.0.3) rows"),
+            "eager_server_step_s fitted on the TGI 1.0.3 study's FP16 rows on p4d (8 x A100) and g5 "
+            "(A10G) (hf-tgi-sagemaker; kernel_model/data/tgi-sagemaker-g5.csv)"),
 ]}
 RUNTIME_ALIASES = {"eager_server": "tgi-eager", "tensorrt-llm": "trtllm",
                    "trtllm_pytorch": "trtllm-pytorch",
