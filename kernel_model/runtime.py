@@ -32,7 +32,8 @@ Profiles: ``compiled`` (the default: any CUDA-graph / C++ runtime not named belo
 ``llamacpp-eager`` under a tensor split or a batch), ``llamacpp-2024`` / ``llamacpp-2024-eager``
 (the same in 2024, before the fusion work), ``tgi-eager`` (TGI < 2.0);
 ``eager_server`` is an alias of ``tgi-eager``. ``runtime_for_framework`` maps the
-``framework`` text of a measurements file to a profile by documented release facts.
+``framework`` text of a measurements file to a profile by documented release facts (for
+llama.cpp the year, or the build number its tools print: builds before b4400 are 2023-2024's).
 """
 from __future__ import annotations
 
@@ -253,6 +254,14 @@ _LLAMACPP = (r"\b(llama\.?cpp|llama[- ]bench|llama[- ]server|ggml|ollama|lm ?stu
 _NO_GRAPHS = (r"\b(no cuda graphs?|without cuda graphs?|graphs off|ggml_cuda_disable_graphs|"
               r"ggml_cuda_graphs=off|before pr #?6766)")
 _Y2024 = r"(\b20(23|24)\b|pr #?6766\b)"      # a 2023-2024 build, or PR #6766's own rows
+# llama.cpp's build number, as its tools print it ("build: 4426e298 (2824)" from llama-bench,
+# "version: 2824 (4426e298)" from --version) or as its release tag ("b2824"; four or five
+# digits, so a GPU such as "B200" is not read as a build); builds numbered
+# below LLAMACPP_2025_BUILD came out in 2023-2024: b3383 shipped by 2024-07-24 (llama.cpp
+# #8671), b4927 on 2025-03-21 (#12504), ~6.4 builds a day between them, so ~b4400 at new year
+_LLAMACPP_BUILD = re.compile(r"\bbuild:?\s*[0-9a-f]{7,40}\s*\((\d{4,5})\)|\bbuild:?\s*(\d{4,5})\b|"
+                             r"\bversion:?\s*(\d{4,5})\s*\([0-9a-f]{7,40}\)|\bb(\d{4,5})\b", re.I)
+LLAMACPP_2025_BUILD = 4400
 # (pattern, profile, release fact), first match wins
 _RULES = (
     (re.compile(_LLAMACPP + r"(?=.*" + _Y2024 + r").*" + _NO_GRAPHS, re.I),
@@ -264,7 +273,8 @@ _RULES = (
     (re.compile(_LLAMACPP + r".*" + _NO_GRAPHS, re.I), "llamacpp-eager",
      "llama.cpp without CUDA graphs (as the text says)"),
     (re.compile(_LLAMACPP, re.I), "llamacpp",
-     "llama.cpp (2025-2026 unless the text names 2023-2024 or PR #6766): token generation as "
+     "llama.cpp (2025-2026 unless the text names 2023-2024, PR #6766 or a build before b4400): "
+     "token generation as "
      "CUDA graphs, one per device, for one sequence per step; a tensor split (tp > 1) and "
      "batches launch eagerly"),
     (re.compile(r"\bsglang\b", re.I), "sglang", "SGLang: CUDA-graph decode"),
@@ -299,7 +309,23 @@ def runtime_for_framework(framework: str) -> tuple[str, str]:
             return "tgi", f"{_TGI_FACT}; no version given"
         this = f"; this is {'.'.join(map(str, version))}"
         return ("tgi-eager" if version < (2, 0, 0) else "tgi"), _TGI_FACT + this
+    build = _llamacpp_build(text)
+    if build is not None and build < LLAMACPP_2025_BUILD:
+        name, fact = _by_rules(f"{text} 2024")
+        return name, f"{fact}; build {build} is from 2023-2024 (before b{LLAMACPP_2025_BUILD})"
+    return _by_rules(text)
+
+
+def _by_rules(text: str) -> tuple[str, str]:
     for pat, name, fact in _RULES:
         if pat.search(text):
             return name, fact
     return "compiled", "default: CUDA graphs / C++ runtime"
+
+
+def _llamacpp_build(text: str):
+    """The llama.cpp build number a framework text names, or None (not llama.cpp, or none)."""
+    if not re.search(_LLAMACPP, text, re.I):
+        return None
+    m = _LLAMACPP_BUILD.search(text)
+    return int(next(g for g in m.groups() if g)) if m else None
