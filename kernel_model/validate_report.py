@@ -143,7 +143,8 @@ def worst_rows(df: pd.DataFrame, n: int = 10, calibration=None) -> pd.DataFrame:
 
 def targets(summary: dict) -> pd.DataFrame:
     """The issue's targets against a summary: target, value (%), limit (%), passed."""
-    rows = [("overall MAPE", summary["overall"], TARGET_OVERALL)]
+    rows = ([("overall MAPE", summary["overall"], TARGET_OVERALL)]
+            if math.isfinite(summary["overall"]) else [])
     for s, r in summary["by_source"].iterrows():
         rows.append((f"MAPE {s}", r["mape"], TARGET_SOURCE))
     bm = summary["by_metric"]
@@ -220,7 +221,10 @@ def report(df: pd.DataFrame, summary: dict | None = None, calibration=None,
     s = summary or summarize(df)
     lines = [f"{s['ok']:,} of {s['rows']:,} rows simulated", ""]
     fmt = {"mape": "{:.1f}".format, "bias": "{:+.1f}".format, "max_abs": "{:.1f}".format}
-    lines.append(f"MAPE overall: {s['overall']:.1f} %  (mean signed error {s['bias']:+.1f} %)")
+    if math.isfinite(s["overall"]):
+        lines.append(f"MAPE overall: {s['overall']:.1f} %  (mean signed error {s['bias']:+.1f} %)")
+    else:
+        lines.append("MAPE overall: no fixed-batch row simulated")
     if s.get("saturation", {}).get("rows"):
         lines.append(f"Saturation throughput (serving model, {s['saturation']['rows']} rows): "
                      f"MAPE {s['saturation']['mape']:.1f} % (target {SATURATION_TARGET:g} %)")

@@ -148,3 +148,22 @@ def test_refit_fits_the_solo_gaps_on_their_own_files_and_reproduces_the_shipped_
         g["llamacpp-2024-eager"] - g["llamacpp-2024"], rel=1e-9)
     assert [n for n, _ in reports] == [n for n, _ in refit.SOLO]
     assert all(int(r["parameters"]["rows"].iloc[0]) >= 2 for _, r in reports)
+
+
+def test_saturation_rows_read_link_and_gpu_spellings_as_fixed_batch_rows_do(tmp_path):
+    """A saturation row naming a generic "pcie" link, "NVLink 4" or a GPU's usual spelling is
+    predicted on the preset the row reading resolves, as a fixed-batch row would be (before,
+    the serving model looked "pcie" up as a preset name and excluded the row)."""
+    from kernel_model.serving.saturation import max_throughput
+    rows = ["a,s,A,TensorRT-LLM 0.15.0,l40s,4,pcie,llama-3-70b,8,4,1,1,0,128,128,"
+            "max_output_tokens_per_s,1474,FP8",
+            "b,s,A,TensorRT-LLM 0.15.0,NVIDIA H100 80GB HBM3,8,NVLink 4,llama-3-70b,8,8,1,1,0,"
+            "128,128,max_output_tokens_per_s,5000,FP8"]
+    df = V.validate(write(tmp_path, rows)).set_index("id")
+    assert (df["status"] == "ok").all()
+    assert (df.at["a", "interconnect"], df.at["b", "interconnect"]) == ("pcie4_good", "nvlink4")
+    for i, gpu, ic, tp in (("a", "l40s", "pcie4_good", 4), ("b", "h100-sxm", "nvlink4", 8)):
+        sc = km.Scenario(model="llama-3-70b", gpu=gpu, interconnect=ic, tp=tp,
+                         weight_format="fp8", kv_bits=8, runtime="trtllm")
+        assert df.at[i, "predicted"] == pytest.approx(
+            max_throughput(sc, 128, 128, admission="reserve"), rel=1e-9)
