@@ -58,6 +58,8 @@ class Interconnect:
     p2p: bool = True            # GPUs can write each other's memory (one/two-shot collectives)
     host_staged: bool = False   # no peer-to-peer: NCCL copies through host memory
     cross_socket: bool = False  # the GPUs sit on two CPU sockets: the ring crosses the socket link
+    socket_gbps: float | None = None  # that link's bus-bandwidth cap, 1e9 B/s (None: the
+                                      # collective constant socket_bw_gbps)
     nvls_gbps: float | None = None  # payload bandwidth of in-switch reduction, 1e9 B/s
     description: str = ""
     stands_for: str = ""        # the measured systems (kernel_model/data/collectives.csv) behind it
@@ -233,6 +235,19 @@ INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
                  description="PCIe 5.0 with P2P, GPUs split over two CPU sockets",
                  stands_for="PCIe-RTXPRO6000 x8 dual-socket (ASUS-Broadcom dualsocket, Festr, "
                             "dualTurin-tuner, purplepow3r)"),
+    # eight PCIe 4.0 cards with P2P in one server: 8 x16 slots take 128 lanes, two sockets on
+    # the servers that carry them, so an 8-GPU ring crosses the socket link twice; that link
+    # is capped at the bandwidth NCCL's own topology model gives it on AMD hosts (AMD_BW,
+    # 16 GB/s, src/graph/topo.h; Skylake-era Intel 10, Sapphire Rapids 22), not fitted
+    Interconnect("pcie4_dual_socket", 25.5, 9.52e-07, 900, "pcie", cross_socket=True,
+                 socket_gbps=16.0,
+                 description="PCIe 4.0 with P2P, GPUs split over two CPU sockets (socket link "
+                             "16 GB/s, NCCL's AMD_BW)",
+                 stands_for="no collectives table: pcie4_good's link and NCCL's socket-link "
+                            "figure; checked on TensorRT-LLM's TP 8 rows on L40S and "
+                            "A100-PCIe (benchmarks/data/trtllm-perf-overview-l40s-a100pcie.csv)",
+                 source="pcie4_good (fitted to kernel_model/data/collectives.csv) + NCCL "
+                        "src/graph/topo.h AMD_BW"),
     Interconnect("nvlink", 232, 3.32e-06, 2039, "nvlink", description="NVLink 3.0 (A100, NVSwitch)",
                  stands_for="NVL-A100-x8, EFA-A100-1node"),
     Interconnect("nvlink4", 341, 7.98e-07, 3350, "nvlink", True, nvls_gbps=275,
@@ -299,6 +314,7 @@ derive_fewer_links()
 
 INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric", "pcie5_switch": "pcie5_good",
                         "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad",
+                        "pcie4_cross_socket": "pcie4_dual_socket",
                         "xgmi": "infinity_fabric"}
 GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
                "4090": "rtx-4090", "3090": "rtx-3090", "3090-ti": "rtx-3090-ti", "5090": "rtx-5090", "gb200-nvl72": "gb200",
@@ -312,7 +328,8 @@ GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
 # The typical GPU of each preset (the old CLI's --preset picked one GPU per preset).
 TYPICAL_GPU = {
     "pcie4_good": "rtx-4090", "pcie4_bad": "rtx-4090", "pcie5_good": "rtx-4090",
-    "pcie5_bad": "rtx-4090", "nvlink": "a100-sxm-80gb", "nvlink4": "h100-sxm",
+    "pcie5_bad": "rtx-4090", "pcie4_dual_socket": "l40s", "nvlink": "a100-sxm-80gb",
+    "nvlink4": "h100-sxm",
     "nvlink5": "b200", "infinity_fabric": "mi300x", "ib_hdr": "a100-sxm-80gb",
     "ib_ndr": "h100-sxm", "nvlink_bridge": "h100-pcie", "roce": "h100-sxm", "efa": "a100-sxm-80gb",
     "tcp": "h100-sxm", "tcpxo": "h100-sxm", "nvlink4_h800": "h800-sxm", "nvlink3_a800": "a800-sxm-80gb",

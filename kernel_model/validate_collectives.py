@@ -9,7 +9,7 @@ measured system, chosen by documented rules (``preset_for``):
 * PCIe without peer-to-peer (``p2p`` no or unknown: GeForce cards on the stock driver, or a
   path NCCL will not use for P2P) -> ``pcie4_bad`` (staged through host memory), any
   generation; with peer-to-peer -> ``pcie4_good`` (Gen3/4) or ``pcie5_good`` (Gen5), and
-  ``pcie5_bad`` when the GPUs sit on two CPU sockets;
+  ``pcie4_dual_socket`` / ``pcie5_bad`` when the GPUs sit on two CPU sockets;
 * ``nvlink3`` -> ``nvlink``; ``nvlink4`` -> ``nvlink4`` (``nvlink_bridge`` where the notes say
   the GPUs are bridged pairs); ``nvlink5`` -> ``nvlink5`` (an NVL72 rack is one NVLink domain);
 * network links (``ib_hdr``, ``ib_ndr``, ``roce``, ``efa``, ``tcp``) -> the preset of that
@@ -186,7 +186,7 @@ def preset_for(link: str, p2p: str, notes: str, gpn: float, cross_socket: bool, 
             return "pcie4_bad", None
         if link == "pcie5":
             return ("pcie5_bad" if cross_socket else "pcie5_good"), None
-        return "pcie4_good", None
+        return ("pcie4_dual_socket" if cross_socket else "pcie4_good"), None
     if link == "nvlink4" and re.search(r"bridge", notes, re.I):
         return "nvlink_bridge", None
     return LINKS[link], None

@@ -18,7 +18,15 @@ _P2P = re.compile(r"\bp2p[: (]*(yes|on|enabled?)\b|\b(with|enabled?|via) p2p\b|"
                   r"\bp2p[- ](driver|kernel module)", re.I)
 
 
-def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
+# a ring over more GPUs than one socket's share of an 8-GPU server, unless the notes keep
+# the GPUs on one socket or behind PCIe switches
+ONE_SOCKET_RE = re.compile(r"\b(single|one|1)[- ](cpu[- ])?socket\b|"
+                           r"\b(behind|under|on|via|through) (a |the |one |two |pcie |gen ?[45] )*"
+                           r"switch(es)?\b|\bplx\b|\bpex\d*|broadcom|\bPIX\b|\bPXB\b", re.I)
+SOCKET_GPUS = 4
+
+
+def link_for(interconnect: str, gpu: str, notes: str, group: float = 1) -> tuple[str, str]:
     """(interconnect preset, reason) of a row whose ``interconnect`` names a PCIe link by
     generation (``pcie``, ``pcie4``, ``PCIe 5.0``, ``pcie_gen5``) rather than a preset; any
     other name is returned as it is, with no reason. The rules, as for collectives rows
@@ -29,7 +37,11 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
     * notes that say P2P is on ("P2P enabled", "p2p: yes", "with P2P", a "P2P driver"), or
       else a GPU whose own link has P2P (datacenter and workstation cards) -> ``pcie5_good``
       for Gen5 (``pcie5_bad`` where the notes put the GPUs on two sockets), ``pcie4_good``
-      for Gen3/4, and the card's own P2P preset where the generation is not given;
+      for Gen3/4 (``pcie4_dual_socket`` on two sockets), and the card's own P2P preset
+      where the generation is not given; a ring over more than ``SOCKET_GPUS`` (4) GPUs
+      (``group``: the row's TP or EP size) is read as crossing two sockets unless the notes
+      keep it on one socket or behind PCIe switches (``ONE_SOCKET_RE``): eight x16 cards take
+      128 PCIe lanes, and the servers that carry eight PCIe GPUs have two sockets;
     * else (GeForce cards: no P2P on the stock driver; cloud cards whose instances have none,
       ``hardware.NO_P2P``: A10G, L4) -> ``pcie4_bad``.
     "p2p: not stated" says nothing either way.
@@ -73,9 +85,13 @@ def link_for(interconnect: str, gpu: str, notes: str) -> tuple[str, str]:
         why = f"{g.name} has P2P"
     from .validate_collectives import SOCKET_RE
     gen, two = m.group(1), bool(SOCKET_RE.search(notes))
-    if gen == "5" or (gen is None and own and own.startswith("pcie5")):
-        return ("pcie5_bad" if two else "pcie5_good"), f"{interconnect}: {why}"
-    return "pcie4_good", f"{interconnect}: {why}"
+    if not two and group > SOCKET_GPUS and not ONE_SOCKET_RE.search(notes):
+        two, why = True, (f"{why}; a ring of {int(group)} PCIe GPUs spans the two sockets of an "
+                          f"8-GPU server")
+    gen5 = gen == "5" or (gen is None and own and own.startswith("pcie5"))
+    if two:
+        return ("pcie5_bad" if gen5 else "pcie4_dual_socket"), f"{interconnect}: {why}"
+    return ("pcie5_good" if gen5 else "pcie4_good"), f"{interconnect}: {why}"
 
 
 _NVLINK_GENERIC = ("nvlink", "nvlink3", "nvswitch")
@@ -228,10 +244,17 @@ def _links(df, inf, notes) -> np.ndarray:
     rows = np.flatnonzero(inf & generic.to_numpy(dtype=bool))
     if not len(rows):
         return out
+    group = np.ones(len(df))
+    for c in ("tp", "ep"):                      # the ring: the row's TP (or EP) group
+        if c in df.columns:
+            group = np.fmax(group, pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float))
     key = pd.Series(ic[rows]).astype(str) + "\0" + df["gpu"].to_numpy(dtype=object)[rows] \
-        + "\0" + pd.Series(notes[rows]).astype(str)
+        + "\0" + pd.Series(notes[rows]).astype(str) + "\0" + pd.Series(group[rows]).astype(str)
     codes, uniq = pd.factorize(key)
-    pairs = [link_for(*u.split("\0")) for u in uniq]
+    pairs = []
+    for u in uniq:
+        name, gpu, text, n = u.split("\0")
+        pairs.append(link_for(name, gpu, text, float(n)))
     ic = ic.copy()
     ic[rows] = np.array([p[0] for p in pairs], dtype=object)[codes]
     out[rows] = np.array([p[1] for p in pairs], dtype=object)[codes]
