@@ -113,7 +113,9 @@ def main(argv=None) -> int:
               f"MAPE {sat['mape']:.1f} % over {sat['rows']} rows (target 20 %)")
     for name, what in (("llamacpp.csv", "llama.cpp runtimes; their launch gaps are fitted on it"),
                        ("sglang.csv", "SGLang; its launch gap is fitted on it"),
-                       ("localengines.csv", "MLC LLM, ExLlamaV2; their gaps are fitted on it")):
+                       ("localengines.csv", "MLC LLM, ExLlamaV2; their gaps are fitted on it"),
+                       ("tgi-sagemaker-g5.csv", "TGI 1.0.3 on A10G; its FP16 rows and the p4d "
+                        "rows fit the eager-server host time")):
         path = V.find_measurements(name)
         if path:
             m = V.summarize(V.validate(path))

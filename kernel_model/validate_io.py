@@ -244,7 +244,7 @@ def read_table(path_or_df) -> tuple[Table, str]:
         text("interconnect", inf, 30)
     fmt, notes = _precision(df, inf, num, err, parsed)
     err.raise_first()
-    link_note = _links(df, inf, notes)
+    link_note = _links(df, inf, notes, num)
     _multi_node(df, inf, num, notes, link_note)
     _empty_prompts(num, inf, link_note)
     _metric_spellings(df, num, link_note)

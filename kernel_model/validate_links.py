@@ -86,8 +86,8 @@ def link_for(interconnect: str, gpu: str, notes: str, group: float = 1) -> tuple
     from .validate_collectives import SOCKET_RE
     gen, two = m.group(1), bool(SOCKET_RE.search(notes))
     if not two and group > SOCKET_GPUS and not ONE_SOCKET_RE.search(notes):
-        two, why = True, (f"{why}; a ring of {int(group)} PCIe GPUs spans the two sockets of an "
-                          f"8-GPU server")
+        two, why = True, (f"{why}; a ring of more than {SOCKET_GPUS} PCIe GPUs spans the two "
+                          f"sockets of an 8-GPU server")
     gen5 = gen == "5" or (gen is None and own and own.startswith("pcie5"))
     if two:
         return ("pcie5_bad" if gen5 else "pcie4_dual_socket"), f"{interconnect}: {why}"
@@ -228,8 +228,9 @@ def _multi_node(df, inf, num, notes, link_note) -> None:
             link_note[i] = f"{link_note[i]}; {why}" if link_note[i] else why
 
 
-def _links(df, inf, notes) -> np.ndarray:
-    """Resolve generic link names (:func:`link_for`) in place; the reason per row."""
+def _links(df, inf, notes, num=None) -> np.ndarray:
+    """Resolve generic link names (:func:`link_for`) in place; the reason per row. ``num``:
+    the rows' parsed numbers (``tp``, ``ep``), else read from ``df``."""
     out = np.full(len(df), "", dtype=object)
     if not inf.any():
         return out
@@ -244,17 +245,20 @@ def _links(df, inf, notes) -> np.ndarray:
     rows = np.flatnonzero(inf & generic.to_numpy(dtype=bool))
     if not len(rows):
         return out
-    group = np.ones(len(df))
-    for c in ("tp", "ep"):                      # the ring: the row's TP (or EP) group
-        if c in df.columns:
-            group = np.fmax(group, pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float))
+    big = np.zeros(len(rows), dtype=np.int64)  # the ring (the row's TP or EP group) > SOCKET_GPUS
+    for c in ("tp", "ep"):
+        if num is not None and c in num:
+            big |= np.asarray(num[c])[rows] > SOCKET_GPUS
+        elif c in df.columns:
+            big |= pd.to_numeric(df[c].iloc[rows], errors="coerce").to_numpy(dtype=float) > SOCKET_GPUS
     key = pd.Series(ic[rows]).astype(str) + "\0" + df["gpu"].to_numpy(dtype=object)[rows] \
-        + "\0" + pd.Series(notes[rows]).astype(str) + "\0" + pd.Series(group[rows]).astype(str)
+        + "\0" + pd.Series(notes[rows]).astype(str)
     codes, uniq = pd.factorize(key)
+    codes, combos = pd.factorize(2 * codes + big)   # the rule reads the ring's size as one bit
     pairs = []
-    for u in uniq:
-        name, gpu, text, n = u.split("\0")
-        pairs.append(link_for(name, gpu, text, float(n)))
+    for c in combos:
+        name, gpu, text = uniq[c // 2].split("\0")
+        pairs.append(link_for(name, gpu, text, SOCKET_GPUS + 1 if c % 2 else 1))
     ic = ic.copy()
     ic[rows] = np.array([p[0] for p in pairs], dtype=object)[codes]
     out[rows] = np.array([p[1] for p in pairs], dtype=object)[codes]
