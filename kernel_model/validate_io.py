@@ -221,7 +221,7 @@ def read_table(path_or_df) -> tuple[Table, str]:
     num = {"value": number("value", every, False, 5)}
     for c in dict.fromkeys(TRAINING_INTS + INFERENCE_INTS):
         num[c] = np.full(len(df), np.nan)
-    sat0 = inf & df["metric"].isin(SATURATION_METRICS).to_numpy() \
+    sat0 = inf & df["metric"].str.strip().str.lower().isin(SATURATION_METRICS).to_numpy() \
         & df["batch"].isin(("0", "0.0")).to_numpy() if inf.any() else inf
     for k, c in enumerate(INFERENCE_INTS):
         if inf.any():

@@ -167,3 +167,15 @@ def test_saturation_rows_read_link_and_gpu_spellings_as_fixed_batch_rows_do(tmp_
                          weight_format="fp8", kv_bits=8, runtime="trtllm")
         assert df.at[i, "predicted"] == pytest.approx(
             max_throughput(sc, 128, 128, admission="reserve"), rel=1e-9)
+
+
+def test_a_saturation_metric_in_another_case_is_still_a_saturation_row(tmp_path):
+    """``Max_Output_Tokens_Per_S`` with batch 0 is the saturation metric, as ``TPOT_ms`` is
+    tpot_ms; an unknown link stays that row's own reason, not the file's."""
+    rows = ["b,s,A,TensorRT-LLM 0.15.0,l40s,4,pcie,llama-3-70b,8,4,1,1,0,128,128,"
+            "Max_Output_Tokens_Per_S,1474,FP8",
+            "a,s,A,TensorRT-LLM 0.15.0,l40s,4,pcie7,llama-3-70b,8,4,1,1,0,128,128,"
+            "max_output_tokens_per_s,1474,FP8"]
+    df = V.validate(write(tmp_path, rows)).set_index("id")
+    assert df.at["b", "status"] == "ok" and df.at["b", "metric"] == "max_output_tokens_per_s"
+    assert "pcie7" in df.at["a", "status"] and "not a known interconnect" in df.at["a", "status"]
