@@ -65,6 +65,12 @@ class Interconnect:
     stands_for: str = ""        # the measured systems (kernel_model/data/collectives.csv) behind it
     source: str = "fitted to kernel_model/data/collectives.csv (see docs/INTERCONNECTS.md)"
 
+    @property
+    def socket_bw_gbps(self) -> float:
+        """Bus-bandwidth cap (1e9 B/s) where the ring crosses the socket link: this preset's
+        own ``socket_gbps``, else the collectives' fitted ``socket_bw_gbps``."""
+        return self.socket_gbps or COLLECTIVE_CONSTANTS["socket_bw_gbps"]
+
 
 # Protocol constants of NCCL-style collectives, fitted on kernel_model/data/collectives.csv
 # (benchmarks/bench_collectives.py prints the fit): properties of how NCCL runs, not of a link.

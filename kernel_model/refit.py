@@ -207,11 +207,12 @@ def main(argv=None) -> int:
         print(C.format_fit(r))
         print()
     cal, by, free = eager_server(cal)
+    counts = {k: len(df) for k, df in eager_rows().items()}
     print(f"eager_server_step_s = {cal.eager_server_step_s * 1e3:.2f} ms, fitted alone on the "
           f"TGI 1.0.3 FP16 rows (the worse machine's MAPE smallest at {free * 1e3:.2f} ms; "
           f"the p4d source kept within its target):")
     for k, v in by.items():
-        print(f"  {k}: {len(eager_rows()[k])} rows, MAPE {v:.1f} %")
+        print(f"  {k}: {counts[k]} rows, MAPE {v:.1f} %")
     print()
     for name in FILES + (HOLDOUT,):
         s = V.summarize(V.validate(V.find_measurements(name), calibration=cal))

@@ -82,8 +82,7 @@ def link_facts(link, inter) -> dict:
             "bw_x": x.bw_gbps * 1e9, "lat_x0": x.latency_s,
             "ll_frac": k["ll_frac"], "simple_lat": k["simple_lat"],
             "simple_call": k["simple_call_s"], "socket_lat": k["socket_lat"],
-            "socket_bw": (link.socket_gbps or k["socket_bw_gbps"]) * 1e9,
-            "direct_frac": k["direct_frac"],
+            "socket_bw": link.socket_bw_gbps * 1e9, "direct_frac": k["direct_frac"],
             "direct_call": k["direct_call"], "chan_bw": k["chan_bw_gbps"] * 1e9,
             "a2a_call": k["a2a_call_s"]}
 

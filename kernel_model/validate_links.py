@@ -228,9 +228,9 @@ def _multi_node(df, inf, num, notes, link_note) -> None:
             link_note[i] = f"{link_note[i]}; {why}" if link_note[i] else why
 
 
-def _links(df, inf, notes, num=None) -> np.ndarray:
+def _links(df, inf, notes, num) -> np.ndarray:
     """Resolve generic link names (:func:`link_for`) in place; the reason per row. ``num``:
-    the rows' parsed numbers (``tp``, ``ep``), else read from ``df``."""
+    the rows' parsed numbers (``tp`` and ``ep`` give the ring's size)."""
     out = np.full(len(df), "", dtype=object)
     if not inf.any():
         return out
@@ -247,10 +247,7 @@ def _links(df, inf, notes, num=None) -> np.ndarray:
         return out
     big = np.zeros(len(rows), dtype=np.int64)  # the ring (the row's TP or EP group) > SOCKET_GPUS
     for c in ("tp", "ep"):
-        if num is not None and c in num:
-            big |= np.asarray(num[c])[rows] > SOCKET_GPUS
-        elif c in df.columns:
-            big |= pd.to_numeric(df[c].iloc[rows], errors="coerce").to_numpy(dtype=float) > SOCKET_GPUS
+        big |= np.asarray(num[c])[rows] > SOCKET_GPUS
     key = pd.Series(ic[rows]).astype(str) + "\0" + df["gpu"].to_numpy(dtype=object)[rows] \
         + "\0" + pd.Series(notes[rows]).astype(str)
     codes, uniq = pd.factorize(key)

@@ -43,11 +43,8 @@ def hardware_line(res) -> str:
             f"{gpu.hbm_gbps:g} GB/s HBM, {gpu.memory_gb:g} GB)")
     if res.num_gpus == 1:
         return head + f", one GPU: no communication (the link, {link.name}, matters from 2 GPUs)"
-    socket = ""
-    if link.cross_socket:                      # the ring crosses the CPU socket link
-        from ..hardware import COLLECTIVE_CONSTANTS
-        cap = link.socket_gbps or COLLECTIVE_CONSTANTS["socket_bw_gbps"]
-        socket = f", the socket link {cap:g} GB/s"
+    # the ring crosses the CPU socket link
+    socket = f", the socket link {link.socket_bw_gbps:g} GB/s" if link.cross_socket else ""
     return head + (f" over {link.name} ({link.bw_gbps:g} GB/s{socket}, "
                    f"{link.latency_s * 1e6:g} µs per hop)")
 
