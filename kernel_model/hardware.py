@@ -2,6 +2,9 @@
 
 Every number carries its unit in its name (``_tflops`` = 1e12 FLOP/s dense tensor-core peak,
 ``_gbps`` = 1e9 bytes/s, ``_gb`` = 1e9 bytes, ``_s`` = seconds, ``_w`` = watts) and a source.
+One exception: ``GPU.memory_gb`` is the capacity as the datasheet prints it, and GPU memory
+is sold in binary units ("80 GB" of HBM2e = 80 GiB = 81,920 MiB), so it is read as GiB; what
+the engine allocates from is :attr:`GPU.capacity_bytes` (the driver's total where known).
 Interconnect bandwidths are the achieved one-direction bus bandwidth per GPU that a ring
 all-reduce sees (see ``shared/REFERENCE.md``); latency is per hop.
 """
@@ -9,7 +12,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
+
+from .gpu_memory import DRIVER_TOTAL_MIB
 
 REF = "shared/REFERENCE.md (vendor datasheets)"
 
@@ -20,7 +25,7 @@ class GPU:
     bf16_tflops: float          # dense BF16/FP16 tensor-core peak, 1e12 FLOP/s
     fp8_tflops: float | None    # dense FP8 peak, None where the hardware has none
     hbm_gbps: float             # peak memory bandwidth, 1e9 bytes/s
-    memory_gb: float            # capacity, 1e9 bytes
+    memory_gb: float            # capacity as the datasheet prints it ("80 GB"): binary, GiB
     tdp_w: float                # board power at full load, W
     idle_w: float               # static power when idle, W
     family: str                 # ampere | hopper | blackwell | ada | cdna3
@@ -29,6 +34,26 @@ class GPU:
     notes: str = ""
     fp4_tflops: float | None = None   # dense FP4 (NVFP4 / MXFP4) peak, None where the hardware has none
     peak_source: str = ""             # where the FP8 / FP4 peaks (or their absence) come from
+    memory_mib: float | None = None   # total the driver reports (nvidia-smi / amd-smi), MiB:
+                                      # ECC and firmware carve-outs taken; None: memory_gb GiB
+    memory_source: str = ""           # where memory_mib comes from
+
+    @property
+    def capacity_bytes(self) -> float:
+        """Bytes the runtime allocates from (weights, KV cache, activations): the driver's
+        total where known (``memory_mib`` x 2^20), else the datasheet figure read as GiB."""
+        if self.memory_mib:
+            return float(self.memory_mib) * 2 ** 20
+        return float(self.memory_gb) * 2 ** 30
+
+    @property
+    def capacity_label(self) -> str:
+        """The capacity as people quote it: '80 GiB' (or '44.99 GiB of 48' where the driver
+        reserves part of the datasheet's figure)."""
+        gib = self.capacity_bytes / 2 ** 30
+        if abs(gib - self.memory_gb) < 0.05:
+            return f"{self.memory_gb:g} GiB"
+        return f"{gib:.4g} GiB of {self.memory_gb:g}"
 
     def math_tflops(self, math: str) -> float | None:
         """Dense tensor-core peak (1e12 FLOP/s) for ``math`` ("16", "fp8", "fp4"); None where
@@ -129,12 +154,14 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
     GPU("h100-pcie", 756, 1513, 2000, 80, 350, 60, "hopper", "pcie5_good", peak_source=_HOP),
     GPU("h200-sxm", 989, 1979, 4800, 141, 700, 90, "hopper", "nvlink4", peak_source=_HOP),
     GPU("b200", 2250, 4500, 8000, 192, 1000, 120, "blackwell", "nvlink5",
-        notes="sources give 7700-8000 GB/s and 180-192 GB; 8000 GB/s and 192 GB chosen",
+        notes="sources give 7700-8000 GB/s (8000 chosen) and 180-192 GB: both capacities are "
+              "right, in GiB and in 1e9 bytes, of the 183359 MiB the driver reports",
         fp4_tflops=9000, peak_source=_B200),
     GPU("gb200", 2500, 5000, 8000, 192, 1200, 120, "blackwell", "nvlink5",
         source="NVIDIA GB200 NVL72 datasheet (per GPU: 1/72 of the rack figures)",
         notes="Blackwell GPU of a GB200 superchip (2 GPUs + 1 Grace CPU, 384 GB HBM3e); the "
-              "NVL72 rack lists 13.4 TB (186 GB per GPU), 192 GB chosen as TensorRT-LLM quotes; "
+              "NVL72 rack lists 13.4 TB (186 GB per GPU), 192 GB as TensorRT-LLM quotes; the "
+              "driver reports 189471 MiB (185 GiB); "
               "power: ~1200 W per GPU of the 2700 W superchip",
         fp4_tflops=10000, peak_source=_GB200),
     GPU("mi300x", 1307, 2615, 5300, 192, 750, 100, "cdna3", "infinity_fabric", peak_source=_CDNA3),
@@ -215,6 +242,8 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         peak_source=_GB10),
 ]}
 
+GPUS = {n: replace(g, memory_mib=DRIVER_TOTAL_MIB[n][0], memory_source=DRIVER_TOTAL_MIB[n][1])
+        if n in DRIVER_TOTAL_MIB else g for n, g in GPUS.items()}
 _BUILTIN_GPUS = frozenset(GPUS)
 
 # GPUs whose own link is host-staged PCIe, and why (the reason a row's generic "pcie" gets)

@@ -347,7 +347,8 @@ def _why_none(df, cons, model, gpu) -> str:
     if not fits.any():
         need = df["memory_bytes"].min() / 1e9
         return (f"no plan fits in memory: the smallest needs {need:.1f} GB per GPU but a {gpu.name} "
-                f"has {gpu.memory_gb:.0f} GB; use more GPUs or fewer bits")
+                f"has {gpu.capacity_bytes / 1e9:.1f} GB ({gpu.capacity_label}); use more GPUs or "
+                f"fewer bits")
     parts = []
     f = df.loc[fits]
     if cons["max_tpot_s"] is not None:

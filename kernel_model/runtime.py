@@ -262,14 +262,18 @@ _Y2024 = r"(\b20(23|24)\b|pr #?6766\b)"      # a 2023-2024 build, or PR #6766's 
 _LLAMACPP_BUILD = re.compile(r"\bbuild:?\s*[0-9a-f]{7,40}\s*\((\d{4,5})\)|\bbuild:?\s*(\d{4,5})\b|"
                              r"\bversion:?\s*(\d{4,5})\s*\([0-9a-f]{7,40}\)|\bb(\d{4,5})\b", re.I)
 LLAMACPP_2025_BUILD = 4400
-# (pattern, profile, release fact), first match wins
-_RULES = (
-    (re.compile(_LLAMACPP + r"(?=.*" + _Y2024 + r").*" + _NO_GRAPHS, re.I),
+# llama.cpp of 2023-2024 (the text names those years or PR #6766, or a build before
+# LLAMACPP_2025_BUILD): (pattern, profile, release fact), first match wins
+_RULES_2024 = (
+    (re.compile(_LLAMACPP + r".*" + _NO_GRAPHS, re.I),
      "llamacpp-2024-eager", "llama.cpp in 2024 without CUDA graphs (as the text says: graphs "
      "arrived with PR #6766, May 2024)"),
-    (re.compile(_LLAMACPP + r".*" + _Y2024, re.I), "llamacpp-2024",
+    (re.compile(_LLAMACPP, re.I), "llamacpp-2024",
      "llama.cpp in 2024 (the text names 2023-2024 or PR #6766): CUDA graphs, before the 2025 "
      "fusion work"),
+)
+# every other text: (pattern, profile, release fact), first match wins
+_RULES = (
     (re.compile(_LLAMACPP + r".*" + _NO_GRAPHS, re.I), "llamacpp-eager",
      "llama.cpp without CUDA graphs (as the text says)"),
     (re.compile(_LLAMACPP, re.I), "llamacpp",
@@ -311,16 +315,20 @@ def runtime_for_framework(framework: str) -> tuple[str, str]:
         return ("tgi-eager" if version < (2, 0, 0) else "tgi"), _TGI_FACT + this
     build = _llamacpp_build(text)
     if build is not None and build < LLAMACPP_2025_BUILD:
-        name, fact = _by_rules(f"{text} 2024")
+        name, fact = _by_rules(text, _RULES_2024)
         return name, f"{fact}; build {build} is from 2023-2024 (before b{LLAMACPP_2025_BUILD})"
-    return _by_rules(text)
+    if re.search(_Y2024, text, re.I):
+        hit = _by_rules(text, _RULES_2024, None)
+        if hit:
+            return hit
+    return _by_rules(text, _RULES)
 
 
-def _by_rules(text: str) -> tuple[str, str]:
-    for pat, name, fact in _RULES:
+def _by_rules(text: str, rules, default=("compiled", "default: CUDA graphs / C++ runtime")):
+    for pat, name, fact in rules:
         if pat.search(text):
             return name, fact
-    return "compiled", "default: CUDA graphs / C++ runtime"
+    return default
 
 
 def _llamacpp_build(text: str):

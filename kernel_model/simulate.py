@@ -120,7 +120,7 @@ class Result:
             f"{sc.prompt_tokens}+{sc.output_tokens} tokens, {sc.weight_bits}-bit weights)",
             f"  TTFT {self.ttft_s * 1e3:.2f} ms   TPOT {self.tpot_s * 1e3:.3f} ms   "
             f"e2e {self.e2e_s:.3f} s   {self.output_tokens_per_s:.1f} tokens/s",
-            f"  memory per GPU {self.memory['total'] / 1e9:.1f} of {self.memory['capacity'] / 1e9:.0f} GB"
+            f"  memory per GPU {self.memory['total'] / 1e9:.1f} of {self.memory['capacity'] / 1e9:.1f} GB"
             + ("" if self.fits else "  (DOES NOT FIT)"),
             "  decode step: " + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in self.breakdown.items()),
             f"  {self.bottleneck}: {self.insight}",
@@ -175,7 +175,7 @@ def result_from(sc: Scenario, P: dict, out: dict) -> Result:
     if not fits:
         short = (mem["total"] - mem["capacity"]) / 1e9
         warnings.append(f"does not fit: needs {mem['total'] / 1e9:.1f} GB per GPU but a "
-                        f"{sc.gpu} has {mem['capacity'] / 1e9:.0f} GB (short by {short:.1f} GB); "
+                        f"{sc.gpu} has {mem['capacity'] / 1e9:.1f} GB (short by {short:.1f} GB); "
                         f"raise tp/pp, lower weight_bits/kv_bits, batch or context")
     warnings += [n for n in (format_note(sc.weight_format_spec(), sc.gpu_spec()),
                              plan_note(sc.runtime, sc.tp, sc.batch)) if n]

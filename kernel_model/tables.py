@@ -49,7 +49,7 @@ def model_row(spec) -> dict:
 
 @lru_cache(maxsize=256)
 def gpu_row(gpu) -> dict:
-    return {"F16": gpu.bf16_tflops * 1e12, "HBM": gpu.hbm_gbps * 1e9, "cap": gpu.memory_gb * 1e9}
+    return {"F16": gpu.bf16_tflops * 1e12, "HBM": gpu.hbm_gbps * 1e9, "cap": gpu.capacity_bytes}
 
 
 def link_row(gpu, interconnect: str, inter_node: str) -> dict:

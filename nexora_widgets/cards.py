@@ -37,7 +37,7 @@ class MetricCards(View):
         self.tokens.value = metric("tokens / s", f"{res.output_tokens_per_s:,.0f}",
                                    f"batch {sc.batch}, all sequences")
         gb, cap = res.memory["total"] / 1e9, res.memory["capacity"] / 1e9
-        self.mem.value = metric("memory / GPU", f"{gb:.1f} GB", f"of {cap:.0f} GB"
+        self.mem.value = metric("memory / GPU", f"{gb:.1f} GB", f"of {cap:.1f} GB"
                                 + ("" if res.fits else " · does not fit"),
                                 None if res.fits else palette.ERROR)
         color = palette.BOTTLENECK.get(res.bottleneck, palette.OTHER)

@@ -50,14 +50,14 @@ class MemoryChart(View):
             self.cap.x = [gb["capacity"], gb["capacity"]]
             self.cap.colors = [color]
             self.cap_label.x = [gb["capacity"]]
-            self.cap_label.text = [f"capacity {gb['capacity']:.0f} GB"]
+            self.cap_label.text = [f"capacity {gb['capacity']:.1f} GB"]
             self.cap_label.colors = [color]
         share = gb["total"] / gb["capacity"] if gb["capacity"] else 0.0
         if res.fits:
-            sub = f"{gb['total']:.1f} of {gb['capacity']:.0f} GB used ({share:.0%})"
+            sub = f"{gb['total']:.1f} of {gb['capacity']:.1f} GB used ({share:.0%})"
         else:
             sub = (f'<span style="color:{palette.ERROR}">does not fit: needs {gb["total"]:.1f} GB, '
-                   f'has {gb["capacity"]:.0f} GB</span>')
+                   f'has {gb["capacity"]:.1f} GB</span>')
         self.set_header("Memory per GPU", sub)
         self.table.value = ('<table class="nx-table"><tr>'
                             + "".join(f"<th>{palette.MEMORY_LABEL[p]}</th>" for p in USED)

@@ -25,6 +25,9 @@ TABLE = os.path.join(ROOT, "benchmarks", "data", "llamacpp-xiongjiedai-3090-4090
     ("llama.cpp b2824 on 2 x B300", "llamacpp-2024"),
     ("vLLM b2824", "vllm"),                             # only llama.cpp's builds are read
     ("llama.cpp", "llamacpp"),
+    ("May 2024 build of llama.cpp", "llamacpp-2024"),  # the year may come first
+    ("2024: llama.cpp, no CUDA graphs", "llamacpp-2024-eager"),
+    ("vLLM 0.4.2 (2024)", "vllm"),                      # a year alone dates only llama.cpp
 ])
 def test_a_llamacpp_build_number_dates_the_row(text, profile):
     name, why = runtime_for_framework(text)

@@ -96,7 +96,7 @@ def test_moe_searches_expert_parallelism():
 def test_infeasible_reports_why():
     res = optimize("llama-3-70b", "rtx-4090", 1, weight_bits=(16,))
     assert res.best is None and res.feasible == 0
-    assert "fits in memory" in res.reason and "24 GB" in res.reason
+    assert "fits in memory" in res.reason and "24 GiB" in res.reason
     assert "no feasible plan" in res.summary()
     tight = optimize("llama-2-13b", "a100-sxm-80gb", 4, max_tpot_s=1e-6, **SMALL)
     assert tight.best is None and "TPOT" in tight.reason

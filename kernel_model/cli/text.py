@@ -40,7 +40,7 @@ def hardware_line(res) -> str:
     sc = res.scenario
     gpu, link = sc.gpu_spec(), sc.link_spec()
     head = (f"  hardware    {res.num_gpus} x {gpu.name} ({gpu.bf16_tflops:g} TFLOPS bf16, "
-            f"{gpu.hbm_gbps:g} GB/s HBM, {gpu.memory_gb:g} GB)")
+            f"{gpu.hbm_gbps:g} GB/s HBM, {gpu.capacity_label})")
     if res.num_gpus == 1:
         return head + f", one GPU: no communication (the link, {link.name}, matters from 2 GPUs)"
     # the ring crosses the CPU socket link
@@ -84,7 +84,7 @@ def describe(res, a, scaling, extra=()) -> str:
     L.append("")
     L.append(f"Bottleneck  {res.bottleneck}: {res.insight}")
     mem = res.memory
-    L.append(f"Memory per GPU  {mem['total'] / 1e9:.2f} of {mem['capacity'] / 1e9:.0f} GB "
+    L.append(f"Memory per GPU  {mem['total'] / 1e9:.2f} of {mem['capacity'] / 1e9:.1f} GB "
              f"(weights {mem['weights'] / 1e9:.2f}, KV cache {mem['kv_cache'] / 1e9:.2f}, "
              f"activations {mem['activations'] / 1e9:.2f})" + ("" if res.fits else "  DOES NOT FIT"))
     if a.ttft:

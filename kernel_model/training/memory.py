@@ -51,7 +51,7 @@ def fit_warning(mem, gpu_name):
     """The warning for memory ``mem`` (bytes per GPU) that does not fit one ``gpu_name``."""
     short = (mem["total"] - mem["capacity"]) / 1e9
     return (f"does not fit by {short:.1f} GB: needs {mem['total'] / 1e9:.1f} GB per GPU but one "
-            f"{gpu_name} has {mem['capacity'] / 1e9:.0f} GB (weights {mem['weights'] / 1e9:.1f}, "
+            f"{gpu_name} has {mem['capacity'] / 1e9:.1f} GB (weights {mem['weights'] / 1e9:.1f}, "
             f"gradients {mem['gradients'] / 1e9:.1f}, optimizer {mem['optimizer_states'] / 1e9:.1f}, "
             f"activations {mem['activations'] / 1e9:.1f}); try a higher zero_stage, recompute, "
             f"sequence_parallel, more tp/pp or a smaller micro_batch")

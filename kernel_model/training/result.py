@@ -79,7 +79,7 @@ class TrainingResult:
             f"{self.tokens_per_s:,.0f} tokens/s   bubble {self.bubble_fraction:.1%}",
             "  by cause: " + ", ".join(f"{k} {v:.3f} s" for k, v in self.breakdown.items()),
             "  by phase: " + ", ".join(f"{k} {v:.3f} s" for k, v in self.phases.items()),
-            f"  memory per GPU {mem['total'] / 1e9:.1f} of {mem['capacity'] / 1e9:.0f} GB: "
+            f"  memory per GPU {mem['total'] / 1e9:.1f} of {mem['capacity'] / 1e9:.1f} GB: "
             f"weights {mem['weights'] / 1e9:.1f}, gradients {mem['gradients'] / 1e9:.1f}, "
             f"optimizer {mem['optimizer_states'] / 1e9:.1f}, activations "
             f"{mem['activations'] / 1e9:.1f}" + ("" if self.fits else "  (DOES NOT FIT)"),
