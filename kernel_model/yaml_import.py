@@ -9,8 +9,9 @@ Hardware files (``sw_param`` / ``tech_param`` / ``power_breakdown`` / ``system_h
 * dense 16-bit peak = ``core.operating_frequency * num_bundles * num_mcu_per_bundle *
   nominal_flop_rate_per_mcu`` (FLOP/s);
 * ``DRAM.size`` -> memory_gb, ``DRAM.bandwidth`` -> hbm_gbps (units "KB/MB/GB/TB" are
-  decimal; bandwidth is per second), ``DRAM.dynamic_energy_per_bit`` (J) -> energy per HBM
-  byte for :mod:`kernel_model.energy`;
+  decimal; bandwidth is per second; a size is the datasheet's figure, "80 GB", which the
+  engine reads as GiB like every preset's: ``GPU.capacity_bytes``),
+  ``DRAM.dynamic_energy_per_bit`` (J) -> energy per HBM byte for :mod:`kernel_model.energy`;
 * ``power_breakdown.TDP`` -> tdp_w (idle power is not in the layout: 15 % of TDP assumed);
 * ``sw_param.kernel_launch_overhead`` -> calibration ``launch_overhead_s``, ``core.util`` ->
   ``flops_efficiency``, ``DRAM.util`` -> ``hbm_efficiency`` (returned in

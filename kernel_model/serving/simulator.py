@@ -56,7 +56,7 @@ class Plan:
             raise ValueError(
                 f"no room for a KV cache: weights {self.kv_detail['weights'] / 1e9:.1f} GB + "
                 f"activations {self.kv_detail['activations'] / 1e9:.1f} GB per GPU exceed "
-                f"kv_cache_fraction={cfg.kv_cache_fraction} of {self.P['cap'] / 1e9:.0f} GB "
+                f"kv_cache_fraction={cfg.kv_cache_fraction} of {self.P['cap'] / 1e9:.1f} GB "
                 f"({sc.model} on {sc.num_gpus} x {sc.gpu}); raise tp/pp or lower "
                 f"weight_bits / max_batched_tokens")
         self.step_model = StepModel(self.P, table)
