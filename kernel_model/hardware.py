@@ -37,6 +37,9 @@ class GPU:
     memory_mib: float | None = None   # total the driver reports (nvidia-smi / amd-smi), MiB:
                                       # ECC and firmware carve-outs taken; None: memory_gb GiB
     memory_source: str = ""           # where memory_mib comes from
+    host_staged_gbps: float | None = None  # bus bandwidth NCCL reaches staging through host
+                                           # memory (no P2P), 1e9 B/s; None: the link's
+    host_staged_source: str = ""           # where host_staged_gbps comes from
 
     @property
     def capacity_bytes(self) -> float:
@@ -244,6 +247,19 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
 
 GPUS = {n: replace(g, memory_mib=DRIVER_TOTAL_MIB[n][0], memory_source=DRIVER_TOTAL_MIB[n][1])
         if n in DRIVER_TOTAL_MIB else g for n, g in GPUS.items()}
+
+# Staged through host memory (NCCL's SHM transport, no P2P), the A100 (GA100) reaches 5.2 GB/s
+# of bus bandwidth where the graphics-class chips the `pcie4_bad` preset stands for (GeForce
+# TU102 / GA102 / AD102, and the GA102 datacenter cards A10G and A40) reach 2.2-4.0. Both
+# A100 measurements plateau at 5.2: a DGX A100 with NCCL_P2P_DISABLE=1 (4 GPUs, NCCL 2.16,
+# 1-8 GiB flat; github.com/eugenesiow/LLM-Insights infrastructure/hardware/README.md) and
+# 4 x A100-PCIe-40GB on two sockets (5.2-5.75 GB/s from 2 MiB to 128 MiB; xyxxxxx/panoramic,
+# benchmarks/data/nccl-pcie-datacenter.csv). The same page's A40s give 3.9 (two, one socket).
+_A100_SHM = (5.2, "NCCL SHM plateau of two A100 systems: DGX A100 with NCCL_P2P_DISABLE=1 "
+                  "(eugenesiow/LLM-Insights) and 4 x A100-PCIe-40GB on two sockets "
+                  "(xyxxxxx/panoramic); see hardware.py")
+GPUS = {n: replace(g, host_staged_gbps=_A100_SHM[0], host_staged_source=_A100_SHM[1])
+        if n.startswith(("a100-", "a800-")) else g for n, g in GPUS.items()}
 _BUILTIN_GPUS = frozenset(GPUS)
 
 # GPUs whose own link is host-staged PCIe, and why (the reason a row's generic "pcie" gets)

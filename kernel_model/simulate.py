@@ -29,7 +29,8 @@ def link_params(gpu, link, inter, algorithm, gpus_per_node, step_s=0.0,
     the calibrated ``step_s`` added to the step latencies, the algorithm code, GPUs per node
     and ``direct_max`` (largest all-reduce, bytes, that "auto" may run one/two-shot).
     A network preset as ``interconnect`` puts every GPU in its own node."""
-    T = dict(tables.link_facts(link, inter), step_s=step_s, direct_max=float(direct_max),
+    host = gpu.host_staged_gbps if gpu is not None else None
+    T = dict(tables.link_facts(link, inter, host), step_s=step_s, direct_max=float(direct_max),
              alg=float(ALGORITHMS[algorithm]), gpus_per_node=float(gpus_per_node))
     return tables.derive_link(T)
 

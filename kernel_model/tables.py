@@ -58,23 +58,26 @@ def link_row(gpu, interconnect: str, inter_node: str) -> dict:
     none = interconnect == "none"
     link = get_interconnect(gpu.native_link if none else interconnect)
     inter = inter_node_for(gpu) if inter_node == "auto" else get_interconnect(inter_node)
-    return _link_row(link, inter, none)
+    return _link_row(link, inter, none, gpu.host_staged_gbps)
 
 
 @lru_cache(maxsize=512)
-def _link_row(link, inter, none: bool) -> dict:
-    return dict(link_facts(link, inter), none=float(none))
+def _link_row(link, inter, none: bool, host_gbps) -> dict:
+    return dict(link_facts(link, inter, host_gbps), none=float(none))
 
 
-def link_facts(link, inter) -> dict:
+def link_facts(link, inter, host_gbps=None) -> dict:
     """The preset numbers the collectives read: intra-node bus bandwidth ``bw`` (B/s) and
     step latency ``lat0`` (s, before the calibrated ``collective_step_s``), the topology
     flags, in-switch bandwidth, the network's ``bw_x`` / ``lat_x0`` (a network preset as
-    interconnect puts every GPU in its own node: ``net``), and NCCL's protocol constants."""
+    interconnect puts every GPU in its own node: ``net``), and NCCL's protocol constants.
+    ``host_gbps``: the GPU's own rate through host memory (``GPU.host_staged_gbps``), which
+    a host-staged link carries in place of its preset's."""
     k = _K
     net = link.kind == "network"
     x = link if net else inter
-    return {"bw": link.bw_gbps * 1e9, "lat0": link.latency_s, "p2p": float(link.p2p),
+    bw = host_gbps if (host_gbps and link.host_staged) else link.bw_gbps
+    return {"bw": bw * 1e9, "lat0": link.latency_s, "p2p": float(link.p2p),
             "in_switch": float(link.in_switch), "net": float(net),
             "host": float(link.host_staged), "socket": float(link.cross_socket),
             "pcie": float(link.kind == "pcie"),

@@ -154,12 +154,23 @@ def is_network(link: str) -> bool:
     return link in NETWORK or (link in INTERCONNECTS and INTERCONNECTS[link].kind == "network")
 
 
-def _own_link(gpu) -> str:
-    from .hardware import get_gpu
+def _gpu(name):
+    """The GPU preset a row names, or None. A name several presets start with ("a100-pcie":
+    40 or 80 GB) stands for them where they agree on what a collective reads (their usual
+    link and their rate through host memory)."""
+    from .hardware import get_gpu, GPUS
     try:
-        return get_gpu(str(gpu)).native_link
+        return get_gpu(str(name))
     except ValueError:
-        return ""
+        key = str(name).strip().lower()
+        some = [g for n, g in GPUS.items() if key and n.startswith(key)]
+        facts = {(g.native_link, g.host_staged_gbps) for g in some}
+        return some[0] if len(facts) == 1 else None
+
+
+def _own_link(gpu) -> str:
+    g = _gpu(gpu)
+    return g.native_link if g is not None else ""
 
 
 def preset_for(link: str, p2p: str, notes: str, gpn: float, cross_socket: bool, own: str = ""):
@@ -321,11 +332,11 @@ def _plan(r: dict):
 
 
 def _link(intra: str | None, net: str | None, gpn: int, cross: bool, algorithm: str,
-          nccl_only: bool) -> dict:
+          nccl_only: bool, gpu=None) -> dict:
     from .simulate import link_params
     inner = get_interconnect(intra) if intra else get_interconnect(net)
     outer = get_interconnect(net) if net else get_interconnect("ib_ndr")
-    L = link_params(None, inner, outer, algorithm, gpn if (net and intra) else (1 if net else gpn),
+    L = link_params(gpu, inner, outer, algorithm, gpn if (net and intra) else (1 if net else gpn),
                     direct_max=0.0 if nccl_only else float("inf"))
     if net and not intra:                 # one GPU per node: the network is the only link
         L["gpn"] = 1.0
@@ -349,7 +360,7 @@ def predict_row(r: dict) -> tuple[float, str, str, int]:
     alg = r["algorithm"]
     custom = alg not in NCCL_ALGOS
     L = _link(intra, net, gpn, cross and not net, NCCL_ALGOS.get(alg, "auto"),
-              not custom and alg not in WITH_DIRECT)
+              not custom and alg not in WITH_DIRECT, _gpu(r["gpu"]))
     if intra and intra.startswith("pcie"):
         L.update(nccl_settings(r["notes"], cross and not net))
     c = COLLECTIVE_CONSTANTS["eager_call_s"]

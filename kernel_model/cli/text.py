@@ -45,7 +45,10 @@ def hardware_line(res) -> str:
         return head + f", one GPU: no communication (the link, {link.name}, matters from 2 GPUs)"
     # the ring crosses the CPU socket link
     socket = f", the socket link {link.socket_bw_gbps:g} GB/s" if link.cross_socket else ""
-    return head + (f" over {link.name} ({link.bw_gbps:g} GB/s{socket}, "
+    bw = f"{link.bw_gbps:g} GB/s"
+    if link.host_staged and gpu.host_staged_gbps:           # this GPU's rate through host memory
+        bw = f"{gpu.host_staged_gbps:g} GB/s through host memory on {gpu.name}"
+    return head + (f" over {link.name} ({bw}{socket}, "
                    f"{link.latency_s * 1e6:g} µs per hop)")
 
 
