@@ -257,7 +257,7 @@ GPUS = {n: replace(g, memory_mib=DRIVER_TOTAL_MIB[n][0], memory_source=DRIVER_TO
 # benchmarks/data/nccl-pcie-datacenter.csv). The same page's A40s give 3.9 (two, one socket).
 _A100_SHM = (5.2, "NCCL SHM plateau of two A100 systems: DGX A100 with NCCL_P2P_DISABLE=1 "
                   "(eugenesiow/LLM-Insights) and 4 x A100-PCIe-40GB on two sockets "
-                  "(xyxxxxx/panoramic); see hardware.py")
+                  "(xyxxxxx/panoramic); docs/INTERCONNECTS.md")
 GPUS = {n: replace(g, host_staged_gbps=_A100_SHM[0], host_staged_source=_A100_SHM[1])
         if n.startswith(("a100-", "a800-")) else g for n, g in GPUS.items()}
 _BUILTIN_GPUS = frozenset(GPUS)
