@@ -3,9 +3,9 @@
 Datasheets print GPU memory in binary gigabytes ("80 GB" of HBM2e = 80 GiB = 81,920 MiB),
 and the driver may keep part of it back: GDDR6 cards that ship with ECC on (A10G, L4, L40S)
 give up 1/16 to it, Hopper parts keep a few hundred MiB to a few GiB, and a B200 reports
-179 GiB of its eight 24 GiB stacks. The
-figures below are the ``Total`` that ``nvidia-smi`` (``amd-smi`` / ``rocm-smi`` for AMD)
-prints on current drivers, in MiB, each with where it was read.
+179 GiB of its eight 24 GiB stacks. The figures below are the ``Total`` that ``nvidia-smi``
+(``amd-smi`` / ``rocm-smi`` for AMD) prints on current drivers, in MiB, each with where it
+was read.
 
 A preset not listed reads its datasheet figure as GiB (``GPU.capacity_bytes``). Frameworks
 then take a share of this total (vLLM's ``gpu_memory_utilization``): that share is the
