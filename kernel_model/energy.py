@@ -40,7 +40,7 @@ GPU_MEMORY = {
     "rtx-3090": "gddr6x", "rtx-pro-6000": "gddr7", "a100-pcie-40gb": "hbm2e", "h100-nvl": "hbm3",
     "h20": "hbm3", "l4": "gddr6", "l40": "gddr6", "rtx-a6000": "gddr6", "rtx-6000-ada": "gddr6",
     "rtx-5090": "gddr7", "gb200": "hbm3e", "mi325x": "hbm3e", "b300": "hbm3e", "gb10": "lpddr5x",
-    "h200-nvl": "hbm3e", "rtx-3090-ti": "gddr6x",
+    "h200-nvl": "hbm3e", "rtx-3090-ti": "gddr6x", "a40": "gddr6", "a30": "hbm2e", "t4": "gddr6",
 }
 FAMILY_MEMORY = {"ampere": "hbm2e", "hopper": "hbm3", "blackwell": "hbm3e", "cdna3": "hbm3",
                  "ada": "gddr6x"}

@@ -53,6 +53,10 @@ DRIVER_TOTAL_MIB: dict[str, tuple[int, str]] = {
     "rtx-a6000": (49140, "nvidia-smi prints of 'NVIDIA RTX A6000' in public GitHub files (ECC off "
                   "as shipped; no single URL recorded)"),
     "rtx-6000-ada": (49140, _SMI + _GH + "thamada/nvidia-smi gls/RTX6000Ada_x8_smi.py (ECC off)"),
+    "a40": (46068, "nvidia-smi prints of 'NVIDIA A40' in public GitHub files (ECC on as shipped, "
+            "as the L40S; no single URL recorded)"),
+    "t4": (15360, "nvidia-smi totals listed in " + _GH + "modal-labs/modal-client/pull/2797 "
+           "(T4: 15360MiB, ECC on)"),
     "gb10": (124610, "CUDA's total on a DGX Spark, 121.69 GiB = the host's MemTotal (unified "
              "memory; nvidia-smi prints 'Not Supported'): " + _GH + "XuehaiPan/nvitop/pull/208"),
 }

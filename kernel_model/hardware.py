@@ -238,6 +238,21 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         source="NVIDIA HGX B300 (Blackwell Ultra) figures per GPU, see peak_source",
         notes="Blackwell Ultra: B200's BF16 / FP8 peaks and HBM bandwidth, 1.5x its memory "
               "and dense FP4", fp4_tflops=13125, peak_source=_B300),
+    # cloud datacenter cards (dense peaks: half the datasheets' sparse figures)
+    GPU("a40", 149.7, None, 696, 48, 300, 35, "ampere", "pcie4_good",
+        source="NVIDIA A40 datasheet (BF16 149.7 / 299.4 TFLOPS with sparsity, 48 GB GDDR6 with "
+               "ECC at 696 GB/s, 300 W, NVLink bridge 112.5 GB/s)", peak_source=_AMP,
+        notes="GA102 (the RTX 3090's chip); pairs may be joined by NVLink bridges"),
+    GPU("a30", 165, None, 933, 24, 165, 30, "ampere", "pcie4_good",
+        source="NVIDIA A30 datasheet (BF16 165 / 330 TFLOPS with sparsity, 24 GB HBM2 at "
+               "933 GB/s, 165 W, NVLink bridge 200 GB/s)", peak_source=_AMP,
+        notes="GA100 (the A100's chip) at half its SMs' width"),
+    GPU("t4", 65, None, 320, 16, 70, 15, "turing", "pcie4_bad",
+        source="NVIDIA T4 datasheet (FP16 tensor 65 TFLOPS, INT8 130 TOPS, 16 GB GDDR6 at "
+               "320 GB/s, 70 W, PCIe 3.0)", peak_source="Turing tensor cores: FP16 / INT8 / "
+        "INT4, no BF16, FP8 or FP4 (T4 datasheet)",
+        notes="PCIe 3.0 card: its own link is the host-staged preset (NO_P2P); its FP16 peak "
+              "stands for the 16-bit math"),
     GPU("gb10", 125, 250, 273, 128, 140, 30, "blackwell", "roce",
         source="NVIDIA DGX Spark (GB10 Grace Blackwell superchip), see peak_source",
         notes="desktop superchip: a Blackwell GPU (6144 CUDA cores) on 128 GB of LPDDR5x "
@@ -248,13 +263,8 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
 GPUS = {n: replace(g, memory_mib=DRIVER_TOTAL_MIB[n][0], memory_source=DRIVER_TOTAL_MIB[n][1])
         if n in DRIVER_TOTAL_MIB else g for n, g in GPUS.items()}
 
-# Staged through host memory (NCCL's SHM transport, no P2P), the A100 (GA100) reaches 5.2 GB/s
-# of bus bandwidth where the graphics-class chips the `pcie4_bad` preset stands for (GeForce
-# TU102 / GA102 / AD102, and the GA102 datacenter cards A10G and A40) reach 2.2-4.0. Both
-# A100 measurements plateau at 5.2: a DGX A100 with NCCL_P2P_DISABLE=1 (4 GPUs, NCCL 2.16,
-# 1-8 GiB flat; github.com/eugenesiow/LLM-Insights infrastructure/hardware/README.md) and
-# 4 x A100-PCIe-40GB on two sockets (5.2-5.75 GB/s from 2 MiB to 128 MiB; xyxxxxx/panoramic,
-# benchmarks/data/nccl-pcie-datacenter.csv). The same page's A40s give 3.9 (two, one socket).
+# Through host memory (NCCL SHM, no P2P) an A100 reaches 5.2 GB/s where the graphics-class
+# chips pcie4_bad stands for reach 2.2-4.0 (docs/INTERCONNECTS.md, "The GPU's own rate").
 _A100_SHM = (5.2, "NCCL SHM plateau of two A100 systems: DGX A100 with NCCL_P2P_DISABLE=1 "
                   "(eugenesiow/LLM-Insights) and 4 x A100-PCIe-40GB on two sockets "
                   "(xyxxxxx/panoramic); docs/INTERCONNECTS.md")
@@ -267,6 +277,8 @@ NO_P2P = {
     "a10g": "AWS g5 instances: NCCL runs between A10Gs over shared host memory (SHM), "
             "NVIDIA/nccl#1298",
     "l4": "AWS g6 instances have no PCIe P2P (llm-d-infra PR #181)",
+    "t4": "the one measured T4 pair (collectives file, PCIe-T4-x2-SYS) ran NCCL through host "
+          "memory; PCIe 3.0 P2P has no preset",
 }
 GEFORCE_NO_P2P = "GeForce: no P2P on the stock driver"
 

@@ -30,6 +30,10 @@ C = COLLECTIVE_CONSTANTS["eager_call_s"]
     ("b300", 2250, 4500, 13125, 8000, 288, "blackwell"),
     ("gb10", 1000 / 8, 1000 / 4, 1000 / 2, 273, 128, "blackwell"),
     ("h200-nvl", 1671 / 2, 3341 / 2, None, 4800, 141, "hopper"),
+    # cloud datacenter cards: A40 / A30 BF16 with sparsity / 2; T4's FP16 tensor peak (dense)
+    ("a40", 299.4 / 2, None, None, 696, 48, "ampere"),
+    ("a30", 330 / 2, None, None, 933, 24, "ampere"),
+    ("t4", 65, None, None, 320, 16, "turing"),
 ])
 def test_new_gpu_presets_carry_their_datasheet_figures(name, bf16, fp8, fp4, hbm, mem, family):
     g = km.get_gpu(name)
@@ -47,12 +51,12 @@ def test_geforce_cards_default_to_host_staged_pcie():
     """No P2P on the stock driver: their own link is the host-staged preset; so are the cloud
     cards whose instances give none (A10G: AWS g5, L4: AWS g6), each with its reason."""
     from kernel_model.hardware import NO_P2P
-    for name in ("rtx-4090", "rtx-3090", "rtx-5090", "a10g", "l4"):
+    for name in ("rtx-4090", "rtx-3090", "rtx-5090", "a10g", "l4", "t4"):
         assert get_interconnect(km.get_gpu(name).native_link).host_staged
-    assert set(NO_P2P) == {"a10g", "l4"}
+    assert set(NO_P2P) == {"a10g", "l4", "t4"}
     assert "SHM" in link_for("pcie4", "a10g", "")[1] and "GeForce" in link_for(
         "pcie4", "rtx-4090", "")[1]
-    for name in ("l40s", "a100-pcie-80gb", "rtx-a6000", "rtx-pro-6000"):
+    for name in ("l40s", "a100-pcie-80gb", "rtx-a6000", "rtx-pro-6000", "a40", "a30"):
         assert not get_interconnect(km.get_gpu(name).native_link).host_staged
 
 
