@@ -199,6 +199,7 @@ class Prepared:
     runtimes: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # runtime profile per row
     replicas: np.ndarray = field(default_factory=lambda: np.zeros(0))  # data-parallel copies per row
     efficiency: dict | None = None
+    table: pd.DataFrame | None = None        # the checked file, every cell a stripped string
 
     @property
     def scenarios(self) -> list:
@@ -284,7 +285,7 @@ def prepare(path_or_df, calibration=None, progress=False, _bar=None) -> Prepared
                     metrics=metric[mp.inf_index], train_index=train_index,
                     train_rows=[row_dict(tab, int(i)) for i in train_index],
                     groups=mp.groups, families=mp.families, runtimes=mp.runtimes,
-                    replicas=mp.replicas, efficiency=eff)
+                    replicas=mp.replicas, efficiency=eff, table=tab.text)
 
 
 # ---- training rows -------------------------------------------------------------------------
@@ -417,14 +418,15 @@ def validate(path_or_df, calibration=None, progress=None, saturation: bool = Tru
         if bar is not None:
             bar.close()
     out = finish(prep, pred, prep.efficiency)
-    return with_saturation(out, path_or_df, prep.efficiency) if saturation else out
+    return with_saturation(out, prep.table, prep.efficiency) if saturation else out
 
 
 def with_saturation(out: pd.DataFrame, path_or_df, efficiency=None) -> pd.DataFrame:
     """Saturation-throughput rows (``batch = 0``, ``max_output_tokens_per_s``) predicted by
     the serving model (``kernel_model.serving.validate_saturation``: every request queued
     at once, the batch limited by KV memory and the engine's own limit). ``out`` has one row
-    per row of the file, in its order, so the two are matched by position (ids may repeat)."""
+    per row of the file, in its order, so the two are matched by position (ids may repeat).
+    ``path_or_df``: the file, or the checked table ``prepare`` read (``Prepared.table``)."""
     sat = (out["status"] == SATURATION_STATUS).to_numpy()
     if not sat.any():
         return out
