@@ -243,9 +243,9 @@ def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
         empty = pd.isna(r["link"]) or not str(r["link"]).strip()
         key = (str(r["link"]), str(r["gpu"]))
         if key not in names:                 # one lookup per (link, GPU) spelling in a file
-            names[key] = (("", "") if empty else link_name(r["link"], r["gpu"]),
-                          _own_link(r["gpu"]))
-        (link, why), own = names[key]
+            names[key] = (("", "") if empty else link_name(r["link"], r["gpu"]), _gpu(r["gpu"]))
+        (link, why), spec = names[key]
+        own = spec.native_link if spec is not None else ""
         if link is None:
             near = closest(str(r["link"]).strip().lower(), list(LINKS) + list(INTERCONNECTS))
             raise _bad(path, line, "link", r["link"], "one of " + ", ".join(LINKS)
@@ -271,7 +271,7 @@ def read_collectives(df: pd.DataFrame, path: str = "<data>") -> list[dict]:
         alg, alg_why = algorithm_name(r["algorithm"])
         if alg_why:
             why = f"{why}; {alg_why}" if why else alg_why
-        rows.append(dict(r, link=link, link_note=why, own_link=own, collective=c,
+        rows.append(dict(r, link=link, link_note=why, own_link=own, gpu_spec=spec, collective=c,
                          size_bytes=size, time_us=t, busbw_gbs=bw,
                          algorithm=alg, p2p=_yes(r["p2p"]),
                          notes="" if pd.isna(r.get("notes", "")) else str(r.get("notes", "")),
@@ -360,7 +360,7 @@ def predict_row(r: dict) -> tuple[float, str, str, int]:
     alg = r["algorithm"]
     custom = alg not in NCCL_ALGOS
     L = _link(intra, net, gpn, cross and not net, NCCL_ALGOS.get(alg, "auto"),
-              not custom and alg not in WITH_DIRECT, _gpu(r["gpu"]))
+              not custom and alg not in WITH_DIRECT, r["gpu_spec"])
     if intra and intra.startswith("pcie"):
         L.update(nccl_settings(r["notes"], cross and not net))
     c = COLLECTIVE_CONSTANTS["eager_call_s"]
