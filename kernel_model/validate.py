@@ -421,26 +421,22 @@ def validate(path_or_df, calibration=None, progress=None, saturation: bool = Tru
     return with_saturation(out, prep.table, prep.efficiency) if saturation else out
 
 
-def with_saturation(out: pd.DataFrame, path_or_df, efficiency=None) -> pd.DataFrame:
+def with_saturation(out: pd.DataFrame, table: pd.DataFrame, efficiency=None) -> pd.DataFrame:
     """Saturation-throughput rows (``batch = 0``, ``max_output_tokens_per_s``) predicted by
     the serving model (``kernel_model.serving.validate_saturation``: every request queued
-    at once, the batch limited by KV memory and the engine's own limit). ``out`` has one row
-    per row of the file, in its order, so the two are matched by position (ids may repeat).
-    ``path_or_df``: the file, or the checked table ``prepare`` read (``Prepared.table``)."""
+    at once, the batch limited by KV memory and the engine's own limit). ``table``: the
+    checked file, every cell a string (``Prepared.table``); ``out`` has one row per row of
+    it, in its order, so the two are matched by position (ids may repeat)."""
     sat = (out["status"] == SATURATION_STATUS).to_numpy()
     if not sat.any():
         return out
     from .serving import validate_saturation
-    raw = (path_or_df if isinstance(path_or_df, pd.DataFrame)
-           else pd.read_csv(os.fspath(path_or_df), skipinitialspace=True, encoding="utf-8-sig"))
-    raw = raw.reset_index(drop=True)
-    raw.columns = [str(c).strip() for c in raw.columns]
+    rows = table[sat].copy()
     for c in ("batch", "tp", "pp", "ep", "num_gpus", "weight_bits", "prompt_tokens",
               "output_tokens", "value"):
-        raw[c] = pd.to_numeric(raw[c], errors="coerce")
-    # the saturation rows, with the interconnect preset the row reading resolved (a generic
-    # "pcie", "NVLink 4", a network spelling): both kinds of row read a link the same way
-    rows = raw[sat].copy()
+        rows[c] = pd.to_numeric(rows[c], errors="coerce")
+    # with the interconnect preset the row reading resolved (a generic "pcie", "NVLink 4", a
+    # network spelling): both kinds of row read a link the same way
     rows["interconnect"] = out.loc[sat, "interconnect"].to_numpy()
     rows["batch"], rows["metric"] = 0, "max_output_tokens_per_s"
     res = validate_saturation(rows, efficiency=efficiency)
