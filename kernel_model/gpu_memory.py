@@ -10,6 +10,9 @@ was read.
 A preset not listed reads its datasheet figure as GiB (``GPU.capacity_bytes``). Frameworks
 then take a share of this total (vLLM's ``gpu_memory_utilization``): that share is the
 serving model's ``kv_cache_fraction``, not part of this table.
+
+Also here: the bus bandwidth a GPU reaches through host memory when NCCL has no P2P (its SHM
+transport; ``GPU.host_staged_gbps``), where it is measured apart from the link preset's.
 """
 from __future__ import annotations
 
@@ -60,3 +63,22 @@ DRIVER_TOTAL_MIB: dict[str, tuple[int, str]] = {
     "gb10": (124610, "CUDA's total on a DGX Spark, 121.69 GiB = the host's MemTotal (unified "
              "memory; nvidia-smi prints 'Not Supported'): " + _GH + "XuehaiPan/nvitop/pull/208"),
 }
+
+# Through host memory (NCCL SHM, no P2P) an A100 reaches 5.2 GB/s where the graphics-class
+# chips pcie4_bad stands for reach 2.2-4.0 (docs/INTERCONNECTS.md, "The GPU's own rate").
+_A100_SHM = (5.2, "NCCL SHM plateau of two A100 systems: DGX A100 with NCCL_P2P_DISABLE=1 "
+                  "(eugenesiow/LLM-Insights) and 4 x A100-PCIe-40GB on two sockets "
+                  "(xyxxxxx/panoramic); docs/INTERCONNECTS.md")
+#: preset name prefix -> (host-staged bus bandwidth, 1e9 B/s; source)
+HOST_STAGED_GBPS: dict[str, tuple[float, str]] = {"a100-": _A100_SHM, "a800-": _A100_SHM}
+
+
+def preset_facts(name: str) -> dict:
+    """The GPU fields this module holds for preset ``name`` (for ``dataclasses.replace``)."""
+    out = {}
+    if name in DRIVER_TOTAL_MIB:
+        out["memory_mib"], out["memory_source"] = DRIVER_TOTAL_MIB[name]
+    for prefix, (gbps, source) in HOST_STAGED_GBPS.items():
+        if name.startswith(prefix):
+            out["host_staged_gbps"], out["host_staged_source"] = gbps, source
+    return out

@@ -14,7 +14,7 @@ import difflib
 import re
 from dataclasses import dataclass, asdict, replace
 
-from .gpu_memory import DRIVER_TOTAL_MIB
+from .gpu_memory import preset_facts
 
 REF = "shared/REFERENCE.md (vendor datasheets)"
 
@@ -98,6 +98,11 @@ class Interconnect:
         """Bus-bandwidth cap (1e9 B/s) where the ring crosses the socket link: this preset's
         own ``socket_gbps``, else the collectives' fitted ``socket_bw_gbps``."""
         return self.socket_gbps or COLLECTIVE_CONSTANTS["socket_bw_gbps"]
+
+    def bus_gbps(self, host_staged_gbps: float | None = None) -> float:
+        """Bus bandwidth (1e9 B/s) a ring reaches: a GPU's own rate through host memory
+        (``GPU.host_staged_gbps``) on a host-staged link, else this preset's."""
+        return host_staged_gbps if (host_staged_gbps and self.host_staged) else self.bw_gbps
 
 
 # Protocol constants of NCCL-style collectives, fitted on kernel_model/data/collectives.csv
@@ -260,16 +265,8 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         peak_source=_GB10),
 ]}
 
-GPUS = {n: replace(g, memory_mib=DRIVER_TOTAL_MIB[n][0], memory_source=DRIVER_TOTAL_MIB[n][1])
-        if n in DRIVER_TOTAL_MIB else g for n, g in GPUS.items()}
-
-# Through host memory (NCCL SHM, no P2P) an A100 reaches 5.2 GB/s where the graphics-class
-# chips pcie4_bad stands for reach 2.2-4.0 (docs/INTERCONNECTS.md, "The GPU's own rate").
-_A100_SHM = (5.2, "NCCL SHM plateau of two A100 systems: DGX A100 with NCCL_P2P_DISABLE=1 "
-                  "(eugenesiow/LLM-Insights) and 4 x A100-PCIe-40GB on two sockets "
-                  "(xyxxxxx/panoramic); docs/INTERCONNECTS.md")
-GPUS = {n: replace(g, host_staged_gbps=_A100_SHM[0], host_staged_source=_A100_SHM[1])
-        if n.startswith(("a100-", "a800-")) else g for n, g in GPUS.items()}
+# what the driver and the host path give each preset (kernel_model/gpu_memory.py)
+GPUS = {n: replace(g, **preset_facts(n)) for n, g in GPUS.items()}
 _BUILTIN_GPUS = frozenset(GPUS)
 
 # GPUs whose own link is host-staged PCIe, and why (the reason a row's generic "pcie" gets)

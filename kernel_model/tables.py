@@ -76,8 +76,7 @@ def link_facts(link, inter, host_gbps=None) -> dict:
     k = _K
     net = link.kind == "network"
     x = link if net else inter
-    bw = host_gbps if (host_gbps and link.host_staged) else link.bw_gbps
-    return {"bw": bw * 1e9, "lat0": link.latency_s, "p2p": float(link.p2p),
+    return {"bw": link.bus_gbps(host_gbps) * 1e9, "lat0": link.latency_s, "p2p": float(link.p2p),
             "in_switch": float(link.in_switch), "net": float(net),
             "host": float(link.host_staged), "socket": float(link.cross_socket),
             "pcie": float(link.kind == "pcie"),

@@ -45,9 +45,8 @@ def hardware_line(res) -> str:
         return head + f", one GPU: no communication (the link, {link.name}, matters from 2 GPUs)"
     # the ring crosses the CPU socket link
     socket = f", the socket link {link.socket_bw_gbps:g} GB/s" if link.cross_socket else ""
-    bw = f"{link.bw_gbps:g} GB/s"
-    if link.host_staged and gpu.host_staged_gbps:           # this GPU's rate through host memory
-        bw = f"{gpu.host_staged_gbps:g} GB/s through host memory on {gpu.name}"
+    rate = link.bus_gbps(gpu.host_staged_gbps)         # this GPU's rate through host memory
+    bw = f"{rate:g} GB/s" + (f" through host memory on {gpu.name}" if rate != link.bw_gbps else "")
     return head + (f" over {link.name} ({bw}{socket}, "
                    f"{link.latency_s * 1e6:g} µs per hop)")
 
