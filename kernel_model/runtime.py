@@ -67,7 +67,8 @@ class Runtime:
     # apply (llama.cpp: a tensor split, tp > 1, or more than one sequence per step), if any
     custom_allreduce: str = "any"  # where the stack runs its own one/two-shot all-reduce
     # (with peer-to-peer access, up to direct_allreduce_max_bytes): "any"; "mesh" = only among
-    # GPUs a full NVLink / Infinity Fabric mesh joins, or 2 GPUs over PCIe; "none": NCCL only
+    # GPUs a full NVLink / Infinity Fabric mesh joins, or 2 GPUs over PCIe; "nvlink" = only
+    # where NVLink joins the GPUs (never over PCIe); "none": NCCL only
 
 
 RUNTIMES = {r.name: r for r in [
@@ -80,7 +81,9 @@ RUNTIMES = {r.name: r for r in [
             "inside the attention kernel (1 of 4 elementwise kernels fused); also NeMo "
             "inference, NIM and FasterTransformer, its predecessor",
             "TensorRT-LLM docs, 'Multi-head, multi-query and group-query attention' "
-            "(RoPE fused into the gptAttention kernel); FasterTransformer decoder masked MHA"),
+            "(RoPE fused into the gptAttention kernel); FasterTransformer decoder masked MHA; "
+            "all-reduce: AllreducePlugin::selectImplementation (ncclPlugin/allreducePlugin.cpp: "
+            "AUTO without NVLink returns NCCL)", custom_allreduce="nvlink"),
     Runtime("trtllm-pytorch", True, 0.25, False,
             "TensorRT-LLM's PyTorch backend (the default from 1.0): the same attention "
             "kernels (RoPE fused), driven by a Python executor loop (PyExecutor: scheduler, "
@@ -88,8 +91,9 @@ RUNTIMES = {r.name: r for r in [
             "fusion as trtllm; host_per_seq_s: TensorRT-LLM PR #10273 (GB200, max_batch_size "
             "1536 per rank, host_step_time 45.11 ms per iteration = 29 us per sequence) and "
             "PR #16564 (~8.8 ms per-iteration host bubble at 256 requests = 34 us, the "
-            "per-request Python sampler tail)",
-            host_per_seq_s=PYTHON_ENGINE_SEQ_S),
+            "per-request Python sampler tail); all-reduce: thop/allreduceOp.cpp (AUTO without "
+            "NVLink falls back to NCCL, as the TensorRT backend's plugin)",
+            host_per_seq_s=PYTHON_ENGINE_SEQ_S, custom_allreduce="nvlink"),
     Runtime("vllm", True, 0.0, False,
             "vLLM (CUDA graphs for decode by default from 0.2.5; V1 engine from 0.8): "
             "separate rotary, fused add+RMSNorm (one kernel), fused silu_and_mul (one kernel); "

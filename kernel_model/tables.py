@@ -126,17 +126,19 @@ def runtime_row(runtime: str) -> dict:
 
 
 #: Runtime.custom_allreduce as a number: where the stack's one/two-shot all-reduce may run
-CUSTOM_ALLREDUCE = {"none": 0, "mesh": 1, "any": 2}
+CUSTOM_ALLREDUCE = {"none": 0, "nvlink": 1, "mesh": 2, "any": 3}
 
 
 def custom_allreduce_max(T, tp):
     """Largest all-reduce (bytes) "auto" may run one/two-shot under the runtime's rule: the
-    calibrated ``direct_max``; 0 for a NCCL-only stack, and for a "mesh" stack (vLLM, SGLang)
-    over PCIe beyond 2 GPUs or at a world size its kernel does not take (2, 4, 6, 8 only:
-    ``CustomAllreduce._SUPPORTED_WORLD_SIZES``)."""
-    car, pcie = T.get("car", 2.0), T.get("pcie", 0.0)
+    calibrated ``direct_max``; 0 for a NCCL-only stack, for an "nvlink" stack (TensorRT-LLM)
+    over PCIe, and for a "mesh" stack (vLLM, SGLang) over PCIe beyond 2 GPUs or at a world
+    size its kernel does not take (2, 4, 6, 8 only: ``CustomAllreduce._SUPPORTED_WORLD_SIZES``)."""
+    car, pcie = T.get("car", 3.0), T.get("pcie", 0.0)
     unsupported = (tp != 2) & (tp != 4) & (tp != 6) & (tp != 8)
-    off = (car < 1) | ((car < 2) & (((pcie > 0) & (tp > 2)) | unsupported))
+    mesh = (car >= 2) & (car < 3)
+    off = ((car < 1) | ((car < 2) & (pcie > 0))
+           | (mesh & (((pcie > 0) & (tp > 2)) | unsupported)))
     return xp.where(off, 0.0, T["direct_max"])
 
 

@@ -260,7 +260,7 @@ def test_vllm_and_sglang_run_nccl_over_pcie_beyond_two_gpus():
         assert comm(tp=2, runtime=rt) < comm(tp=2, runtime=rt, algorithm="ring")
         assert comm(tp=8, runtime=rt, gpu="h100-sxm", interconnect="nvlink4") < comm(
             tp=8, runtime=rt, gpu="h100-sxm", interconnect="nvlink4", algorithm="ring")
-    assert comm(tp=8, runtime="trtllm") < comm(tp=8, runtime="trtllm", algorithm="ring")
+    assert comm(tp=8, runtime="compiled") < comm(tp=8, runtime="compiled", algorithm="ring")
     # vLLM's kernel takes world sizes 2, 4, 6 and 8 only (_SUPPORTED_WORLD_SIZES): NVLink TP 3
     # runs NCCL, TP 4 its kernel
     nv = dict(gpu="h100-sxm", interconnect="nvlink4", model="opt-66b")   # 72 heads, MHA
@@ -273,3 +273,22 @@ def test_vllm_and_sglang_run_nccl_over_pcie_beyond_two_gpus():
     for _, r in df.iterrows():
         assert r["tpot_s"] == pytest.approx(
             km.simulate(**kw, tp=int(r["tp"]), runtime=r["runtime"]).tpot_s, rel=1e-12)
+
+
+def test_trtllm_runs_nccl_wherever_nvlink_does_not_join_the_gpus():
+    """TensorRT-LLM's AUTO all-reduce returns NCCL when the GPUs are not NVLink-connected
+    (AllreducePlugin::selectImplementation; the PyTorch backend's allreduceOp the same), even
+    for 2 GPUs over PCIe, where vLLM's kernel runs. On NVLink its one-shot kernel beats the
+    ring at batch 1."""
+    kw = dict(model="llama-3.1-70b", gpu="rtx-pro-6000", interconnect="pcie5_good", batch=1)
+
+    def comm(**k):
+        return km.simulate(**{**kw, **k}).breakdown["communication"]
+    for rt in ("trtllm", "trtllm-pytorch"):
+        assert km.get_runtime(rt).custom_allreduce == "nvlink"
+        for tp in (2, 4, 8):
+            assert comm(tp=tp, runtime=rt) == comm(tp=tp, runtime=rt, algorithm="ring")
+        nv = dict(gpu="h100-sxm", interconnect="nvlink4")
+        for tp in (2, 8):
+            assert comm(tp=tp, runtime=rt, **nv) < comm(tp=tp, runtime=rt, algorithm="ring", **nv)
+    assert comm(tp=2, runtime="vllm") < comm(tp=2, runtime="trtllm")
