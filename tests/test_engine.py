@@ -409,6 +409,8 @@ def test_importing_the_engine_never_imports_front_end_packages(python_ok):
     ("opt-175b", 175.0, 175.0), ("qwen2-57b-a14b", 57.4, 14.2), ("qwen3-30b-a3b", 30.5, 3.3),
     ("qwen3-235b-a22b", 235.0, 22.0), ("deepseek-v2", 236.0, 21.0),
     ("deepseek-v2-lite", 15.7, None),     # its card's 2.4B active leaves out part of what we count
+    ("falcon-180b", 180.0, 180.0),        # model card: "a 180B parameters causal decoder-only model"
+    ("gpt-j-6b", 6.053, 6.053),           # model card: 6,053,381,344 parameters
 ])
 def test_more_presets_match_published_parameter_counts(name, total_b, active_b):
     spec = km.get_model(name)

@@ -111,7 +111,7 @@ def test_checkpoint_names_find_their_base_model(spelling, preset):
     assert km.get_model(spelling).name == preset
 
 
-@pytest.mark.parametrize("name", ["llama-3.1-70b-xyz", "falcon-180b", "instruct", "llama-2"])
+@pytest.mark.parametrize("name", ["llama-3.1-70b-xyz", "falcon-40b", "instruct", "llama-2"])
 def test_a_checkpoint_name_with_an_unknown_word_is_refused(name):
     assert canonical_model(name) is None
     with pytest.raises(ValueError, match="is not a known model"):
