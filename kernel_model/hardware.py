@@ -205,6 +205,10 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         notes="PCIe card; 2- or 4-way NVLink bridges (900 GB/s; the nvlink_bridge preset is "
               "H100 NVL's 600 GB/s bridge, so bridged collectives are a little slow here)",
         peak_source=_HOP),
+    GPU("gh200", 989, 1979, 4000, 96, 700, 90, "hopper", "nvlink4", peak_source=_HOP,
+        source="NVIDIA GH200 Grace Hopper Superchip datasheet (H100 GPU: FP8 3958 / BF16 1979 "
+               "TFLOPS with sparsity, 96 GB HBM3 at 4 TB/s; module 450-1000 W with the CPU)",
+        notes="the 96 GB HBM3 GPU (the 144 GB HBM3e one: 4.9 TB/s); H100 SXM's 700 W"),
     GPU("h20", 148, 296, 4000, 96, 400, 60, "hopper", "nvlink4",
         source="NVIDIA HGX H20 product brief as reported (BF16 148 / FP8 296 TFLOPS dense, "
                "96 GB HBM3 at 4.0 TB/s, NVLink 900 GB/s, 400 W)",
@@ -376,21 +380,20 @@ INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric", "pcie5_
                         "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad",
                         "pcie4_cross_socket": "pcie4_dual_socket",
                         "xgmi": "infinity_fabric"}
-GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm",
-               "4090": "rtx-4090", "3090": "rtx-3090", "3090-ti": "rtx-3090-ti", "5090": "rtx-5090", "gb200-nvl72": "gb200",
+# GB300's GPU is B300's die at a higher power limit (peaks a few % higher)
+GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm", "4090": "rtx-4090",
+               "3090": "rtx-3090", "3090-ti": "rtx-3090-ti", "5090": "rtx-5090", "gb200-nvl72": "gb200",
                "rtx-pro-6000-blackwell": "rtx-pro-6000", "mi300": "mi300x", "mi325": "mi325x",
-               "a6000": "rtx-a6000", "a10": "a10g", "6000-ada": "rtx-6000-ada",
-               "h800": "h800-sxm", "a800": "a800-sxm-80gb", "dgx-spark": "gb10", "spark": "gb10",
-               "b300-sxm": "b300", "blackwell-ultra": "b300",
-               # GB300's GPU is B300's die at a higher power limit (peaks a few % higher)
-               "gb300": "b300", "gb300-nvl72": "b300"}
+               "a6000": "rtx-a6000", "a10": "a10g", "6000-ada": "rtx-6000-ada", "h800": "h800-sxm",
+               "a800": "a800-sxm-80gb", "dgx-spark": "gb10", "spark": "gb10", "b300-sxm": "b300",
+               "blackwell-ultra": "b300", "gb300": "b300", "gb300-nvl72": "b300",
+               "gh200-96gb": "gh200", "grace-hopper": "gh200"}
 
 # The typical GPU of each preset (the old CLI's --preset picked one GPU per preset).
 TYPICAL_GPU = {
     "pcie4_good": "rtx-4090", "pcie4_bad": "rtx-4090", "pcie5_good": "rtx-4090",
     "pcie5_bad": "rtx-4090", "pcie4_dual_socket": "l40s", "nvlink": "a100-sxm-80gb",
-    "nvlink4": "h100-sxm",
-    "nvlink5": "b200", "infinity_fabric": "mi300x", "ib_hdr": "a100-sxm-80gb",
+    "nvlink4": "h100-sxm", "nvlink5": "b200", "infinity_fabric": "mi300x", "ib_hdr": "a100-sxm-80gb",
     "ib_ndr": "h100-sxm", "nvlink_bridge": "h100-pcie", "roce": "h100-sxm", "efa": "a100-sxm-80gb",
     "tcp": "h100-sxm", "tcpxo": "h100-sxm", "nvlink4_h800": "h800-sxm", "nvlink3_a800": "a800-sxm-80gb",
 }
