@@ -380,7 +380,7 @@ INTERCONNECT_ALIASES = {"nvlink3": "nvlink", "mi300": "infinity_fabric", "pcie5_
                         "pcie_host": "pcie4_bad", "pcie5_dual_socket": "pcie5_bad",
                         "pcie4_cross_socket": "pcie4_dual_socket",
                         "xgmi": "infinity_fabric"}
-# GB300's GPU is B300's die at a higher power limit (peaks a few % higher)
+# other spellings; "gb300" is B300's die at a higher power limit (peaks a few % higher)
 GPU_ALIASES = {"a100": "a100-sxm-80gb", "h100": "h100-sxm", "h200": "h200-sxm", "4090": "rtx-4090",
                "3090": "rtx-3090", "3090-ti": "rtx-3090-ti", "5090": "rtx-5090", "gb200-nvl72": "gb200",
                "rtx-pro-6000-blackwell": "rtx-pro-6000", "mi300": "mi300x", "mi325": "mi325x",

@@ -154,6 +154,8 @@ def _gpt(name, layers, hidden, heads, ffn, vocab, src):
 
 
 _PAPER = "shared/REFERENCE.md (GPT-3 / Megatron papers)"
+_PARALLEL = ("parallel attention and MLP, priced as sequential: an all-reduce after each, where "
+             "a stack may sum them before one")
 
 MODELS: dict[str, ModelSpec] = {m.name: m for m in [
     _llama("llama-2-7b", "meta-llama/Llama-2-7b-hf", 32, 4096, 32, 32, 11008, 32000),
@@ -212,20 +214,15 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in [
               source=HF.format("facebook/opt-6.7b")),
     ModelSpec("opt-175b", 96, 12288, 96, 96, 49152, 50272, gated_mlp=False, tie_embeddings=True,
               source="OPT paper (Zhang et al. 2022), Table 1; vocabulary of the OPT tokenizer"),
-    # parallel attention + MLP (Falcon's new decoder, GPT-J): the same weights and FLOPs; the
-    # engine prices an all-reduce after each, where a stack may sum them before one
-    ModelSpec("falcon-180b", 80, 14848, 232, 8, 59392, 65024, gated_mlp=False,
-              source=HF.format("tiiuae/falcon-180B") + "; TensorRT-LLM perf-overview.md "
-              "(v0.10) ckpt_config.json: 80 layers, 232 heads, 8 KV heads, hidden 14848, "
-              "gelu MLP of 4 x hidden, share_embedding_table false",
-              notes="parallel attention and MLP, priced as sequential (two all-reduces per "
-                    "layer)"),
+    # parallel attention + MLP (Falcon's new decoder, GPT-J): the same weights and FLOPs
+    ModelSpec("falcon-180b", 80, 14848, 232, 8, 59392, 65024, gated_mlp=False, notes=_PARALLEL,
+              source=HF.format("tiiuae/falcon-180B") + "; TensorRT-LLM perf-overview.md (v0.10) "
+              "ckpt_config.json: 80 layers, 232 heads, 8 KV heads, hidden 14848, gelu MLP of "
+              "4 x hidden, share_embedding_table false"),
     ModelSpec("gpt-j-6b", 28, 4096, 16, 16, 16384, 50400, gated_mlp=False,
+              notes=_PARALLEL + "; rotary on 64 of 256 head dims, priced on all",
               source=HF.format("EleutherAI/gpt-j-6b") + " (n_inner null: 4 x n_embd); "
-              "TensorRT-LLM perf-overview.md (v0.10) config: 28 layers, 16 heads, hidden "
-              "4096, vocab 50400, rotary_dim 64",
-              notes="parallel attention and MLP, priced as sequential (two all-reduces per "
-                    "layer); rotary on 64 of 256 head dims, priced on all"),
+              "TensorRT-LLM perf-overview.md (v0.10): 28 layers, 16 heads, vocab 50400"),
     # mixture of experts
     _llama("qwen1.5-moe-a2.7b", "Qwen/Qwen1.5-MoE-A2.7B", 24, 2048, 16, 16, 5632, 151936,
            experts=60, top_k=4, expert_ffn=1408, shared_experts=1, shared_ffn=5632),
