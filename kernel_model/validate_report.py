@@ -79,13 +79,21 @@ def tp_scaling(df: pd.DataFrame) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
+def _plan_label(d: pd.DataFrame) -> pd.Series:
+    """'h100-sxm tp 8' per row (with ' pp N' where the row has pipeline stages)."""
+    pp = d["pp"].fillna(1).astype(int) if "pp" in d else pd.Series(1, index=d.index)
+    return (d["gpu"].astype(str) + " tp " + d["tp"].astype(int).astype(str)
+            + np.where(pp > 1, " pp " + pp.astype(str), ""))
+
+
 def summarize(df: pd.DataFrame) -> dict:
     """Error statistics of a ``validate`` table (percent).
 
     Keys: ``overall`` (MAPE of every ok row with a fixed batch), ``rows`` / ``ok`` (counts),
     ``by_source`` and ``by_metric`` (DataFrames: rows, mape, bias = mean signed error,
     max_abs; ``by_metric`` includes saturation rows), ``saturation`` (rows, mape, by_source
-    of the saturation-throughput rows, predicted by the serving model; issue 14 target 20 %),
+    and by_gpu_tp of the saturation-throughput rows, predicted by the serving model; issue 14
+    target 20 %),
     ``tp_scaling`` (see :func:`tp_scaling`), ``excluded`` (id, source, metric, status).
     """
     all_ok = df[df["status"] == "ok"]
@@ -95,7 +103,8 @@ def summarize(df: pd.DataFrame) -> dict:
         "rows": int(len(df)), "ok": int(len(all_ok)),
         "saturation": {"rows": int(len(sat)),
                        "mape": float(sat["error_pct"].abs().mean()) if len(sat) else float("nan"),
-                       "by_source": _group_stats(sat, "source")},
+                       "by_source": _group_stats(sat, "source"),
+                       "by_gpu_tp": _group_stats(sat.assign(gpu_tp=_plan_label(sat)), "gpu_tp")},
         "overall": float(ok["error_pct"].abs().mean()) if len(ok) else float("nan"),
         "bias": float(ok["error_pct"].mean()) if len(ok) else float("nan"),
         "by_source": _group_stats(ok, "source"),
@@ -190,7 +199,7 @@ def _worst_block(df, n, calibration) -> list[str]:
             w[["id", "model", "tp", "batch", "prompt", "output", "metric", "measured",
                "predicted", "error_pct", "compute", "hbm", "comm", "launch", "bubble",
                "prefill_pct", "fits"]]
-            .to_string(index=False, formatters={
+            .to_string(index=False, na_rep="-", formatters={
                 "measured": _fmt, "predicted": _fmt,
                 "error_pct": "{:+.1f}".format, "compute": pct, "hbm": pct, "comm": pct,
                 "launch": pct, "bubble": pct, "prefill_pct": pct})]
@@ -225,12 +234,17 @@ def report(df: pd.DataFrame, summary: dict | None = None, calibration=None,
         lines.append(f"MAPE overall: {s['overall']:.1f} %  (mean signed error {s['bias']:+.1f} %)")
     else:
         lines.append("MAPE overall: no fixed-batch row simulated")
-    if s.get("saturation", {}).get("rows"):
-        lines.append(f"Saturation throughput (serving model, {s['saturation']['rows']} rows): "
-                     f"MAPE {s['saturation']['mape']:.1f} % (target {SATURATION_TARGET:g} %)")
-    for key, title in (("by_source", "MAPE per source (%)"), ("by_metric", "MAPE per metric (%)")):
-        if len(s[key]):
-            lines += ["", title] + _capped(s[key].reset_index(), limit, "rows", formatters=fmt)
+    sat = s.get("saturation", {})
+    if sat.get("rows"):
+        lines.append(f"Saturation throughput (serving model, {sat['rows']} rows): "
+                     f"MAPE {sat['mape']:.1f} % (target {SATURATION_TARGET:g} %)")
+    blocks = [(s["by_source"], "MAPE per source (%)"), (s["by_metric"], "MAPE per metric (%)")]
+    if sat.get("rows") and (len(sat["by_source"]) > 1 or len(sat.get("by_gpu_tp", ())) > 1):
+        blocks += [(sat["by_source"], "Saturation rows per source (%)"),
+                   (sat.get("by_gpu_tp", pd.DataFrame()), "Saturation rows per GPU and plan (%)")]
+    for table, title in blocks:
+        if len(table):
+            lines += ["", title] + _capped(table.reset_index(), limit, "rows", formatters=fmt)
     tps = s["tp_scaling"]
     if len(tps):
         tt = tps[["source", "model", "batch", "prompt_tokens", "output_tokens", "metric",

@@ -406,3 +406,24 @@ def test_a_metric_in_another_case_unit_or_name_is_read_with_its_value_converted(
         if m.lower() != canon:
             assert f"metric {m!r} read as {canon}" in a.note
     assert df.at["x", "status"].startswith("unknown metric 'tokens_per_s'")
+
+
+def test_saturation_rows_are_summarised_per_source_and_per_gpu_and_plan():
+    """A table of saturation rows gets its MAPE per source and per GPU / TP / PP in the
+    report (hand-computed: 10 and 30 % on h100 tp 8, 20 % on h100 tp 1 pp 2)."""
+    from kernel_model.validate_report import summarize, report
+    df = pd.DataFrame({
+        "id": ["a", "b", "c"], "source": ["s1", "s1", "s2"], "kind": "inference",
+        "metric": "max_output_tokens_per_s", "unit": "tokens/s", "status": "ok",
+        "gpu": "h100-sxm", "tp": [8, 8, 1], "pp": [1, 1, 2], "ep": 1, "model": "llama-3.1-70b",
+        "framework": "TensorRT-LLM 0.13.0", "weight_bits": 8,
+        "batch": 0, "prompt_tokens": 128, "output_tokens": 128,
+        "measured": [100.0, 100.0, 100.0], "predicted": [110.0, 70.0, 120.0],
+        "error_pct": [10.0, -30.0, 20.0]})
+    s = summarize(df)
+    g = s["saturation"]["by_gpu_tp"]
+    assert list(g.index) == ["h100-sxm tp 1 pp 2", "h100-sxm tp 8"]
+    assert g.loc["h100-sxm tp 8", "mape"] == 20.0 and g.loc["h100-sxm tp 8", "bias"] == -10.0
+    assert s["saturation"]["by_source"].loc["s2", "mape"] == 20.0
+    text = report(df, s, worst=0)
+    assert "Saturation rows per source (%)" in text and "h100-sxm tp 1 pp 2" in text
