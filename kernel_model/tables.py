@@ -134,11 +134,11 @@ def custom_allreduce_max(T, tp):
     calibrated ``direct_max``; 0 for a NCCL-only stack, for an "nvlink" stack (TensorRT-LLM)
     over PCIe, and for a "mesh" stack (vLLM, SGLang) over PCIe beyond 2 GPUs or at a world
     size its kernel does not take (2, 4, 6, 8 only: ``CustomAllreduce._SUPPORTED_WORLD_SIZES``)."""
-    car, pcie = T.get("car", 3.0), T.get("pcie", 0.0)
+    car, pcie = T.get("car", CUSTOM_ALLREDUCE["any"]), T.get("pcie", 0.0) > 0
     unsupported = (tp != 2) & (tp != 4) & (tp != 6) & (tp != 8)
-    mesh = (car >= 2) & (car < 3)
-    off = ((car < 1) | ((car < 2) & (pcie > 0))
-           | (mesh & (((pcie > 0) & (tp > 2)) | unsupported)))
+    off = ((car == CUSTOM_ALLREDUCE["none"])
+           | ((car == CUSTOM_ALLREDUCE["nvlink"]) & pcie)
+           | ((car == CUSTOM_ALLREDUCE["mesh"]) & ((pcie & (tp > 2)) | unsupported)))
     return xp.where(off, 0.0, T["direct_max"])
 
 
