@@ -10,11 +10,11 @@ all-reduce sees (see ``shared/REFERENCE.md``); latency is per hop.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, asdict, replace
 
 from .gpu_memory import preset_facts
+from .names import closest, unknown   # noqa: F401  (also imported from here)
 
 REF = "shared/REFERENCE.md (vendor datasheets)"
 
@@ -397,22 +397,6 @@ TYPICAL_GPU = {
     "ib_ndr": "h100-sxm", "nvlink_bridge": "h100-pcie", "roce": "h100-sxm", "efa": "a100-sxm-80gb",
     "tcp": "h100-sxm", "tcpxo": "h100-sxm", "nvlink4_h800": "h800-sxm", "nvlink3_a800": "a800-sxm-80gb",
 }
-
-
-def closest(name: str, valid) -> list[str]:
-    """Up to three valid names closest to ``name`` (for error messages)."""
-    valid = list(valid)
-    hits = difflib.get_close_matches(str(name).lower(), valid, n=3, cutoff=0.4)
-    if not hits:
-        hits = [v for v in valid if str(name).lower()[:3] in v][:3]
-    return hits
-
-
-def unknown(field_name: str, value, valid) -> ValueError:
-    near = closest(value, valid)
-    hint = f"; closest: {', '.join(near)}" if near else ""
-    return ValueError(f"{field_name}={value!r} is not a known {field_name}{hint} "
-                      f"(valid: {', '.join(sorted(valid))})")
 
 
 # vendor and system words: an HGX / DGX system's GPUs are its SXM boards ("HGX B200", "DGX H100")
