@@ -446,6 +446,8 @@ def with_saturation(out: pd.DataFrame, table: pd.DataFrame, efficiency=None) -> 
             out.at[i, "predicted"] = float(r["predicted"])
             out.at[i, "error_pct"] = (float(r["predicted"]) / out.at[i, "measured"] - 1.0) * 100.0
             out.at[i, "status"] = "ok"
+            # the precision the serving model ran (a saturation row's own reading of its notes)
+            out.at[i, "weight_format"], out.at[i, "kv_bits"] = r["weight_format"], r["kv_bits"]
             out.at[i, "note"] = ("; ".join(x for x in (out.at[i, "note"], "saturation: serving "
                                  f"model, max_batch {int(r['max_batch'])}") if x))
         else:

@@ -179,3 +179,28 @@ def test_a_saturation_metric_in_another_case_is_still_a_saturation_row(tmp_path)
     df = V.validate(write(tmp_path, rows)).set_index("id")
     assert df.at["b", "status"] == "ok" and df.at["b", "metric"] == "max_output_tokens_per_s"
     assert "pcie7" in df.at["a", "status"] and "not a known interconnect" in df.at["a", "status"]
+
+
+def test_a_saturation_row_reports_the_precision_the_serving_model_ran(tmp_path):
+    """The table's weight_format / kv_bits of a saturation row are what its prediction used
+    (an 8-bit checkpoint keeps an FP8 KV cache: ``serving.saturation._precision``), not the
+    fixed-batch reading of the same notes (no format named, 16-bit KV): before, the two
+    disagreed on every FP8 row whose notes did not spell out its KV cache."""
+    from kernel_model.serving.saturation import max_throughput
+    rows = ["a,s,A,TensorRT-LLM 0.15.0,h100-sxm,1,none,llama-3.1-8b,8,1,1,1,0,128,128,"
+            "max_output_tokens_per_s,20000,precision FP8; KV-cache dtype not stated",
+            "b,s,A,TensorRT-LLM 0.15.0,h100-sxm,1,none,llama-3.1-8b,16,1,1,1,0,128,128,"
+            "max_output_tokens_per_s,20000,16-bit"]
+    df = V.validate(write(tmp_path, rows)).set_index("id")
+    assert (df["status"] == "ok").all()
+    assert (df.at["a", "weight_format"], df.at["a", "kv_bits"]) == ("fp8", 8)
+    assert df.at["b", "kv_bits"] == 16 and df.at["b", "weight_format"] != "fp8"
+    sc = km.Scenario(model="llama-3.1-8b", gpu="h100-sxm", interconnect="none",
+                     weight_format="fp8", kv_bits=8, runtime="trtllm")
+    assert df.at["a", "predicted"] == pytest.approx(
+        max_throughput(sc, 128, 128, admission="reserve"), rel=1e-9)
+    # with the fixed-batch reading (16-bit KV) the prediction would differ: the column
+    # names what ran
+    sc16 = km.Scenario(model="llama-3.1-8b", gpu="h100-sxm", interconnect="none",
+                       weight_format="fp8", kv_bits=16, runtime="trtllm")
+    assert max_throughput(sc16, 128, 128, admission="reserve") != df.at["a", "predicted"]

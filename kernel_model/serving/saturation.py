@@ -118,7 +118,7 @@ def _predict_row(r, efficiency=None):
     rec["measured"] = float(r["value"])
     try:
         sc, opts = scenario_for_row(r, efficiency)
-        rec.update(opts)
+        rec.update(opts, weight_format=sc.weight_format, kv_bits=int(sc.kv_bits))
         rec["predicted"] = max_throughput(sc, int(r["prompt_tokens"]), int(r["output_tokens"]),
                                           **opts)
         rec["error"] = rec["predicted"] / rec["measured"] - 1.0
@@ -132,8 +132,9 @@ def validate_saturation(df, progress=None, client=None, efficiency=None):
     """Predicted vs measured saturation rows of a measurements DataFrame.
 
     Returns a DataFrame (one row per ``batch == 0`` ``max_output_tokens_per_s`` row): id,
-    gpu, model, num_gpus, weight_bits, prompt_tokens, output_tokens, max_batch, measured,
-    predicted, error (predicted / measured - 1), status ("ok" or why it was skipped).
+    gpu, model, num_gpus, weight_bits, prompt_tokens, output_tokens, max_batch, the
+    precision the scenario ran with (weight_format, kv_bits), measured, predicted, error
+    (predicted / measured - 1), status ("ok" or why it was skipped).
     ``df.attrs["mape"]`` is the mean absolute error of the predicted rows. ``progress``: a
     bar with ``update(n)``; ``client``: a ``dask.distributed`` Client to spread the rows."""
     import pandas as pd
