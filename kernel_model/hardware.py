@@ -283,6 +283,16 @@ NO_P2P = {
 }
 GEFORCE_NO_P2P = "GeForce: no P2P on the stock driver"
 
+# Passively cooled PCIe datacenter cards with P2P: they run in servers only, and two-socket
+# GPU servers split their GPUs evenly over the sockets, two per socket in a 4-GPU server
+# (Dell PowerEdge R750xa: NVLink bridges join "pairs of A100s that are on the same CPU",
+# ServeTheHome's review; PowerEdge C4130 configuration G: GPUs 1-2 on processor 1, 3-4 on
+# processor 2; Supermicro SYS-4029GP-TRT: "the two CPUs communicate with GPUs to provide
+# balanced performance"). Both 4-GPU datacenter boxes of benchmarks/data/nccl-pcie-datacenter
+# .csv (A100-PCIe, A40) span two sockets. Workstation and GeForce cards are not listed.
+SERVER_PCIE = frozenset({"a100-pcie-40gb", "a100-pcie-80gb", "h100-pcie", "h100-nvl",
+                         "h200-nvl", "l40", "l40s", "a40", "a30"})
+
 INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
     Interconnect("pcie4_good", 25.5, 9.52e-07, 900, "pcie",
                  description="PCIe 4.0, direct GPU-to-GPU P2P",
@@ -308,7 +318,7 @@ INTERCONNECTS: dict[str, Interconnect] = {i.name: i for i in [
                  description="PCIe 4.0 with P2P, GPUs split over two CPU sockets (socket link "
                              "16 GB/s, NCCL's AMD_BW)",
                  stands_for="no collectives table: pcie4_good's link and NCCL's socket-link "
-                            "figure; checked on TensorRT-LLM's TP 8 rows on L40S and "
+                            "figure; checked on TensorRT-LLM's TP 4 / 8 rows on L40S and "
                             "A100-PCIe (benchmarks/data/trtllm-perf-overview-l40s-a100pcie.csv)",
                  source="pcie4_good (fitted to kernel_model/data/collectives.csv) + NCCL "
                         "src/graph/topo.h AMD_BW"),

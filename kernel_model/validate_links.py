@@ -18,12 +18,26 @@ _P2P = re.compile(r"\bp2p[: (]*(yes|on|enabled?)\b|\b(with|enabled?|via) p2p\b|"
                   r"\bp2p[- ](driver|kernel module)", re.I)
 
 
-# a ring over more GPUs than one socket's share of an 8-GPU server, unless the notes keep
-# the GPUs on one socket or behind PCIe switches
+# a ring over more GPUs than one socket holds (SOCKET_GPUS of an 8-GPU server; of the server
+# cards of hardware.SERVER_PCIE, SERVER_SOCKET_GPUS: two per socket in a balanced 4-GPU
+# server), unless the notes keep the GPUs on one socket or behind PCIe switches
 ONE_SOCKET_RE = re.compile(r"\b(single|one|1)[- ](cpu[- ])?socket\b|"
                            r"\b(behind|under|on|via|through) (a |the |one |two |pcie |gen ?[45] )*"
                            r"switch(es)?\b|\bplx\b|\bpex\d*|broadcom|\bPIX\b|\bPXB\b", re.I)
 SOCKET_GPUS = 4
+SERVER_SOCKET_GPUS = 2
+
+
+def socket_gpus(gpu) -> int:
+    """The most GPUs of kind ``gpu`` a PCIe ring keeps on one CPU socket, as the link rule
+    reads a row: ``SERVER_SOCKET_GPUS`` (2) for the server cards of ``hardware.SERVER_PCIE``,
+    else ``SOCKET_GPUS`` (4); an unknown GPU (the row's own error) gets the latter."""
+    from .hardware import get_gpu, SERVER_PCIE
+    try:
+        name = get_gpu(gpu).name
+    except ValueError:
+        return SOCKET_GPUS
+    return SERVER_SOCKET_GPUS if name in SERVER_PCIE else SOCKET_GPUS
 
 
 def link_for(interconnect: str, gpu: str, notes: str, group: float = 1) -> tuple[str, str]:
@@ -41,7 +55,9 @@ def link_for(interconnect: str, gpu: str, notes: str, group: float = 1) -> tuple
       where the generation is not given; a ring over more than ``SOCKET_GPUS`` (4) GPUs
       (``group``: the row's TP or EP size) is read as crossing two sockets unless the notes
       keep it on one socket or behind PCIe switches (``ONE_SOCKET_RE``): eight x16 cards take
-      128 PCIe lanes, and the servers that carry eight PCIe GPUs have two sockets;
+      128 PCIe lanes, and the servers that carry eight PCIe GPUs have two sockets; for the
+      server cards of ``hardware.SERVER_PCIE`` a ring over more than ``SERVER_SOCKET_GPUS``
+      (2): their two-socket servers put two GPUs on each socket of a 4-GPU box;
     * else (GeForce cards: no P2P on the stock driver; cloud cards whose instances have none,
       ``hardware.NO_P2P``: A10G, L4) -> ``pcie4_bad``.
     "p2p: not stated" says nothing either way.
@@ -85,9 +101,12 @@ def link_for(interconnect: str, gpu: str, notes: str, group: float = 1) -> tuple
         why = f"{g.name} has P2P"
     from .validate_collectives import SOCKET_RE
     gen, two = m.group(1), bool(SOCKET_RE.search(notes))
-    if not two and group > SOCKET_GPUS and not ONE_SOCKET_RE.search(notes):
-        two, why = True, (f"{why}; a ring of more than {SOCKET_GPUS} PCIe GPUs spans the two "
-                          f"sockets of an 8-GPU server")
+    limit = socket_gpus(gpu)
+    if not two and group > limit and not ONE_SOCKET_RE.search(notes):
+        where = ("a server card's two-socket server (two GPUs per socket in a 4-GPU box)"
+                 if limit < SOCKET_GPUS else "an 8-GPU server")
+        two, why = True, (f"{why}; a ring of more than {limit} PCIe GPUs spans the two "
+                          f"sockets of {where}")
     gen5 = gen == "5" or (gen is None and own and own.startswith("pcie5"))
     if two:
         return ("pcie5_bad" if gen5 else "pcie4_dual_socket"), f"{interconnect}: {why}"
@@ -245,9 +264,12 @@ def _links(df, inf, notes, num) -> np.ndarray:
     rows = np.flatnonzero(inf & generic.to_numpy(dtype=bool))
     if not len(rows):
         return out
-    big = np.zeros(len(rows), dtype=np.int64)  # the ring (the row's TP or EP group) > SOCKET_GPUS
+    # the ring (the row's TP or EP group) > the GPUs one socket holds (socket_gpus)
+    gcodes, guniq = pd.factorize(pd.Series(df["gpu"].to_numpy(dtype=object)[rows]).astype(str))
+    limit = np.array([socket_gpus(g) for g in guniq], dtype=np.int64)[gcodes]
+    big = np.zeros(len(rows), dtype=np.int64)
     for c in ("tp", "ep"):
-        big |= np.asarray(num[c])[rows] > SOCKET_GPUS
+        big |= np.asarray(num[c])[rows] > limit
     key = pd.Series(ic[rows]).astype(str) + "\0" + df["gpu"].to_numpy(dtype=object)[rows] \
         + "\0" + pd.Series(notes[rows]).astype(str)
     codes, uniq = pd.factorize(key)
@@ -255,7 +277,7 @@ def _links(df, inf, notes, num) -> np.ndarray:
     pairs = []
     for c in combos:
         name, gpu, text = uniq[c // 2].split("\0")
-        pairs.append(link_for(name, gpu, text, SOCKET_GPUS + 1 if c % 2 else 1))
+        pairs.append(link_for(name, gpu, text, socket_gpus(gpu) + 1 if c % 2 else 1))
     ic = ic.copy()
     ic[rows] = np.array([p[0] for p in pairs], dtype=object)[codes]
     out[rows] = np.array([p[1] for p in pairs], dtype=object)[codes]

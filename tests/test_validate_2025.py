@@ -161,8 +161,10 @@ def test_saturation_rows_read_link_and_gpu_spellings_as_fixed_batch_rows_do(tmp_
             "128,128,max_output_tokens_per_s,5000,FP8"]
     df = V.validate(write(tmp_path, rows)).set_index("id")
     assert (df["status"] == "ok").all()
-    assert (df.at["a", "interconnect"], df.at["b", "interconnect"]) == ("pcie4_good", "nvlink4")
-    for i, gpu, ic, tp in (("a", "l40s", "pcie4_good", 4), ("b", "h100-sxm", "nvlink4", 8)):
+    # four L40S (server cards) span the two sockets of their server: validate_links
+    assert (df.at["a", "interconnect"], df.at["b", "interconnect"]) == ("pcie4_dual_socket",
+                                                                        "nvlink4")
+    for i, gpu, ic, tp in (("a", "l40s", "pcie4_dual_socket", 4), ("b", "h100-sxm", "nvlink4", 8)):
         sc = km.Scenario(model="llama-3-70b", gpu=gpu, interconnect=ic, tp=tp,
                          weight_format="fp8", kv_bits=8, runtime="trtllm")
         assert df.at[i, "predicted"] == pytest.approx(
