@@ -19,7 +19,9 @@ host time per sequence
     TensorRT-LLM's PyTorch backend) schedules, prepares inputs and books the sampled token of
     every sequence on the host each step, and the next step waits for it. It matters at
     saturation batches (thousands of sequences: tens of ms a step), not at small ones. A
-    published figure (``PYTHON_ENGINE_SEQ_S``, below), not fitted.
+    published figure (``PYTHON_ENGINE_SEQ_S``, below), not fitted. TensorRT-LLM's C++
+    executor pays less (``CPP_EXECUTOR_SEQ_S``, below: one parameter fitted on its
+    saturation rows).
 
 The numbers -- ``launch_overhead_s``, ``step_overhead_s``, ``eager_server_step_s`` -- are
 calibration fields: one fitted value for all runtimes, overridden per runtime where
@@ -50,6 +52,14 @@ PYTHON_ENGINE_SEQ_S = 30e-6   # host time per sequence per engine step of a Pyth
 # (scheduling, input preparation, sampler bookkeeping, detokenisation) at saturation batches:
 # TensorRT-LLM PR #10273 measured 45.11 ms per iteration at 1536 sequences (29 us each);
 # vLLM's own reports bracket it (PR #818: ~20 us per token; issue #6801: ~100 us, 2024)
+
+CPP_EXECUTOR_SEQ_S = 8e-6   # the same per sequence per step for TensorRT-LLM's C++ executor
+# (batch manager: capacity and micro-batch scheduling, KV-block bookkeeping, input buffers,
+# responses), which runs it in series with the engine. Fitted, one parameter: the MAPE of
+# the 1266 H100 / H200 rows of releases 0.13-0.17 in TensorRT-LLM's perf overview
+# (benchmarks/data/trtllm-perf-overview-h100-h200.csv, saturation throughput with trtllm-bench)
+# is 19.2 % at 0, 15.0 % at 5 us, 14.6 % at 6.5, 14.5 % at 8, 14.8 % at 10, 15.9 % at 15
+# (benchmarks/fit_cpp_executor.py prints the scan)
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,9 @@ RUNTIMES = {r.name: r for r in [
             "TensorRT-LLM docs, 'Multi-head, multi-query and group-query attention' "
             "(RoPE fused into the gptAttention kernel); FasterTransformer decoder masked MHA; "
             "all-reduce: AllreducePlugin::selectImplementation (ncclPlugin/allreducePlugin.cpp: "
-            "AUTO without NVLink returns NCCL)", custom_allreduce="nvlink"),
+            "AUTO without NVLink returns NCCL); host_per_seq_s: CPP_EXECUTOR_SEQ_S, fitted "
+            "on the perf overview's H100 / H200 rows of releases 0.13-0.17",
+            host_per_seq_s=CPP_EXECUTOR_SEQ_S, custom_allreduce="nvlink"),
     Runtime("trtllm-pytorch", True, 0.25, False,
             "TensorRT-LLM's PyTorch backend (the default from 1.0): the same attention "
             "kernels (RoPE fused), driven by a Python executor loop (PyExecutor: scheduler, "
