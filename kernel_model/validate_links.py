@@ -277,7 +277,8 @@ def _links(df, inf, notes, num) -> np.ndarray:
     pairs = []
     for c in combos:
         name, gpu, text = uniq[c // 2].split("\0")
-        pairs.append(link_for(name, gpu, text, socket_gpus(gpu) + 1 if c % 2 else 1))
+        # a ring over SOCKET_GPUS exceeds every GPU's socket_gpus: link_for reads it as big
+        pairs.append(link_for(name, gpu, text, SOCKET_GPUS + 1 if c % 2 else 1))
     ic = ic.copy()
     ic[rows] = np.array([p[0] for p in pairs], dtype=object)[codes]
     out[rows] = np.array([p[1] for p in pairs], dtype=object)[codes]
