@@ -75,6 +75,11 @@ class Runtime:
     # input preparation, sampling bookkeeping, detokenisation) that the GPU waits for, s
     eager_as: str = ""            # the profile that runs where this one's graphs do not
     # apply (llama.cpp: a tensor split, tp > 1, or more than one sequence per step), if any
+    kv_of_free: bool = False      # the KV cache is kv_cache_fraction of the memory left
+    # after the weights and the activation peak (TensorRT-LLM's PyTorch backend: a profiling
+    # pass measures that peak, then free_gpu_memory_fraction of the rest); False: the
+    # fraction of the whole memory, less weights and activations (vLLM's
+    # gpu_memory_utilization, SGLang's mem_fraction_static)
     custom_allreduce: str = "any"  # where the stack runs its own one/two-shot all-reduce
     # (with peer-to-peer access, up to direct_allreduce_max_bytes): "any"; "mesh" = only among
     # GPUs a full NVLink / Infinity Fabric mesh joins, or 2 GPUs over PCIe; "nvlink" = only
@@ -104,8 +109,10 @@ RUNTIMES = {r.name: r for r in [
             "1536 per rank, host_step_time 45.11 ms per iteration = 29 us per sequence) and "
             "PR #16564 (~8.8 ms per-iteration host bubble at 256 requests = 34 us, the "
             "per-request Python sampler tail); all-reduce: thop/allreduceOp.cpp (AUTO without "
-            "NVLink falls back to NCCL, as the TensorRT backend's plugin)",
-            host_per_seq_s=PYTHON_ENGINE_SEQ_S, custom_allreduce="nvlink"),
+            "NVLink falls back to NCCL, as the TensorRT backend's plugin); KV cache: "
+            "_torch/pyexecutor/_util.py, KvCacheCreator (available KV memory = (total - "
+            "peak of the profiling pass) x free_gpu_memory_fraction)",
+            host_per_seq_s=PYTHON_ENGINE_SEQ_S, custom_allreduce="nvlink", kv_of_free=True),
     Runtime("vllm", True, 0.0, False,
             "vLLM (CUDA graphs for decode by default from 0.2.5; V1 engine from 0.8): "
             "separate rotary, fused add+RMSNorm (one kernel), fused silu_and_mul (one kernel); "

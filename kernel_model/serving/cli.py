@@ -88,7 +88,11 @@ def _serve_args(p):
     p.add_argument("--max-batch", type=_pos_int, default=256, metavar="N")
     p.add_argument("--max-batched-tokens", type=_pos_int, default=8192, metavar="N")
     p.add_argument("--replicas", type=_pos_int, default=1, metavar="N")
-    p.add_argument("--kv-cache-fraction", type=_pos, default=0.9, metavar="F")
+    p.add_argument("--kv-cache-fraction", type=_pos, default=0.9, metavar="F",
+                   help="share of each GPU's memory for weights, activations and KV cache "
+                        "(vLLM's gpu_memory_utilization); with --runtime trtllm-pytorch the "
+                        "share of what the weights and activations leave (TensorRT-LLM's "
+                        "free_gpu_memory_fraction)")
     p.add_argument("--prefix-cache", action="store_true")
     p.add_argument("--admission", choices=("optimistic", "reserve"), default="optimistic",
                    help="optimistic (vLLM: preempt when full) | reserve (TensorRT-LLM: "

@@ -32,6 +32,8 @@ class ServeConfig:
     max_batched_tokens: int = 8192    # tokens per pass (vLLM max_num_batched_tokens)
     replicas: int = 1                 # copies of the scenario's plan, requests round-robin
     kv_cache_fraction: float = 0.9    # share of GPU memory for weights + activations + KV
+    # (for a runtime with kv_of_free, TensorRT-LLM's PyTorch backend: the share of what the
+    # weights and activations leave that goes to the KV cache)
     prefix_cache: bool = False        # a request whose prefix_id was seen skips its prefill
     disaggregated: tuple | None = None  # (prefill_gpus, decode_gpus)
     admission: str = "optimistic"     # one of ADMISSIONS (see engine)
@@ -101,12 +103,15 @@ def parse_slo(slo) -> dict:
 
 def kv_capacity_tokens(P, fraction, pass_tokens):
     """Tokens of KV cache one replica holds: ``fraction`` of each GPU's memory less the
-    weights and the activations of a pass of ``pass_tokens`` tokens (memory.per_gpu),
-    divided by one token's KV on one GPU (times the attention replicas of an EP plan).
-    Returns (tokens, details dict in bytes)."""
+    weights and the activations of a pass of ``pass_tokens`` tokens (memory.per_gpu), or,
+    for a runtime that sizes it from what is left (``kv_of_free``: TensorRT-LLM's PyTorch
+    backend), ``fraction`` of the memory left after them; divided by one token's KV on one
+    GPU (times the attention replicas of an EP plan). Returns (tokens, details in bytes)."""
     Q = dict(P, B=1.0, m=1.0, p=float(pass_tokens), o=0.0)
     mem = memory.per_gpu(Q)
-    free = fraction * P["cap"] - float(mem["weights"]) - float(mem["activations"])
+    used = float(mem["weights"]) + float(mem["activations"])
+    free = (fraction * max(P["cap"] - used, 0.0) if P.get("kv_of_free", 0.0) > 0
+            else fraction * P["cap"] - used)
     kvfrac = max(1.0 / P["tp"], 1.0 / P["kv_groups"])
     per_token = math.ceil(P["L"] / P["pp"]) * P["kv_elems"] * kvfrac * P["kvb"]
     dp = P["gps"] / P["tp"]

@@ -37,7 +37,8 @@ class WorkloadModel(HasTraits):
     max_batch = Int(256, help="sequences in flight per replica")
     max_batched_tokens = Int(8192, help="tokens per engine pass")
     replicas = Int(1)
-    kv_cache_fraction = Float(0.9)
+    kv_cache_fraction = Float(0.9, help="share of each GPU's memory for weights, activations "
+                              "and KV cache (trtllm-pytorch: share of what they leave)")
     prefix_cache = Bool(False)
     ttft_slo_s = Float(1.0, help="SLO: p90 time to first token, s")
     tpot_slo_s = Float(0.05, help="SLO: p99 time per output token, s")

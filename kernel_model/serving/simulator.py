@@ -55,9 +55,11 @@ class Plan:
         if self.kv_tokens < BLOCK_TOKENS:
             raise ValueError(
                 f"no room for a KV cache: weights {self.kv_detail['weights'] / 1e9:.1f} GB + "
-                f"activations {self.kv_detail['activations'] / 1e9:.1f} GB per GPU exceed "
-                f"kv_cache_fraction={cfg.kv_cache_fraction} of {self.P['cap'] / 1e9:.1f} GB "
-                f"({sc.model} on {sc.num_gpus} x {sc.gpu}); raise tp/pp or lower "
+                f"activations {self.kv_detail['activations'] / 1e9:.1f} GB per GPU leave "
+                f"nothing of kv_cache_fraction={cfg.kv_cache_fraction} of "
+                f"{'what is left of ' if self.P.get('kv_of_free') else ''}"
+                f"{self.P['cap'] / 1e9:.1f} GB ({sc.model} on {sc.num_gpus} x {sc.gpu}, "
+                f"runtime {sc.runtime}); raise tp/pp or lower "
                 f"weight_bits / max_batched_tokens")
         self.step_model = StepModel(self.P, table)
 
