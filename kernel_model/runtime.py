@@ -19,9 +19,10 @@ host time per sequence
     TensorRT-LLM's PyTorch backend) schedules, prepares inputs and books the sampled token of
     every sequence on the host each step, and the next step waits for it. It matters at
     saturation batches (thousands of sequences: tens of ms a step), not at small ones. A
-    published figure (``PYTHON_ENGINE_SEQ_S``, below), not fitted. TensorRT-LLM's C++
-    executor pays less (``CPP_EXECUTOR_SEQ_S``, below: one parameter fitted on its
-    saturation rows).
+    published figure for vLLM (``PYTHON_ENGINE_SEQ_S``, below), not fitted. TensorRT-LLM's
+    PyTorch backend shows less of it (``PYTORCH_EXECUTOR_SEQ_S``: its overlap scheduler
+    prepares the next step while the GPU runs this one) and its C++ executor less still
+    (``CPP_EXECUTOR_SEQ_S``); each is one parameter fitted on its saturation rows.
 
 The numbers -- ``launch_overhead_s``, ``step_overhead_s``, ``eager_server_step_s`` -- are
 calibration fields: one fitted value for all runtimes, overridden per runtime where
@@ -59,7 +60,17 @@ CPP_EXECUTOR_SEQ_S = 8e-6   # the same per sequence per step for TensorRT-LLM's 
 # the 1266 H100 / H200 rows of releases 0.13-0.17 in TensorRT-LLM's perf overview
 # (benchmarks/data/trtllm-perf-overview-h100-h200.csv, saturation throughput with trtllm-bench)
 # is 19.2 % at 0, 15.0 % at 5 us, 14.6 % at 6.5, 14.5 % at 8, 14.8 % at 10, 15.9 % at 15
-# (benchmarks/fit_cpp_executor.py prints the scan)
+# (benchmarks/fit_host_per_seq.py prints the scan)
+
+PYTORCH_EXECUTOR_SEQ_S = 16e-6   # the same for TensorRT-LLM's PyTorch backend, as the GPU sees
+# it: the maintainers' profiles measure 29-34 us of host work per sequence (PYTHON_ENGINE_SEQ_S'
+# sources), of which its overlap scheduler (on by default) runs part while the GPU computes the
+# previous step. Fitted, one parameter: the pooled MAPE of the 705 PyTorch-backend saturation
+# rows of TensorRT-LLM's perf overview (H100 / H200, B200 / GB200, GH200 and the 28 rows of
+# measurements_2025.csv) is 18.2 % at 30 us, 17.2 % at 25, 16.3 % at 20, 16.1 % at 15-17.5
+# (lowest at 16), 16.8 % at 10 (benchmarks/fit_host_per_seq.py --runtime trtllm-pytorch prints
+# the scan per table: H100 / H200 17.4 -> 14.0 %, GH200 27.3 -> 18.9 %, B200 / GB200 19.9 %
+# at both, measurements_2025.csv 10.6 -> 12.8 %)
 
 
 @dataclass(frozen=True)
@@ -105,14 +116,15 @@ RUNTIMES = {r.name: r for r in [
             "TensorRT-LLM's PyTorch backend (the default from 1.0): the same attention "
             "kernels (RoPE fused), driven by a Python executor loop (PyExecutor: scheduler, "
             "sampler bookkeeping, request updates) that costs host time per sequence per step",
-            "fusion as trtllm; host_per_seq_s: TensorRT-LLM PR #10273 (GB200, max_batch_size "
-            "1536 per rank, host_step_time 45.11 ms per iteration = 29 us per sequence) and "
-            "PR #16564 (~8.8 ms per-iteration host bubble at 256 requests = 34 us, the "
-            "per-request Python sampler tail); all-reduce: thop/allreduceOp.cpp (AUTO without "
+            "fusion as trtllm; host_per_seq_s: PYTORCH_EXECUTOR_SEQ_S, fitted on the perf "
+            "overview's PyTorch-backend saturation rows (the host work it partly hides: "
+            "TensorRT-LLM PR #10273, GB200, host_step_time 45.11 ms per iteration at 1536 "
+            "sequences per rank = 29 us each; PR #16564, ~8.8 ms per-iteration host bubble at "
+            "256 requests = 34 us, the per-request Python sampler tail); all-reduce: thop/allreduceOp.cpp (AUTO without "
             "NVLink falls back to NCCL, as the TensorRT backend's plugin); KV cache: "
             "_torch/pyexecutor/_util.py, KvCacheCreator (available KV memory = (total - "
             "peak of the profiling pass) x free_gpu_memory_fraction)",
-            host_per_seq_s=PYTHON_ENGINE_SEQ_S, custom_allreduce="nvlink", kv_of_free=True),
+            host_per_seq_s=PYTORCH_EXECUTOR_SEQ_S, custom_allreduce="nvlink", kv_of_free=True),
     Runtime("vllm", True, 0.0, False,
             "vLLM (CUDA graphs for decode by default from 0.2.5; V1 engine from 0.8): "
             "separate rotary, fused add+RMSNorm (one kernel), fused silu_and_mul (one kernel); "

@@ -122,7 +122,8 @@ def calibration(efficiency, family: str, runtime: str = "compiled"):
 def runtime_row(runtime: str) -> dict:
     rt = get_runtime(runtime)
     return {"server": float(rt.host_per_pass), "fuse": rt.fusion, "t_seq": rt.host_per_seq_s,
-            "car": float(CUSTOM_ALLREDUCE[rt.custom_allreduce]), "kv_of_free": float(rt.kv_of_free)}
+            "car": float(CUSTOM_ALLREDUCE[rt.custom_allreduce]),
+            "kv_of_free": float(rt.kv_of_free)}
 
 
 #: Runtime.custom_allreduce as a number: where the stack's one/two-shot all-reduce may run
@@ -157,8 +158,8 @@ def derive(T) -> dict:
     tp, ep = T["tp"], T["ep"]
     P = {k: T[k] for k in ("F", "wb", "fuse", "F16", "HBM", "cap", "ef", "ea", "em", "t_launch", "c_coll",
                            "t_step", "rexp", "t_server", "server", "t_seq", "kv_of_free", "L",
-                           "h", "nh", "V", "w_qkv", "w_o", "qkv_out", "attn_out", "kv_elems", "kv_groups",
-                           "attn_flops", "mats", "ffn", "E", "k", "f_e", "f_s", "phi",
+                           "h", "nh", "V", "w_qkv", "w_o", "qkv_out", "attn_out", "kv_elems",
+                           "kv_groups", "attn_flops", "mats", "ffn", "E", "k", "f_e", "f_s", "phi",
                            "embed_mats", "tp", "pp", "ep", "overlap")}
     # the runtime's gap where its graphs do not apply (llama.cpp: runtime.graphs_off)
     P["t_launch"] = xp.where(graphs_off(tp, T["batch"]), T["t_launch_eager"], T["t_launch"])
