@@ -84,30 +84,36 @@ def test_saturation_mape_meets_the_issue_target():
     assert not math.isnan(out.attrs["mape"])
 
 
+OVERVIEW = Path(__file__).parent.parent / "benchmarks" / "data" / "trtllm-perf-overview-h100-h200.csv"
+
+
+def _validate_with_host(monkeypatch, runtime, rows, seconds):
+    """``km.validate`` of ``rows`` with the ``runtime`` profile's host time per sequence set
+    to ``seconds`` (the lru-cached runtime table cleared before and after)."""
+    import dataclasses
+    from kernel_model import runtime as R, tables
+    monkeypatch.setitem(R.RUNTIMES, runtime, dataclasses.replace(
+        R.RUNTIMES[runtime], host_per_seq_s=seconds))
+    tables.runtime_row.cache_clear()
+    try:
+        out = km.validate(rows.reset_index(drop=True))
+    finally:
+        monkeypatch.undo()
+        tables.runtime_row.cache_clear()
+    assert (out["status"] == "ok").all()
+    return out
+
+
 def test_the_cpp_executors_host_time_is_what_the_tp8_saturation_rows_want(monkeypatch):
     """CPP_EXECUTOR_SEQ_S is fitted on the perf overview's H100 / H200 rows of 0.13-0.17
     (benchmarks/fit_host_per_seq.py prints the scan). On those of them at TP 8 in 0.17 (the
     rows where the step is shortest beside its thousands of sequences) the model without it
     was about 25 % fast; with it the mean signed error is within 15 % and the MAPE falls."""
-    import dataclasses
-    from kernel_model import runtime as R, tables
-    path = Path(__file__).parent.parent / "benchmarks" / "data" / "trtllm-perf-overview-h100-h200.csv"
-    raw = pd.read_csv(path)
+    raw = pd.read_csv(OVERVIEW)
     rows = raw[raw["framework"].str.contains("TensorRT-LLM 0.17") & (raw["tp"] == 8)]
     assert len(rows) >= 20
-
-    def run(seconds):
-        monkeypatch.setitem(R.RUNTIMES, "trtllm", dataclasses.replace(
-            R.RUNTIMES["trtllm"], host_per_seq_s=seconds))
-        tables.runtime_row.cache_clear()
-        out = km.validate(rows.reset_index(drop=True))
-        assert (out["status"] == "ok").all()
-        return out["error_pct"]
-
-    try:
-        without, shipped = run(0.0), run(C)
-    finally:
-        tables.runtime_row.cache_clear()
+    without = _validate_with_host(monkeypatch, "trtllm", rows, 0.0)["error_pct"]
+    shipped = _validate_with_host(monkeypatch, "trtllm", rows, C)["error_pct"]
     assert without.mean() > 20.0
     assert abs(shipped.mean()) < 15.0 and shipped.abs().mean() < without.abs().mean()
     # a host cost per sequence only slows a step: every row's prediction drops
@@ -119,28 +125,15 @@ def test_the_pytorch_backends_host_time_is_what_its_decode_heavy_rows_want(monke
     (benchmarks/fit_host_per_seq.py --runtime trtllm-pytorch prints the scan). Llama-3.1-8B
     FP8 on one H100 / H200 in 0.20 runs batches of hundreds: with the Python loop's full 30 us
     in series they average about 25 % slow in the model; with the fitted value within 15 %."""
-    import dataclasses
-    from kernel_model import runtime as R, tables
-    path = Path(__file__).parent.parent / "benchmarks" / "data" / "trtllm-perf-overview-h100-h200.csv"
-    raw = pd.read_csv(path)
+    raw = pd.read_csv(OVERVIEW)
     rows = raw[raw["framework"].str.contains("TensorRT-LLM 0.20")
                & raw["framework"].str.contains("PyTorch backend") & (raw["tp"] == 1)
                & (raw["model"] == "llama-3.1-8b")]
     assert len(rows) >= 16
-
-    def run(seconds):
-        monkeypatch.setitem(R.RUNTIMES, "trtllm-pytorch", dataclasses.replace(
-            R.RUNTIMES["trtllm-pytorch"], host_per_seq_s=seconds))
-        tables.runtime_row.cache_clear()
-        out = km.validate(rows.reset_index(drop=True))
-        assert (out["status"] == "ok").all()
-        return out["predicted"], out["error_pct"]
-
-    try:
-        (p30, full), (p16, fitted) = run(H), run(Y)
-    finally:
-        tables.runtime_row.cache_clear()
-    assert full.mean() < -20.0
-    assert abs(fitted.mean()) < 15.0 and fitted.abs().mean() < full.abs().mean()
+    full = _validate_with_host(monkeypatch, "trtllm-pytorch", rows, H)
+    fitted = _validate_with_host(monkeypatch, "trtllm-pytorch", rows, Y)
+    assert full["error_pct"].mean() < -20.0
+    assert abs(fitted["error_pct"].mean()) < 15.0
+    assert fitted["error_pct"].abs().mean() < full["error_pct"].abs().mean()
     # less host time per sequence never slows a step: every row's throughput rises
-    assert (p16.values > p30.values).all()
+    assert (fitted["predicted"].values > full["predicted"].values).all()
