@@ -120,8 +120,9 @@ RUNTIMES = {r.name: r for r in [
             "overview's PyTorch-backend saturation rows (the host work it partly hides: "
             "TensorRT-LLM PR #10273, GB200, host_step_time 45.11 ms per iteration at 1536 "
             "sequences per rank = 29 us each; PR #16564, ~8.8 ms per-iteration host bubble at "
-            "256 requests = 34 us, the per-request Python sampler tail); all-reduce: thop/allreduceOp.cpp (AUTO without "
-            "NVLink falls back to NCCL, as the TensorRT backend's plugin); KV cache: "
+            "256 requests = 34 us, the per-request Python sampler tail); all-reduce: "
+            "thop/allreduceOp.cpp (AUTO without NVLink falls back to NCCL, as the TensorRT "
+            "backend's plugin); KV cache: "
             "_torch/pyexecutor/_util.py, KvCacheCreator (available KV memory = (total - "
             "peak of the profiling pass) x free_gpu_memory_fraction)",
             host_per_seq_s=PYTORCH_EXECUTOR_SEQ_S, custom_allreduce="nvlink", kv_of_free=True),

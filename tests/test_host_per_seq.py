@@ -84,7 +84,8 @@ def test_saturation_mape_meets_the_issue_target():
     assert not math.isnan(out.attrs["mape"])
 
 
-OVERVIEW = Path(__file__).parent.parent / "benchmarks" / "data" / "trtllm-perf-overview-h100-h200.csv"
+OVERVIEW = (Path(__file__).parent.parent / "benchmarks" / "data"
+            / "trtllm-perf-overview-h100-h200.csv")
 
 
 def _validate_with_host(monkeypatch, runtime, rows, seconds):
