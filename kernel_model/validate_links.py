@@ -265,13 +265,13 @@ def _links(df, inf, notes, num) -> np.ndarray:
     if not len(rows):
         return out
     # the ring (the row's TP or EP group) > the GPUs one socket holds (socket_gpus)
-    gcodes, guniq = pd.factorize(pd.Series(df["gpu"].to_numpy(dtype=object)[rows]).astype(str))
+    gpus = pd.Series(df["gpu"].to_numpy(dtype=object)[rows]).astype(str)
+    gcodes, guniq = pd.factorize(gpus)
     limit = np.array([socket_gpus(g) for g in guniq], dtype=np.int64)[gcodes]
     big = np.zeros(len(rows), dtype=np.int64)
     for c in ("tp", "ep"):
         big |= np.asarray(num[c])[rows] > limit
-    key = pd.Series(ic[rows]).astype(str) + "\0" + df["gpu"].to_numpy(dtype=object)[rows] \
-        + "\0" + pd.Series(notes[rows]).astype(str)
+    key = pd.Series(ic[rows]).astype(str) + "\0" + gpus + "\0" + pd.Series(notes[rows]).astype(str)
     codes, uniq = pd.factorize(key)
     codes, combos = pd.factorize(2 * codes + big)   # the rule reads the ring's size as one bit
     pairs = []

@@ -12,7 +12,7 @@ import pytest
 import kernel_model as km
 from kernel_model import runtime as R, tables
 from kernel_model.serving import max_throughput
-from kernel_model.serving.config import kv_capacity_tokens
+from kernel_model.serving.config import as_float_params, kv_capacity_tokens
 from kernel_model.simulate import params
 
 MiB = 1024 ** 2
@@ -22,8 +22,7 @@ KW = dict(model="llama-3.1-70b", gpu="h100-sxm", weight_format="fp8", kv_bits=8)
 
 
 def _kv(runtime, fraction=0.9, pass_tokens=8192, **kw):
-    P = {k: (float(v) if k != "link" else v)
-         for k, v in params(km.Scenario(**dict(KW, **kw), runtime=runtime)).items()}
+    P = as_float_params(params(km.Scenario(**dict(KW, **kw), runtime=runtime)))
     return kv_capacity_tokens(P, fraction, pass_tokens)
 
 
