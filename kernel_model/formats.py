@@ -126,8 +126,10 @@ def native(fmt: Format, gpu) -> bool:
 
 def math_flops(fmt: Format, gpu) -> float:
     """Dense peak (FLOP/s) of the format's GEMMs on ``gpu``: the FP4 / FP8 peak where the GPU
-    has those tensor cores, else the 16-bit peak (weight-only dequantisation)."""
-    peak = gpu.math_tflops(fmt.math) if fmt.math != "16" else None
+    has those tensor cores (FP4 scaled by the GPU's ``fp4_gemm_ratio``: the share of it large
+    GEMMs sustain, relative to 16-bit ones), else the 16-bit peak (weight-only
+    dequantisation)."""
+    peak = gpu.sustained_tflops(fmt.math) if fmt.math != "16" else None
     return (peak or gpu.bf16_tflops) * 1e12
 
 

@@ -40,6 +40,9 @@ class GPU:
     host_staged_gbps: float | None = None  # bus bandwidth NCCL reaches staging through host
                                            # memory (no P2P), 1e9 B/s; None: the link's
     host_staged_source: str = ""           # where host_staged_gbps comes from
+    fp4_gemm_ratio: float = 1.0       # large FP4 GEMMs' achieved fraction of the FP4 peak, over
+                                      # 16-bit GEMMs' fraction of theirs (1: no benchmark says less)
+    gemm_ratio_source: str = ""       # where fp4_gemm_ratio comes from
 
     @property
     def capacity_bytes(self) -> float:
@@ -57,6 +60,12 @@ class GPU:
         if abs(gib - self.memory_gb) < 0.05:
             return f"{self.memory_gb:g} GiB"
         return f"{gib:.4g} GiB of {self.memory_gb:g}"
+
+    def sustained_tflops(self, math: str) -> float | None:
+        """The peak :meth:`math_tflops` gives, scaled for FP4 by ``fp4_gemm_ratio``: the
+        figure the engine's GEMM efficiency applies to."""
+        peak = self.math_tflops(math)
+        return peak * self.fp4_gemm_ratio if peak and math == "fp4" else peak
 
     def math_tflops(self, math: str) -> float | None:
         """Dense tensor-core peak (1e12 FLOP/s) for ``math`` ("16", "fp8", "fp4"); None where
@@ -138,6 +147,11 @@ _CDNA3 = ("AMD Instinct MI300X / MI325X datasheets: FP8 2614.9 TFLOPS dense; CDN
           "(FP4 arrives with CDNA4, MI355X)")
 _B200 = ("NVIDIA DGX/HGX B200 datasheet, per GPU: FP4 18 PFLOPS and FP8 9 PFLOPS with sparsity, "
          "dense = half: 9000 / 4500 TFLOPS")
+# B200-class (SM100) FP4 GEMMs sustain 0.67 of the 16-bit GEMMs' share of peak (derivation,
+# and why the SM120 workstation die keeps 1: benchmarks/data/README.md, "The FP4 GEMM ratio")
+_SM100_FP4 = 0.67
+_SM100_FP4_SRC = ("vLLM PR #20646 (B200, N=6144 K=4096, M=4096-16384): NVFP4 41-43 % of its "
+                  "peak vs BF16 60-63 % of its own; ratio median 0.67")
 _GB200 = ("NVIDIA GB200 NVL72 datasheet, 72 GPUs: FP4 1440 PFLOPS, FP8 720, BF16 360 (all with "
           "sparsity), HBM3e 576 TB/s; per GPU dense: 10000 / 5000 / 2500 TFLOPS, 8000 GB/s")
 _5090 = ("GeForce RTX 5090: 3352 AI TOPS (FP4, sparse) / 2 for dense / 2 for FP32 accumulate "
@@ -164,14 +178,16 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
     GPU("b200", 2250, 4500, 8000, 192, 1000, 120, "blackwell", "nvlink5",
         notes="sources give 7700-8000 GB/s (8000 chosen) and 180-192 GB: both capacities are "
               "right, in GiB and in 1e9 bytes, of the 183359 MiB the driver reports",
-        fp4_tflops=9000, peak_source=_B200),
+        fp4_tflops=9000, peak_source=_B200, fp4_gemm_ratio=_SM100_FP4,
+        gemm_ratio_source=_SM100_FP4_SRC),
     GPU("gb200", 2500, 5000, 8000, 192, 1200, 120, "blackwell", "nvlink5",
         source="NVIDIA GB200 NVL72 datasheet (per GPU: 1/72 of the rack figures)",
         notes="Blackwell GPU of a GB200 superchip (2 GPUs + 1 Grace CPU, 384 GB HBM3e); the "
               "NVL72 rack lists 13.4 TB (186 GB per GPU), 192 GB as TensorRT-LLM quotes; the "
               "driver reports 189471 MiB (185 GiB); "
               "power: ~1200 W per GPU of the 2700 W superchip",
-        fp4_tflops=10000, peak_source=_GB200),
+        fp4_tflops=10000, peak_source=_GB200, fp4_gemm_ratio=_SM100_FP4,
+        gemm_ratio_source=_SM100_FP4_SRC),
     GPU("mi300x", 1307, 2615, 5300, 192, 750, 100, "cdna3", "infinity_fabric", peak_source=_CDNA3),
     GPU("mi325x", 1307, 2615, 6000, 256, 1000, 110, "cdna3", "infinity_fabric",
         source="AMD Instinct MI325X datasheet (1307.4 TFLOPS BF16 dense, 256 GB HBM3E at "
@@ -246,7 +262,8 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
     GPU("b300", 2250, 4500, 8000, 288, 1400, 120, "blackwell", "nvlink5",
         source="NVIDIA HGX B300 (Blackwell Ultra) figures per GPU, see peak_source",
         notes="Blackwell Ultra: B200's BF16 / FP8 peaks and HBM bandwidth, 1.5x its memory "
-              "and dense FP4", fp4_tflops=13125, peak_source=_B300),
+              "and dense FP4", fp4_tflops=13125, peak_source=_B300,
+        fp4_gemm_ratio=_SM100_FP4, gemm_ratio_source=_SM100_FP4_SRC + " (B200's, carried over)"),
     # cloud datacenter cards (dense peaks: half the datasheets' sparse figures)
     GPU("a40", 149.7, None, 696, 48, 300, 35, "ampere", "pcie4_good",
         source="NVIDIA A40 datasheet (BF16 149.7 / 299.4 TFLOPS with sparsity, 48 GB GDDR6 with "

@@ -62,15 +62,16 @@ CPP_EXECUTOR_SEQ_S = 8e-6   # the same per sequence per step for TensorRT-LLM's 
 # is 19.2 % at 0, 15.0 % at 5 us, 14.6 % at 6.5, 14.5 % at 8, 14.8 % at 10, 15.9 % at 15
 # (benchmarks/fit_host_per_seq.py prints the scan)
 
-PYTORCH_EXECUTOR_SEQ_S = 16e-6   # the same for TensorRT-LLM's PyTorch backend, as the GPU sees
+PYTORCH_EXECUTOR_SEQ_S = 11e-6   # the same for TensorRT-LLM's PyTorch backend, as the GPU sees
 # it: the maintainers' profiles measure 29-34 us of host work per sequence (PYTHON_ENGINE_SEQ_S'
 # sources), of which its overlap scheduler (on by default) runs part while the GPU computes the
 # previous step. Fitted, one parameter: the pooled MAPE of the 705 PyTorch-backend saturation
 # rows of TensorRT-LLM's perf overview (H100 / H200, B200 / GB200, GH200 and the 28 rows of
-# measurements_2025.csv) is 18.2 % at 30 us, 17.2 % at 25, 16.3 % at 20, 16.1 % at 15-17.5
-# (lowest at 16), 16.8 % at 10 (benchmarks/fit_host_per_seq.py --runtime trtllm-pytorch prints
-# the scan per table: H100 / H200 17.4 -> 14.0 %, GH200 27.3 -> 18.9 %, B200 / GB200 19.9 %
-# at both, measurements_2025.csv 10.6 -> 12.8 %)
+# measurements_2025.csv) is 14.2 % at 16 us, 14.0 % at 15, 13.9 % at 12-14, 13.84 % at 11
+# (lowest), 13.87 % at 10, 14.1 % at 8 (benchmarks/fit_host_per_seq.py --runtime
+# trtllm-pytorch prints the scan per table). Refitted with the B200-class FP4 GEMM ratio
+# (hardware.GPU.fp4_gemm_ratio); without it the Blackwell rows' prefill was too fast and the
+# pooled fit chose 16 us (16.1 %), the tables pulling apart (Hopper ~10, Blackwell 20-30)
 
 
 @dataclass(frozen=True)
