@@ -150,8 +150,9 @@ _B200 = ("NVIDIA DGX/HGX B200 datasheet, per GPU: FP4 18 PFLOPS and FP8 9 PFLOPS
 # B200-class (SM100) FP4 GEMMs sustain 0.67 of the 16-bit GEMMs' share of peak (derivation,
 # and why the SM120 workstation die keeps 1: benchmarks/data/README.md, "The FP4 GEMM ratio")
 _SM100_FP4 = 0.67
-_SM100_FP4_SRC = ("vLLM PR #20646 (B200, N=6144 K=4096, M=4096-16384): NVFP4 41-43 % of its "
-                  "peak vs BF16 60-63 % of its own; ratio median 0.67")
+_SM100_FP4_SRC = ("vLLM PR #20646, its table before the tuned configs (B200, N=6144 K=4096, "
+                  "M=4096-16384): NVFP4 41-43 % of its peak vs BF16 60-63 % of its own; ratio "
+                  "median 0.67")
 _GB200 = ("NVIDIA GB200 NVL72 datasheet, 72 GPUs: FP4 1440 PFLOPS, FP8 720, BF16 360 (all with "
           "sparsity), HBM3e 576 TB/s; per GPU dense: 10000 / 5000 / 2500 TFLOPS, 8000 GB/s")
 _5090 = ("GeForce RTX 5090: 3352 AI TOPS (FP4, sparse) / 2 for dense / 2 for FP32 accumulate "

@@ -10,8 +10,9 @@ import kernel_model as km
 from kernel_model import hardware
 from kernel_model.simulate import params
 
-# vLLM PR #20646 (bench_nvfp4_gemm.py on a B200, N=6144 K=4096): TFLOP/s at M = 4096, 8192,
-# 16384 of the NVFP4 GEMM without activation quantisation, and of BF16 on the same GPU
+# vLLM PR #20646 (bench_nvfp4_gemm.py on a B200, N=6144 K=4096; its table before the tuned
+# configs): TFLOP/s at M = 4096, 8192, 16384 of the NVFP4 GEMM without activation
+# quantisation, and of BF16 on the same GPU
 NVFP4 = (3645.594842, 3778.760919, 3904.329097)
 BF16 = (1365.255495, 1420.966950, 1360.143047)
 
