@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, asdict, replace
 
+from . import gpu_peaks as pk
 from .gpu_memory import preset_facts
 from .names import closest, unknown   # noqa: F401  (also imported from here)
 
@@ -138,91 +139,61 @@ COLLECTIVE_CONSTANTS = {
 }
 
 
-_AMP = "Ampere tensor cores have no FP8 or FP4 (A100 / GA10x datasheets)"
-_HOP = ("FP8 dense = half the datasheet's with-sparsity figure; Hopper has no FP4 tensor cores "
-        "(H100 / H200 datasheets)")
-_ADA = ("FP8 dense = half the datasheet's with-sparsity figure; Ada has no FP4 tensor cores "
-        "(L40S datasheet, Ada architecture whitepaper)")
-_CDNA3 = ("AMD Instinct MI300X / MI325X datasheets: FP8 2614.9 TFLOPS dense; CDNA3 has no FP4 "
-          "(FP4 arrives with CDNA4, MI355X)")
-_B200 = ("NVIDIA DGX/HGX B200 datasheet, per GPU: FP4 18 PFLOPS and FP8 9 PFLOPS with sparsity, "
-         "dense = half: 9000 / 4500 TFLOPS")
-# B200-class (SM100) FP4 GEMMs sustain 0.67 of the 16-bit GEMMs' share of peak (derivation,
-# and why the SM120 workstation die keeps 1: benchmarks/data/README.md, "The FP4 GEMM ratio")
-_SM100_FP4 = 0.67
-_SM100_FP4_SRC = ("vLLM PR #20646, its table before the tuned configs (B200, N=6144 K=4096, "
-                  "M=4096-16384): NVFP4 41-43 % of its peak vs BF16 60-63 % of its own; ratio "
-                  "median 0.67")
-_GB200 = ("NVIDIA GB200 NVL72 datasheet, 72 GPUs: FP4 1440 PFLOPS, FP8 720, BF16 360 (all with "
-          "sparsity), HBM3e 576 TB/s; per GPU dense: 10000 / 5000 / 2500 TFLOPS, 8000 GB/s")
-_5090 = ("GeForce RTX 5090: 3352 AI TOPS (FP4, sparse) / 2 for dense / 2 for FP32 accumulate "
-         "(GeForce halves it, as the rtx-4090 preset: 1321 AI TOPS -> FP8 330) = FP4 838, "
-         "FP8 419, BF16 209.5; the same as the RTX 4090's 165 scaled by 170 vs 128 SMs at "
-         "2.41 vs 2.52 GHz boost (x 1.27)")
-_B300 = ("glennklockwood.com/garden/processors/B300 (NVIDIA HGX B300 figures, per GPU, dense): "
-         "BF16 2250, FP8 4500, FP4 13125 TFLOPS; 288 GB HBM3e at 8 TB/s, 1400 W maximum")
-_GB10 = ("NVIDIA DGX Spark product page as reported (dgx-spark.warehack.ing, "
-         "ai-infrastructure.net; Hot Chips 2025 GB10 talk): up to 1 PFLOP FP4 with sparsity, dense = half (500), FP8 and "
-         "BF16 halving again (250 / 125, Blackwell's 2:1 steps); 128 GB LPDDR5x at 273 GB/s "
-         "shared with the CPU, ~140 W SoC")
-_RTXP = ("NVIDIA RTX PRO 6000 Blackwell datasheet: 4000 AI TOPS FP4 with sparsity, dense = half "
-         "(2000); BF16 / FP8 ~470 / ~940 as in shared/REFERENCE.md")
-
 GPUS: dict[str, GPU] = {g.name: g for g in [
-    GPU("a100-sxm-40gb", 312, None, 1555, 40, 400, 60, "ampere", "nvlink", peak_source=_AMP),
-    GPU("a100-sxm-80gb", 312, None, 2039, 80, 400, 60, "ampere", "nvlink", peak_source=_AMP),
+    GPU("a100-sxm-40gb", 312, None, 1555, 40, 400, 60, "ampere", "nvlink", peak_source=pk.AMP),
+    GPU("a100-sxm-80gb", 312, None, 2039, 80, 400, 60, "ampere", "nvlink", peak_source=pk.AMP),
     GPU("a100-pcie-80gb", 312, None, 1935, 80, 300, 50, "ampere", "pcie4_good",
-        notes="no NVLink unless bridged", peak_source=_AMP),
-    GPU("h100-sxm", 989, 1979, 3350, 80, 700, 90, "hopper", "nvlink4", peak_source=_HOP),
-    GPU("h100-pcie", 756, 1513, 2000, 80, 350, 60, "hopper", "pcie5_good", peak_source=_HOP),
-    GPU("h200-sxm", 989, 1979, 4800, 141, 700, 90, "hopper", "nvlink4", peak_source=_HOP),
+        notes="no NVLink unless bridged", peak_source=pk.AMP),
+    GPU("h100-sxm", 989, 1979, 3350, 80, 700, 90, "hopper", "nvlink4", peak_source=pk.HOP),
+    GPU("h100-pcie", 756, 1513, 2000, 80, 350, 60, "hopper", "pcie5_good", peak_source=pk.HOP),
+    GPU("h200-sxm", 989, 1979, 4800, 141, 700, 90, "hopper", "nvlink4", peak_source=pk.HOP),
     GPU("b200", 2250, 4500, 8000, 192, 1000, 120, "blackwell", "nvlink5",
         notes="sources give 7700-8000 GB/s (8000 chosen) and 180-192 GB: both capacities are "
               "right, in GiB and in 1e9 bytes, of the 183359 MiB the driver reports",
-        fp4_tflops=9000, peak_source=_B200, fp4_gemm_ratio=_SM100_FP4,
-        gemm_ratio_source=_SM100_FP4_SRC),
+        fp4_tflops=9000, peak_source=pk.B200, fp4_gemm_ratio=pk.SM100_FP4,
+        gemm_ratio_source=pk.SM100_FP4_SRC),
     GPU("gb200", 2500, 5000, 8000, 192, 1200, 120, "blackwell", "nvlink5",
         source="NVIDIA GB200 NVL72 datasheet (per GPU: 1/72 of the rack figures)",
         notes="Blackwell GPU of a GB200 superchip (2 GPUs + 1 Grace CPU, 384 GB HBM3e); the "
               "NVL72 rack lists 13.4 TB (186 GB per GPU), 192 GB as TensorRT-LLM quotes; the "
               "driver reports 189471 MiB (185 GiB); "
               "power: ~1200 W per GPU of the 2700 W superchip",
-        fp4_tflops=10000, peak_source=_GB200, fp4_gemm_ratio=_SM100_FP4,
-        gemm_ratio_source=_SM100_FP4_SRC),
-    GPU("mi300x", 1307, 2615, 5300, 192, 750, 100, "cdna3", "infinity_fabric", peak_source=_CDNA3),
+        fp4_tflops=10000, peak_source=pk.GB200, fp4_gemm_ratio=pk.SM100_FP4,
+        gemm_ratio_source=pk.SM100_FP4_SRC),
+    GPU("mi300x", 1307, 2615, 5300, 192, 750, 100, "cdna3", "infinity_fabric", peak_source=pk.CDNA3),
     GPU("mi325x", 1307, 2615, 6000, 256, 1000, 110, "cdna3", "infinity_fabric",
         source="AMD Instinct MI325X datasheet (1307.4 TFLOPS BF16 dense, 256 GB HBM3E at "
-               "6.0 TB/s, 1000 W)", peak_source=_CDNA3),
-    GPU("l40s", 362, 733, 864, 48, 350, 40, "ada", "pcie4_good", notes="PCIe only", peak_source=_ADA),
+               "6.0 TB/s, 1000 W)", peak_source=pk.CDNA3),
+    GPU("l40s", 362, 733, 864, 48, 350, 40, "ada", "pcie4_good", notes="PCIe only", peak_source=pk.ADA),
     GPU("a10g", 125, None, 600, 24, 300, 30, "ampere", "pcie4_bad",
         notes="PCIe only; 125 TFLOPS peak (often quoted 70 sustained); AWS g5 only, where the "
               "A10Gs have no PCIe P2P: NCCL stages through host memory (NO_P2P)",
-        peak_source=_AMP),
+        peak_source=pk.AMP),
     GPU("rtx-4090", 165, 330, 1008, 24, 450, 30, "ada", "pcie4_bad",
-        notes="PCIe only; FP16 with FP32 accumulate 82.6 TFLOPS", peak_source=_ADA),
+        notes="PCIe only; FP16 with FP32 accumulate 82.6 TFLOPS", peak_source=pk.ADA),
     GPU("rtx-3090", 71, None, 936, 24, 350, 30, "ampere", "pcie4_bad",
-        notes="NVLink bridge optional", peak_source=_AMP),
+        notes="NVLink bridge optional", peak_source=pk.AMP),
     GPU("rtx-3090-ti", 80, None, 1008, 24, 450, 30, "ampere", "pcie4_bad",
         source="NVIDIA GeForce RTX 3090 Ti specifications (24 GB GDDR6X at 1008 GB/s, 450 W); "
                "tensor peak: the RTX 3090's 71 TFLOPS x 10752 / 10496 CUDA cores x 1.86 / "
-               "1.70 GHz boost", notes="GeForce: no P2P on the stock driver", peak_source=_AMP),
+               "1.70 GHz boost", notes="GeForce: no P2P on the stock driver", peak_source=pk.AMP),
     GPU("rtx-pro-6000", 470, 940, 1792, 96, 600, 40, "blackwell", "pcie5_good",
-        notes="Blackwell workstation card, PCIe 5", fp4_tflops=2000, peak_source=_RTXP),
+        notes="Blackwell workstation card, PCIe 5", fp4_tflops=2000, peak_source=pk.RTXP),
     # more datacenter and workstation cards (dense peaks: half the datasheets' sparse figures)
     GPU("a100-pcie-40gb", 312, None, 1555, 40, 250, 50, "ampere", "pcie4_good",
         source="NVIDIA A100 datasheet (A100 40GB PCIe: 1555 GB/s, 250 W)",
-        notes="no NVLink unless bridged", peak_source=_AMP),
+        notes="no NVLink unless bridged", peak_source=pk.AMP),
     GPU("h100-nvl", 835, 1671, 3900, 94, 400, 60, "hopper", "nvlink_bridge",
         source="NVIDIA H100 datasheet, H100 NVL column (BF16 1671 / FP8 3341 TFLOPS with "
                "sparsity, 94 GB HBM3 at 3.9 TB/s, 350-400 W)",
-        notes="PCIe card; pairs joined by NVLink bridges (600 GB/s)", peak_source=_HOP),
+        notes="PCIe card; pairs joined by NVLink bridges (600 GB/s)", peak_source=pk.HOP),
     GPU("h200-nvl", 835, 1671, 4800, 141, 600, 60, "hopper", "nvlink_bridge",
         source="NVIDIA H200 datasheet, H200 NVL column (BF16 1671 / FP8 3341 TFLOPS with "
                "sparsity, 141 GB HBM3e at 4.8 TB/s, up to 600 W)",
         notes="PCIe card; 2- or 4-way NVLink bridges (900 GB/s; the nvlink_bridge preset is "
               "H100 NVL's 600 GB/s bridge, so bridged collectives are a little slow here)",
-        peak_source=_HOP),
-    GPU("gh200", 989, 1979, 4000, 96, 700, 90, "hopper", "nvlink4", peak_source=_HOP,
+        peak_source=pk.HOP),
+    GPU("gh200", 989, 1979, 4000, 96, 700, 90, "hopper", "nvlink4", peak_source=pk.HOP,
         source="NVIDIA GH200 Grace Hopper Superchip datasheet (H100 GPU: FP8 3958 / BF16 1979 "
                "TFLOPS with sparsity, 96 GB HBM3 at 4 TB/s; module 450-1000 W with the CPU)",
         notes="the 96 GB HBM3 GPU (the 144 GB HBM3e one: 4.9 TB/s); H100 SXM's 700 W"),
@@ -230,49 +201,49 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         source="NVIDIA HGX H20 product brief as reported (BF16 148 / FP8 296 TFLOPS dense, "
                "96 GB HBM3 at 4.0 TB/s, NVLink 900 GB/s, 400 W)",
         notes="export-compliant Hopper: full NVLink and HBM, a seventh of H100's math",
-        peak_source=_HOP),
+        peak_source=pk.HOP),
     GPU("l4", 121, 242, 300, 24, 72, 16, "ada", "pcie4_bad",
         source="NVIDIA L4 datasheet (BF16 242 / FP8 485 TFLOPS with sparsity, 24 GB GDDR6 at "
                "300 GB/s, 72 W)", notes="PCIe only; a cloud card: AWS g6 has no PCIe P2P "
-               "(NO_P2P)", peak_source=_ADA),
+               "(NO_P2P)", peak_source=pk.ADA),
     GPU("l40", 181, 362, 864, 48, 300, 35, "ada", "pcie4_good",
         source="NVIDIA L40 datasheet (BF16 362 / FP8 724 TFLOPS with sparsity, 48 GB GDDR6 at "
-               "864 GB/s, 300 W)", notes="PCIe only", peak_source=_ADA),
+               "864 GB/s, 300 W)", notes="PCIe only", peak_source=pk.ADA),
     GPU("rtx-a6000", 155, None, 768, 48, 300, 25, "ampere", "pcie4_good",
         source="NVIDIA RTX A6000 datasheet (tensor 309.7 TFLOPS with sparsity, 48 GB GDDR6 at "
                "768 GB/s, 300 W)", notes="workstation card; NVLink bridge pairs optional",
-        peak_source=_AMP),
+        peak_source=pk.AMP),
     GPU("rtx-6000-ada", 364, 728, 960, 48, 300, 25, "ada", "pcie4_good",
         source="NVIDIA RTX 6000 Ada Generation datasheet (FP8 1457 TFLOPS with sparsity, "
                "48 GB GDDR6 at 960 GB/s, 300 W)", notes="workstation card, PCIe only",
-        peak_source=_ADA),
+        peak_source=pk.ADA),
     # China-market SXM parts: the H100 / A100 chip and memory, 8 NVLinks instead of 18 / 12
     GPU("h800-sxm", 989, 1979, 3350, 80, 700, 90, "hopper", "nvlink4_h800",
         source="NVIDIA H800 SXM5 datasheet (BF16 1979 / FP8 3958 TFLOPS with sparsity, 80 GB HBM3 "
                "at 3.35 TB/s, NVLink 400 GB/s, 700 W)",
-        notes="H100 SXM compute and memory; NVLink 400 GB/s (8 links)", peak_source=_HOP),
+        notes="H100 SXM compute and memory; NVLink 400 GB/s (8 links)", peak_source=pk.HOP),
     GPU("a800-sxm-80gb", 312, None, 2039, 80, 400, 60, "ampere", "nvlink3_a800",
         source="NVIDIA A800 SXM4 80GB datasheet (BF16 624 TFLOPS with sparsity, 80 GB HBM2e at "
                "2039 GB/s, NVLink 400 GB/s, 400 W)",
-        notes="A100 SXM compute and memory; NVLink 400 GB/s (8 links)", peak_source=_AMP),
+        notes="A100 SXM compute and memory; NVLink 400 GB/s (8 links)", peak_source=pk.AMP),
     GPU("rtx-5090", 209.5, 419, 1792, 32, 575, 30, "blackwell", "pcie4_bad",
         source="NVIDIA GeForce RTX 5090 specifications (32 GB GDDR7 at 1792 GB/s, 575 W, "
                "3352 AI TOPS = FP4 with sparsity)",
         notes="GeForce: no P2P on the stock driver (host-staged, as rtx-4090); PCIe 5",
-        fp4_tflops=838, peak_source=_5090),
+        fp4_tflops=838, peak_source=pk.RTX5090),
     GPU("b300", 2250, 4500, 8000, 288, 1400, 120, "blackwell", "nvlink5",
         source="NVIDIA HGX B300 (Blackwell Ultra) figures per GPU, see peak_source",
         notes="Blackwell Ultra: B200's BF16 / FP8 peaks and HBM bandwidth, 1.5x its memory "
-              "and dense FP4", fp4_tflops=13125, peak_source=_B300,
-        fp4_gemm_ratio=_SM100_FP4, gemm_ratio_source=_SM100_FP4_SRC + " (B200's, carried over)"),
+              "and dense FP4", fp4_tflops=13125, peak_source=pk.B300,
+        fp4_gemm_ratio=pk.SM100_FP4, gemm_ratio_source=pk.SM100_FP4_SRC + " (B200's, carried over)"),
     # cloud datacenter cards (dense peaks: half the datasheets' sparse figures)
     GPU("a40", 149.7, None, 696, 48, 300, 35, "ampere", "pcie4_good",
         source="NVIDIA A40 datasheet (BF16 149.7 / 299.4 TFLOPS with sparsity, 48 GB GDDR6 with "
-               "ECC at 696 GB/s, 300 W, NVLink bridge 112.5 GB/s)", peak_source=_AMP,
+               "ECC at 696 GB/s, 300 W, NVLink bridge 112.5 GB/s)", peak_source=pk.AMP,
         notes="GA102 (the RTX 3090's chip); pairs may be joined by NVLink bridges"),
     GPU("a30", 165, None, 933, 24, 165, 30, "ampere", "pcie4_good",
         source="NVIDIA A30 datasheet (BF16 165 / 330 TFLOPS with sparsity, 24 GB HBM2 at "
-               "933 GB/s, 165 W, NVLink bridge 200 GB/s)", peak_source=_AMP,
+               "933 GB/s, 165 W, NVLink bridge 200 GB/s)", peak_source=pk.AMP,
         notes="GA100 (the A100's chip) at half its SMs' width"),
     GPU("t4", 65, None, 320, 16, 70, 15, "turing", "pcie4_bad",
         source="NVIDIA T4 datasheet (FP16 tensor 65 TFLOPS, INT8 130 TOPS, 16 GB GDDR6 at "
@@ -284,7 +255,7 @@ GPUS: dict[str, GPU] = {g.name: g for g in [
         source="NVIDIA DGX Spark (GB10 Grace Blackwell superchip), see peak_source",
         notes="desktop superchip: a Blackwell GPU (6144 CUDA cores) on 128 GB of LPDDR5x "
               "unified memory; two units join over ConnectX-7 200 GbE", fp4_tflops=500,
-        peak_source=_GB10),
+        peak_source=pk.GB10),
 ]}
 
 # what the driver and the host path give each preset (kernel_model/gpu_memory.py)
